@@ -1,0 +1,27 @@
+"""kornia_diffjpeg: JPEG coding as a differentiable layer for PyTorch."""
+
+from kornia_diffjpeg.codec import (
+    MODES,
+    ROUNDING_SURROGATES,
+    DiffJPEGCodec,
+    JPEGCoefficients,
+    annex_k_tables,
+    diff_jpeg,
+    jfif_color,
+    jpeg_decode,
+    jpeg_encode,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MODES",
+    "ROUNDING_SURROGATES",
+    "DiffJPEGCodec",
+    "JPEGCoefficients",
+    "annex_k_tables",
+    "diff_jpeg",
+    "jfif_color",
+    "jpeg_decode",
+    "jpeg_encode",
+]

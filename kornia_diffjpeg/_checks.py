@@ -1,0 +1,113 @@
+"""Input checks for the public entry points; messages name the argument, its form and the value."""
+
+from __future__ import annotations
+
+from numbers import Real
+from typing import Any, Optional
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "check_choice",
+    "check_color",
+    "check_image",
+    "check_quality",
+    "check_table",
+    "values_checkable",
+]
+
+
+def values_checkable() -> bool:
+    """Value checks need a host sync; they are skipped while torch.compile traces."""
+    return not torch.compiler.is_compiling()
+
+
+def check_choice(name: str, value: Any, choices: Any) -> None:
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
+
+
+def check_image(image: Any) -> Tensor:
+    """Validate an image and return it as (B, C, H, W)."""
+    if not isinstance(image, Tensor):
+        raise TypeError(f"image must be a torch.Tensor, got {type(image).__name__}")
+    if not image.is_floating_point():
+        hint = " Convert uint8 images with image.float() / 255." if image.dtype == torch.uint8 else ""
+        raise TypeError(f"image must be a floating-point tensor with values in [0, 1], got dtype {image.dtype}.{hint}")
+    if image.ndim not in (3, 4):
+        raise ValueError(f"image must have shape (B, C, H, W) or (C, H, W), got shape {tuple(image.shape)}")
+    batched = image if image.ndim == 4 else image.unsqueeze(0)
+    if batched.shape[1] not in (1, 3):
+        raise ValueError(f"image must have 1 (grayscale) or 3 (RGB) channels, got shape {tuple(image.shape)}")
+    if batched.shape[-2] == 0 or batched.shape[-1] == 0:
+        raise ValueError(f"image must have a non-empty spatial size, got shape {tuple(image.shape)}")
+    return batched
+
+
+def _check_device(name: str, value: Tensor, device: torch.device) -> None:
+    if value.device != device:
+        raise ValueError(f"{name} is on {value.device} but image is on {device}; move it with .to(image.device)")
+
+
+def check_quality(quality: Any, batch: int, device: torch.device) -> Optional[Tensor]:
+    """Validate a quality and return it as a (B,) tensor (or None)."""
+    if quality is None:
+        return None
+    if isinstance(quality, bool) or not isinstance(quality, (Real, Tensor)):
+        raise TypeError(f"quality must be a number or a tensor, got {type(quality).__name__}")
+    if isinstance(quality, Tensor):
+        if quality.dtype == torch.bool or quality.is_complex():
+            raise TypeError(f"quality must be a real-valued tensor, got dtype {quality.dtype}")
+        _check_device("quality", quality, device)
+        if quality.ndim > 1 or (quality.ndim == 1 and quality.shape[0] not in (1, batch)):
+            raise ValueError(
+                f"quality must be a number, a 0-d tensor or a ({batch},) tensor, got shape {tuple(quality.shape)}"
+            )
+        if values_checkable() and quality.numel() > 0:
+            finite = bool(torch.isfinite(quality).all())
+            if not finite or float(quality.min()) < 1 or float(quality.max()) > 100:
+                raise ValueError(f"quality must be finite and in [1, 100], got {quality.tolist()}")
+        return quality.reshape(-1).expand(batch)
+    if not (1 <= float(quality) <= 100):  # also rejects NaN
+        raise ValueError(f"quality must be finite and in [1, 100], got {quality}")
+    return torch.full((batch,), float(quality), device=device)
+
+
+def check_table(name: str, table: Any, batch: int, device: torch.device) -> Optional[Tensor]:
+    """Validate a quantization table and return it as (B, 8, 8) (or None)."""
+    if table is None:
+        return None
+    if not isinstance(table, Tensor):
+        try:
+            table = torch.as_tensor(table, dtype=torch.float32, device=device)
+        except (TypeError, ValueError, RuntimeError) as error:
+            raise TypeError(f"{name} must be a tensor of shape (8, 8) or (B, 8, 8), got {type(table).__name__}") from error
+    if table.dtype == torch.bool or table.is_complex():
+        raise TypeError(f"{name} must be a real-valued tensor, got dtype {table.dtype}")
+    _check_device(name, table, device)
+    if table.shape[-2:] != (8, 8) or table.ndim not in (2, 3) or (table.ndim == 3 and table.shape[0] not in (1, batch)):
+        raise ValueError(f"{name} must have shape (8, 8) or ({batch}, 8, 8), got shape {tuple(table.shape)}")
+    if values_checkable() and table.numel() > 0:
+        finite = bool(torch.isfinite(table).all())
+        if not finite or float(table.min()) < 1 or float(table.max()) > 255:
+            raise ValueError(f"{name} values must be finite and in [1, 255], got range [{float(table.min())}, {float(table.max())}]")
+    return table.expand(batch, 8, 8) if table.ndim == 3 else table.unsqueeze(0).expand(batch, 8, 8)
+
+
+def check_color(color: Any, device: torch.device) -> Optional[tuple[Tensor, Tensor]]:
+    """Validate an RGB -> YCbCr (matrix (3, 3), offset (3,)) pair."""
+    if color is None:
+        return None
+    if not isinstance(color, (tuple, list)) or len(color) != 2 or not all(isinstance(c, Tensor) for c in color):
+        raise TypeError("color must be a (matrix, offset) pair of tensors with shapes (3, 3) and (3,)")
+    matrix, offset = color
+    if tuple(matrix.shape) != (3, 3) or tuple(offset.shape) != (3,):
+        raise ValueError(
+            f"color must be a matrix of shape (3, 3) and an offset of shape (3,), got {tuple(matrix.shape)} and {tuple(offset.shape)}"
+        )
+    if not (matrix.is_floating_point() and offset.is_floating_point()):
+        raise TypeError(f"color matrix and offset must be floating point, got {matrix.dtype} and {offset.dtype}")
+    _check_device("color matrix", matrix, device)
+    _check_device("color offset", offset, device)
+    return matrix, offset

@@ -1,0 +1,42 @@
+"""RGB <-> YCbCr conversion (``jccolor.c`` / ``jdcolor.c``) with optionally learnable parameters."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+__all__ = ["JFIF_OFFSET", "JFIF_RGB_TO_YCBCR", "jfif_color", "rgb_to_ycbcr", "ycbcr_to_rgb"]
+
+#: The JFIF matrix with the 5-digit constants libjpeg's fixed-point tables are built from.
+JFIF_RGB_TO_YCBCR = (
+    (0.299, 0.587, 0.114),
+    (-0.16874, -0.33126, 0.5),
+    (0.5, -0.41869, -0.08131),
+)
+JFIF_OFFSET = (0.0, 128.0, 128.0)
+
+
+def jfif_color(
+    dtype: torch.dtype = torch.float32, device: torch.device | str | None = None
+) -> tuple[Tensor, Tensor]:
+    """The JFIF RGB -> YCbCr matrix (3, 3) and offset (3,), on the 0..255 scale.
+
+    Example:
+        >>> matrix, offset = jfif_color()
+        >>> matrix.shape, offset.tolist()
+        (torch.Size([3, 3]), [0.0, 128.0, 128.0])
+    """
+    return (
+        torch.tensor(JFIF_RGB_TO_YCBCR, dtype=dtype, device=device),
+        torch.tensor(JFIF_OFFSET, dtype=dtype, device=device),
+    )
+
+
+def rgb_to_ycbcr(rgb: Tensor, matrix: Tensor, offset: Tensor) -> Tensor:
+    """(B, 3, H, W) RGB in 0..255 to YCbCr: ``matrix @ rgb + offset`` per pixel."""
+    return torch.einsum("ij,bjhw->bihw", matrix, rgb) + offset.view(3, 1, 1)
+
+
+def ycbcr_to_rgb(ycbcr: Tensor, matrix: Tensor, offset: Tensor) -> Tensor:
+    """Invert :func:`rgb_to_ycbcr`; the inverse is derived from ``matrix`` so gradients reach it."""
+    return torch.einsum("ij,bjhw->bihw", torch.linalg.inv(matrix), ycbcr - offset.view(3, 1, 1))

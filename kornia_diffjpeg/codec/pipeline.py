@@ -1,0 +1,303 @@
+"""The JPEG encoder and decoder composed from the stages, and their modes.
+
+image -> 0..255 -> YCbCr -> edge replication -> chroma downsampling -> 8x8 blocks -> DCT ->
+quantization -> coefficients -> dequantization -> IDCT -> planes -> chroma upsampling -> RGB ->
+clip -> [0, 1]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Union
+
+import torch
+from torch import Tensor, nn
+
+from kornia_diffjpeg._checks import check_choice, check_color, check_image, check_quality, check_table
+from kornia_diffjpeg.codec.color import jfif_color, rgb_to_ycbcr, ycbcr_to_rgb
+from kornia_diffjpeg.codec.dct import block_dct, block_idct, blockify, unblockify
+from kornia_diffjpeg.codec.discretization import (
+    Discretization,
+    SmoothDiscretization,
+    StraightThroughDiscretization,
+)
+from kornia_diffjpeg.codec.sampling import (
+    SUBSAMPLING_FACTORS,
+    ceil_div,
+    downsample_chroma,
+    pad_to_multiple,
+    upsample_chroma,
+)
+from kornia_diffjpeg.codec.surrogates import RoundingSurrogate, resolve_rounding
+from kornia_diffjpeg.codec.tables import annex_k_tables, quality_to_scale, round_table, scale_table
+
+__all__ = ["MODES", "DiffJPEGCodec", "JPEGCoefficients", "diff_jpeg", "jpeg_decode", "jpeg_encode"]
+
+MODES = ("surrogate", "ste", "exact")
+Color = Optional[tuple[Tensor, Tensor]]
+
+
+@dataclass
+class JPEGCoefficients:
+    """Quantized DCT coefficients and everything needed to decode them.
+
+    Attributes:
+        luma: (B, 1, rows, cols, 64) quantized luma blocks, coefficients in natural row-major order.
+        chroma: (B, 2, rows, cols, 64) quantized Cb and Cr blocks, or None for grayscale.
+        qt_y: (B, 8, 8) luma tables used.
+        qt_c: (B, 8, 8) chroma tables used, or None for grayscale.
+        subsampling: chroma layout, ``"4:2:0"``, ``"4:2:2"`` or ``"4:4:4"``.
+        image_size: (H, W) of the coded image.
+        batched: whether the image was given as (B, C, H, W) rather than (C, H, W).
+        dtype: floating-point dtype of the image, restored by the decoder.
+    """
+
+    luma: Tensor
+    chroma: Optional[Tensor]
+    qt_y: Tensor
+    qt_c: Optional[Tensor]
+    subsampling: str
+    image_size: tuple[int, int]
+    batched: bool = True
+    dtype: torch.dtype = torch.float32
+
+    @property
+    def channels(self) -> int:
+        return 1 if self.chroma is None else 3
+
+    @property
+    def chroma_size(self) -> tuple[int, int]:
+        """(H, W) of the downsampled chroma planes before block padding."""
+        factor_w, factor_h = SUBSAMPLING_FACTORS[self.subsampling]
+        return ceil_div(self.image_size[0], factor_h), ceil_div(self.image_size[1], factor_w)
+
+
+def _discretization(mode: str, rounding: Union[str, RoundingSurrogate]) -> Discretization:
+    check_choice("mode", mode, MODES)
+    surrogate = resolve_rounding(rounding)
+    if mode == "exact":
+        raise NotImplementedError('mode="exact" (bit-exact libjpeg-turbo forward) is not implemented yet')
+    return SmoothDiscretization(surrogate) if mode == "surrogate" else StraightThroughDiscretization(surrogate)
+
+
+def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def _resolve_tables(
+    quality: Optional[Tensor],
+    qt_y: Optional[Tensor],
+    qt_c: Optional[Tensor],
+    channels: int,
+    batch: int,
+    ops: Discretization,
+    dtype: torch.dtype,
+    device: torch.device,
+) -> tuple[Tensor, Optional[Tensor]]:
+    """The (B, 8, 8) tables to quantize with, following libjpeg's rules for quality and tables."""
+    if quality is None:
+        if qt_y is None or (channels == 3 and qt_c is None):
+            missing = "qt_y" if qt_y is None else "qt_c"
+            raise ValueError(f"give a quality, or {missing} (tables are used as given without quality)")
+        luma = round_table(qt_y.to(dtype), ops)
+        chroma = round_table(qt_c.to(dtype), ops) if channels == 3 else None
+        return luma, chroma
+    base_y, base_c = annex_k_tables(dtype, device)
+    scale = quality_to_scale(quality.to(dtype), ops).view(batch, 1, 1)
+    luma = scale_table(base_y if qt_y is None else qt_y.to(dtype), scale, ops)
+    chroma = scale_table(base_c if qt_c is None else qt_c.to(dtype), scale, ops) if channels == 3 else None
+    return luma, chroma
+
+
+def _quantize(planes: Tensor, table: Tensor, ops: Discretization) -> Tensor:
+    """Blocks, DCT of the level-shifted samples, and quantization by the per-sample tables."""
+    coefficients = block_dct(blockify(planes - 128.0))
+    return ops.quantize_round(coefficients / table.reshape(-1, 1, 1, 1, 64))
+
+
+def _reconstruct(blocks: Tensor, table: Tensor, size: tuple[int, int], ops: Discretization) -> Tensor:
+    """Dequantization, IDCT, level shift, sample rounding and range limit, cropped to ``size``."""
+    samples = unblockify(block_idct(blocks * table.reshape(-1, 1, 1, 1, 64)))[..., : size[0], : size[1]]
+    return ops.clip(ops.round_sample(samples + 128.0), 0.0, 255.0)
+
+
+def _encode(
+    image: Tensor,
+    qt_y: Tensor,
+    qt_c: Optional[Tensor],
+    subsampling: str,
+    ops: Discretization,
+    color: tuple[Tensor, Tensor],
+) -> tuple[Tensor, Optional[Tensor]]:
+    samples = ops.round_sample(image * 255.0)  # libjpeg reads 8-bit samples
+    if image.shape[1] == 1:
+        return _quantize(pad_to_multiple(samples, 8, 8), qt_y, ops), None
+    ycbcr = ops.round_sample(rgb_to_ycbcr(samples, *color))
+    luma = _quantize(pad_to_multiple(ycbcr[:, :1], 8, 8), qt_y, ops)
+    chroma = _quantize(downsample_chroma(ycbcr[:, 1:], subsampling, ops), qt_c, ops)
+    return luma, chroma
+
+
+def _decode(coefficients: JPEGCoefficients, ops: Discretization, color: tuple[Tensor, Tensor]) -> Tensor:
+    height, width = coefficients.image_size
+    luma = _reconstruct(coefficients.luma, coefficients.qt_y, (height, width), ops)
+    if coefficients.chroma is None:
+        return luma / 255.0
+    chroma = _reconstruct(coefficients.chroma, coefficients.qt_c, coefficients.chroma_size, ops)
+    chroma = upsample_chroma(chroma, coefficients.subsampling, ops)[..., :height, :width]
+    rgb = ycbcr_to_rgb(torch.cat((luma, chroma), dim=1), *color)
+    return ops.clip(ops.round_sample(rgb), 0.0, 255.0) / 255.0
+
+
+def _color_or_default(color: Color, dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor]:
+    if color is None:
+        return jfif_color(dtype, device)
+    return color[0].to(dtype), color[1].to(dtype)
+
+
+def jpeg_encode(
+    image: Tensor,
+    quality: Union[float, Tensor, None] = None,
+    *,
+    qt_y: Optional[Tensor] = None,
+    qt_c: Optional[Tensor] = None,
+    mode: str = "surrogate",
+    subsampling: str = "4:2:0",
+    rounding: Union[str, RoundingSurrogate] = "polynomial",
+    color: Color = None,
+) -> JPEGCoefficients:
+    """Encode images into quantized DCT coefficients, differentiably.
+
+    Args:
+        image: float images in [0, 1], (B, C, H, W) or (C, H, W), C = 1 (grayscale) or 3 (RGB).
+        quality: JPEG quality in [1, 100]: a number, a 0-d tensor or per-sample (B,); fractional
+            values interpolate the table formula.
+        qt_y: luma table (8, 8) or per-sample (B, 8, 8) in [1, 255], natural order. With
+            ``quality`` it is scaled like libjpeg scales its base tables; without, used as given.
+        qt_c: chroma table, as ``qt_y``.
+        mode: ``"surrogate"`` (smooth forward and backward) or ``"ste"`` (true rounding forward,
+            surrogate derivative backward).
+        subsampling: ``"4:2:0"``, ``"4:2:2"`` or ``"4:4:4"``.
+        rounding: rounding surrogate: ``"polynomial"``, ``"linear"``, ``"sigmoid"``, ``"tanh"``,
+            ``"fourier"`` or a callable approximating ``round``.
+        color: optional RGB -> YCbCr ``(matrix (3, 3), offset (3,))`` on the 0..255 scale
+            (defaults to JFIF); ignored for grayscale images.
+
+    Returns:
+        The coefficients, tables, sampling layout and size, see :class:`JPEGCoefficients`.
+
+    Example:
+        >>> coefficients = jpeg_encode(torch.rand(2, 3, 32, 48), quality=75.0)
+        >>> coefficients.luma.shape, coefficients.chroma.shape
+        (torch.Size([2, 1, 4, 6, 64]), torch.Size([2, 2, 2, 3, 64]))
+    """
+    batched = check_image(image)
+    check_choice("subsampling", subsampling, SUBSAMPLING_FACTORS)
+    ops = _discretization(mode, rounding)
+    batch, channels, height, width = batched.shape
+    device = batched.device
+    quality_ = check_quality(quality, batch, device)
+    qt_y_ = check_table("qt_y", qt_y, batch, device)
+    qt_c_ = check_table("qt_c", qt_c, batch, device)
+    color_ = check_color(color, device)
+    dtype = _compute_dtype(batched.dtype)
+    tables_y, tables_c = _resolve_tables(quality_, qt_y_, qt_c_, channels, batch, ops, dtype, device)
+    luma, chroma = _encode(
+        batched.to(dtype), tables_y, tables_c, subsampling, ops, _color_or_default(color_, dtype, device)
+    )
+    return JPEGCoefficients(
+        luma, chroma, tables_y, tables_c, subsampling, (height, width), image.ndim == 4, image.dtype
+    )
+
+
+def jpeg_decode(
+    coefficients: JPEGCoefficients,
+    *,
+    mode: str = "surrogate",
+    rounding: Union[str, RoundingSurrogate] = "polynomial",
+    color: Color = None,
+) -> Tensor:
+    """Decode quantized coefficients into images in [0, 1] of the encoded shape and dtype.
+
+    Args:
+        coefficients: output of :func:`jpeg_encode`.
+        mode: ``"surrogate"`` or ``"ste"``, as in :func:`jpeg_encode`.
+        rounding: rounding surrogate (only the clipping and sample rounding of the decoder use it).
+        color: the RGB -> YCbCr parameters used to encode; the inverse is derived from them.
+
+    Example:
+        >>> image = torch.rand(3, 16, 16)
+        >>> jpeg_decode(jpeg_encode(image, 90.0)).shape
+        torch.Size([3, 16, 16])
+    """
+    if not isinstance(coefficients, JPEGCoefficients):
+        raise TypeError(f"coefficients must be JPEGCoefficients (from jpeg_encode), got {type(coefficients).__name__}")
+    ops = _discretization(mode, rounding)
+    dtype = coefficients.luma.dtype
+    color_ = check_color(color, coefficients.luma.device)
+    image = _decode(coefficients, ops, _color_or_default(color_, dtype, coefficients.luma.device))
+    image = image.to(coefficients.dtype)
+    return image if coefficients.batched else image.squeeze(0)
+
+
+def diff_jpeg(
+    image: Tensor,
+    quality: Union[float, Tensor, None] = None,
+    *,
+    qt_y: Optional[Tensor] = None,
+    qt_c: Optional[Tensor] = None,
+    mode: str = "surrogate",
+    subsampling: str = "4:2:0",
+    rounding: Union[str, RoundingSurrogate] = "polynomial",
+    color: Color = None,
+) -> Tensor:
+    """Differentiable JPEG encoding and decoding, structured like libjpeg-turbo.
+
+    Arguments as in :func:`jpeg_encode`. Returns the coded images with the input's shape, dtype
+    and device. In ``"surrogate"`` mode values may exceed [0, 1] by at most 1e-3 (soft clip); in
+    ``"ste"`` mode they lie exactly in [0, 1].
+
+    Example:
+        >>> image = torch.rand(2, 3, 37, 51, requires_grad=True)
+        >>> quality = torch.tensor([10.0, 90.0], requires_grad=True)
+        >>> coded = diff_jpeg(image, quality)
+        >>> coded.mean().backward()
+        >>> coded.shape, bool(quality.grad.abs().min() > 0)
+        (torch.Size([2, 3, 37, 51]), True)
+    """
+    coefficients = jpeg_encode(
+        image, quality, qt_y=qt_y, qt_c=qt_c, mode=mode, subsampling=subsampling, rounding=rounding, color=color
+    )
+    return jpeg_decode(coefficients, mode=mode, rounding=rounding, color=color)
+
+
+class DiffJPEGCodec(nn.Module):
+    """Module form of :func:`diff_jpeg` with fixed settings; quality and tables go to ``forward``."""
+
+    def __init__(
+        self,
+        mode: str = "surrogate",
+        subsampling: str = "4:2:0",
+        rounding: Union[str, RoundingSurrogate] = "polynomial",
+    ) -> None:
+        super().__init__()
+        check_choice("mode", mode, MODES)
+        check_choice("subsampling", subsampling, SUBSAMPLING_FACTORS)
+        resolve_rounding(rounding)
+        self.mode, self.subsampling, self.rounding = mode, subsampling, rounding
+
+    def forward(
+        self,
+        image: Tensor,
+        quality: Union[float, Tensor, None] = None,
+        qt_y: Optional[Tensor] = None,
+        qt_c: Optional[Tensor] = None,
+        color: Color = None,
+    ) -> Tensor:
+        return diff_jpeg(
+            image, quality, qt_y=qt_y, qt_c=qt_c, mode=self.mode, subsampling=self.subsampling,
+            rounding=self.rounding, color=color,
+        )
+
+    def extra_repr(self) -> str:
+        return f"mode={self.mode!r}, subsampling={self.subsampling!r}, rounding={self.rounding!r}"

@@ -1,0 +1,122 @@
+"""Edge replication and chroma resampling (``jcsample.c``, ``jcprepct.c``, ``jdsample.c``).
+
+All functions work on planes (B, C, H, W) and take the mode's discretization for the integer
+shifts, so the same code is the smooth, straight-through and exact face.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from kornia_diffjpeg.codec.discretization import Discretization
+
+__all__ = [
+    "SUBSAMPLING_FACTORS",
+    "ceil_div",
+    "downsample_chroma",
+    "pad_to_multiple",
+    "replicate_edges",
+    "upsample_chroma",
+]
+
+#: Horizontal and vertical chroma subsampling factors of each layout.
+SUBSAMPLING_FACTORS: dict[str, tuple[int, int]] = {"4:4:4": (1, 1), "4:2:2": (2, 1), "4:2:0": (2, 2)}
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def replicate_edges(plane: Tensor, height: int, width: int) -> Tensor:
+    """Extend the bottom and right edges to (height, width) by repeating the last row and column."""
+    pad_h, pad_w = height - plane.shape[-2], width - plane.shape[-1]
+    if pad_h == 0 and pad_w == 0:
+        return plane
+    if plane.is_floating_point():
+        return F.pad(plane, (0, pad_w, 0, pad_h), mode="replicate")
+    rows = torch.arange(height, device=plane.device).clamp_(max=plane.shape[-2] - 1)
+    cols = torch.arange(width, device=plane.device).clamp_(max=plane.shape[-1] - 1)
+    return plane[..., rows, :][..., cols]
+
+
+def pad_to_multiple(plane: Tensor, row_multiple: int, col_multiple: int) -> Tensor:
+    """Replicate edges up to the next multiple of the given row and column counts."""
+    height, width = plane.shape[-2:]
+    return replicate_edges(
+        plane, ceil_div(height, row_multiple) * row_multiple, ceil_div(width, col_multiple) * col_multiple
+    )
+
+
+def _alternating_bias(width: int, even: int, odd: int, like: Tensor) -> Tensor:
+    bias = torch.tensor([even, odd], dtype=like.dtype, device=like.device)
+    return bias.repeat(width // 2)
+
+
+def downsample_chroma(chroma: Tensor, subsampling: str, ops: Discretization) -> Tensor:
+    """Downsample full-resolution chroma planes and pad them to whole 8x8 blocks.
+
+    libjpeg extends the full-resolution plane to whole MCUs (16 columns, and an even row count for
+    4:2:0) before averaging, with a bias that alternates along each output row, and replicates the
+    downsampled plane's bottom rows up to the block multiple afterwards.
+    """
+    factor_w, factor_h = SUBSAMPLING_FACTORS[subsampling]
+    if factor_w == 1:
+        return pad_to_multiple(chroma, 8, 8)
+    chroma = pad_to_multiple(chroma, factor_h, 16)
+    batch, channels, height, width = chroma.shape
+    pairs = chroma.reshape(batch, channels, height // factor_h, factor_h, width // 2, 2)
+    total = pairs.sum(dim=(3, 5))
+    if factor_h == 2:  # h2v2: (a + b + c + d + {1, 2}) >> 2
+        down = ops.shift_right(total + _alternating_bias(width // 2, 1, 2, total), 2)
+    else:  # h2v1: (a + b + {0, 1}) >> 1
+        down = ops.shift_right(total + _alternating_bias(width // 2, 0, 1, total), 1)
+    return pad_to_multiple(down, 8, 8)
+
+
+def _neighbours(x: Tensor, dim: int) -> tuple[Tensor, Tensor]:
+    """The previous and next sample along ``dim`` with the edge sample repeated."""
+    size = x.shape[dim]
+    previous = torch.cat((x.narrow(dim, 0, 1), x.narrow(dim, 0, size - 1)), dim=dim)
+    following = torch.cat((x.narrow(dim, 1, size - 1), x.narrow(dim, size - 1, 1)), dim=dim)
+    return previous, following
+
+
+def _interleave(first: Tensor, second: Tensor, dim: int) -> Tensor:
+    """Interleave two equally shaped tensors along ``dim`` (first, second, first, ...)."""
+    stacked = torch.stack((first, second), dim=dim + 1 if dim >= 0 else dim)
+    shape = list(first.shape)
+    shape[dim] *= 2
+    return stacked.reshape(shape)
+
+
+def _fancy_rows(x: Tensor) -> Tensor:
+    """Vertical half of h2v2 fancy upsampling: column sums ``3 * near + far`` (scale 4)."""
+    above, below = _neighbours(x, -2)
+    return _interleave(3 * x + above, 3 * x + below, -2)
+
+
+def _fancy_columns(x: Tensor, rounding: tuple[int, int], bits: int, ops: Discretization) -> Tensor:
+    """Horizontal triangle filter: ``(3 * cur + left + r0) >> bits``, ``(3 * cur + right + r1) >> bits``."""
+    left, right = _neighbours(x, -1)
+    even = ops.shift_right(3 * x + left + rounding[0], bits)
+    odd = ops.shift_right(3 * x + right + rounding[1], bits)
+    return _interleave(even, odd, -1)
+
+
+def upsample_chroma(chroma: Tensor, subsampling: str, ops: Discretization) -> Tensor:
+    """Upsample decoded chroma planes, cropped to their downsampled size, by libjpeg's filter.
+
+    Fancy (triangle) upsampling is used when the downsampled width exceeds 2 pixels; narrower
+    planes are replicated, as libjpeg-turbo falls back to plain replication for them.
+    """
+    factor_w, factor_h = SUBSAMPLING_FACTORS[subsampling]
+    if factor_w == 1:
+        return chroma
+    if chroma.shape[-1] <= 2:
+        up = chroma.repeat_interleave(2, dim=-1)
+        return up.repeat_interleave(2, dim=-2) if factor_h == 2 else up
+    if factor_h == 2:
+        return _fancy_columns(_fancy_rows(chroma), (8, 7), 4, ops)
+    return _fancy_columns(chroma, (1, 2), 2, ops)
