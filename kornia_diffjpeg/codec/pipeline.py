@@ -29,7 +29,7 @@ from kornia_diffjpeg.codec.sampling import (
     upsample_chroma,
 )
 from kornia_diffjpeg.codec.surrogates import RoundingSurrogate, resolve_rounding
-from kornia_diffjpeg.codec.tables import annex_k_tables, quality_to_scale, round_table, scale_table
+from kornia_diffjpeg.codec.tables import annex_k_tables, given_table, quality_scaled_table
 
 __all__ = ["MODES", "DiffJPEGCodec", "JPEGCoefficients", "diff_jpeg", "jpeg_decode", "jpeg_encode"]
 
@@ -99,13 +99,13 @@ def _resolve_tables(
         if qt_y is None or (channels == 3 and qt_c is None):
             missing = "qt_y" if qt_y is None else "qt_c"
             raise ValueError(f"give a quality, or {missing} (tables are used as given without quality)")
-        luma = round_table(qt_y.to(dtype), ops)
-        chroma = round_table(qt_c.to(dtype), ops) if channels == 3 else None
+        luma = given_table(qt_y.to(dtype), ops)
+        chroma = given_table(qt_c.to(dtype), ops) if channels == 3 else None
         return luma, chroma
     base_y, base_c = annex_k_tables(dtype, device)
-    scale = quality_to_scale(quality.to(dtype), ops).view(batch, 1, 1)
-    luma = scale_table(base_y if qt_y is None else qt_y.to(dtype), scale, ops)
-    chroma = scale_table(base_c if qt_c is None else qt_c.to(dtype), scale, ops) if channels == 3 else None
+    quality = quality.to(dtype).view(batch, 1, 1)
+    luma = quality_scaled_table(base_y if qt_y is None else qt_y.to(dtype), quality, ops)
+    chroma = quality_scaled_table(base_c if qt_c is None else qt_c.to(dtype), quality, ops) if channels == 3 else None
     return luma, chroma
 
 

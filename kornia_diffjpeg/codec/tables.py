@@ -1,4 +1,11 @@
-"""Quantization tables: the Annex K base tables and libjpeg's quality scaling (``jcparam.c``)."""
+"""Quantization tables: the Annex K base tables and libjpeg's quality scaling (``jcparam.c``).
+
+libjpeg's tables are step functions of the quality and of the base table. Their forward value is
+libjpeg's integer table at integer qualities in every mode (between integer qualities the smooth
+face interpolates linearly). Their gradient is that of the continuous formula
+``clip(base * scale(q) / 100, 1, 255)`` with a soft clip, so it never vanishes, not at q = 1
+(all entries clipped), q = 50, q = 100 nor at any integer table scale.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +13,16 @@ import torch
 from torch import Tensor
 
 from kornia_diffjpeg.codec.discretization import Discretization
+from kornia_diffjpeg.codec.surrogates import differentiable_clip, straight_through
 
 __all__ = [
     "ANNEX_K_CHROMA",
     "ANNEX_K_LUMA",
     "annex_k_tables",
+    "given_table",
+    "libjpeg_table",
+    "quality_scaled_table",
     "quality_to_scale",
-    "round_table",
-    "scale_table",
 ]
 
 #: ITU-T T.81 Annex K luminance table, natural row-major order.
@@ -53,24 +62,43 @@ def annex_k_tables(
     )
 
 
-def quality_to_scale(quality: Tensor, ops: Discretization) -> Tensor:
-    """libjpeg's percentage scale: ``5000 // q`` below 50, ``200 - 2 q`` from 50 up."""
-    low = ops.table_floor(5000.0 / quality)
-    high = 200.0 - 2.0 * quality
-    return torch.where(quality < 50.0, low, high)
+def quality_to_scale(quality: Tensor) -> Tensor:
+    """libjpeg's percentage scale without its integer division: ``5000 / q`` below 50, ``200 - 2 q`` above."""
+    return torch.where(quality < 50.0, 5000.0 / quality, 200.0 - 2.0 * quality)
 
 
-def scale_table(base: Tensor, scale: Tensor, ops: Discretization) -> Tensor:
-    """Scale a base table as libjpeg does: ``(base * s + 50) // 100`` clipped to [1, 255].
+def libjpeg_table(base: Tensor, quality: Tensor) -> Tensor:
+    """libjpeg's table: ``clip((base * s + 50) // 100, 1, 255)`` with ``s = 5000 // q`` or ``200 - 2q``.
 
     Args:
         base: tables (..., 8, 8).
-        scale: percentage scales broadcastable against ``base`` (e.g. (B, 1, 1)).
-        ops: the mode's discretization.
+        quality: qualities broadcastable against ``base`` (e.g. (B, 1, 1)).
+
+    Example:
+        >>> luma, _ = annex_k_tables()
+        >>> libjpeg_table(luma, torch.tensor(50.0)).equal(luma), int(libjpeg_table(luma, torch.tensor(1.0)).min())
+        (True, 255)
     """
-    return ops.clip(ops.table_floor((base * scale + 50.0) / 100.0), 1.0, 255.0)
+    scale = torch.where(quality < 50.0, torch.floor(5000.0 / quality), 200.0 - 2.0 * quality)
+    return torch.clamp(torch.floor((base * scale + 50.0) / 100.0), 1.0, 255.0)
 
 
-def round_table(table: Tensor, ops: Discretization) -> Tensor:
-    """Make a table given without quality integer-valued (halves up) and baseline-valid."""
-    return ops.clip(ops.table_floor(table + 0.5), 1.0, 255.0)
+def quality_scaled_table(base: Tensor, quality: Tensor, ops: Discretization) -> Tensor:
+    """Base tables (..., 8, 8) scaled by qualities (broadcastable, e.g. (B, 1, 1)) for the mode."""
+    smooth = differentiable_clip(base * quality_to_scale(quality) / 100.0, 1.0, 255.0)
+    base, quality = base.detach(), quality.detach()
+    if ops.interpolates_tables:
+        lower = torch.floor(quality)
+        upper = torch.clamp(lower + 1.0, max=100.0)
+        forward = torch.lerp(libjpeg_table(base, lower), libjpeg_table(base, upper), quality - lower)
+    else:
+        forward = libjpeg_table(base, quality)
+    return straight_through(forward, smooth)
+
+
+def given_table(table: Tensor, ops: Discretization) -> Tensor:
+    """A table used as given: integer-valued (halves up) except in the smooth face, in [1, 255]."""
+    smooth = differentiable_clip(table, 1.0, 255.0)
+    if ops.interpolates_tables:
+        return smooth
+    return straight_through(torch.clamp(torch.floor(table.detach() + 0.5), 1.0, 255.0), smooth)
