@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from numbers import Real
-from typing import Any, Optional
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -50,7 +50,7 @@ def _check_device(name: str, value: Tensor, device: torch.device) -> None:
         raise ValueError(f"{name} is on {value.device} but image is on {device}; move it with .to(image.device)")
 
 
-def check_quality(quality: Any, batch: int, device: torch.device) -> Optional[Tensor]:
+def check_quality(quality: Any, batch: int, device: torch.device) -> Tensor | None:
     """Validate a quality and return it as a (B,) tensor (or None)."""
     if quality is None:
         return None
@@ -65,16 +65,16 @@ def check_quality(quality: Any, batch: int, device: torch.device) -> Optional[Te
                 f"quality must be a number, a 0-d tensor or a ({batch},) tensor, got shape {tuple(quality.shape)}"
             )
         if values_checkable() and quality.numel() > 0:
-            finite = bool(torch.isfinite(quality).all())
-            if not finite or float(quality.min()) < 1 or float(quality.max()) > 100:
-                raise ValueError(f"quality must be finite and in [1, 100], got {quality.tolist()}")
+            values = quality.detach()
+            if not bool(torch.isfinite(values).all()) or float(values.min()) < 1 or float(values.max()) > 100:
+                raise ValueError(f"quality must be finite and in [1, 100], got {values.tolist()}")
         return quality.reshape(-1).expand(batch)
     if not (1 <= float(quality) <= 100):  # also rejects NaN
         raise ValueError(f"quality must be finite and in [1, 100], got {quality}")
     return torch.full((batch,), float(quality), device=device)
 
 
-def check_table(name: str, table: Any, batch: int, device: torch.device) -> Optional[Tensor]:
+def check_table(name: str, table: Any, batch: int, device: torch.device) -> Tensor | None:
     """Validate a quantization table and return it as (B, 8, 8) (or None)."""
     if table is None:
         return None
@@ -82,20 +82,23 @@ def check_table(name: str, table: Any, batch: int, device: torch.device) -> Opti
         try:
             table = torch.as_tensor(table, dtype=torch.float32, device=device)
         except (TypeError, ValueError, RuntimeError) as error:
-            raise TypeError(f"{name} must be a tensor of shape (8, 8) or (B, 8, 8), got {type(table).__name__}") from error
+            raise TypeError(
+                f"{name} must be a tensor of shape (8, 8) or (B, 8, 8), got {type(table).__name__}"
+            ) from error
     if table.dtype == torch.bool or table.is_complex():
         raise TypeError(f"{name} must be a real-valued tensor, got dtype {table.dtype}")
     _check_device(name, table, device)
     if table.shape[-2:] != (8, 8) or table.ndim not in (2, 3) or (table.ndim == 3 and table.shape[0] not in (1, batch)):
         raise ValueError(f"{name} must have shape (8, 8) or ({batch}, 8, 8), got shape {tuple(table.shape)}")
     if values_checkable() and table.numel() > 0:
-        finite = bool(torch.isfinite(table).all())
-        if not finite or float(table.min()) < 1 or float(table.max()) > 255:
-            raise ValueError(f"{name} values must be finite and in [1, 255], got range [{float(table.min())}, {float(table.max())}]")
+        values = table.detach()
+        if not bool(torch.isfinite(values).all()) or float(values.min()) < 1 or float(values.max()) > 255:
+            low, high = float(values.min()), float(values.max())
+            raise ValueError(f"{name} values must be finite and in [1, 255], got range [{low}, {high}]")
     return table.expand(batch, 8, 8) if table.ndim == 3 else table.unsqueeze(0).expand(batch, 8, 8)
 
 
-def check_color(color: Any, device: torch.device) -> Optional[tuple[Tensor, Tensor]]:
+def check_color(color: Any, device: torch.device) -> tuple[Tensor, Tensor] | None:
     """Validate an RGB -> YCbCr (matrix (3, 3), offset (3,)) pair."""
     if color is None:
         return None
@@ -104,7 +107,8 @@ def check_color(color: Any, device: torch.device) -> Optional[tuple[Tensor, Tens
     matrix, offset = color
     if tuple(matrix.shape) != (3, 3) or tuple(offset.shape) != (3,):
         raise ValueError(
-            f"color must be a matrix of shape (3, 3) and an offset of shape (3,), got {tuple(matrix.shape)} and {tuple(offset.shape)}"
+            "color must be a matrix of shape (3, 3) and an offset of shape (3,), "
+            f"got {tuple(matrix.shape)} and {tuple(offset.shape)}"
         )
     if not (matrix.is_floating_point() and offset.is_floating_point()):
         raise TypeError(f"color matrix and offset must be floating point, got {matrix.dtype} and {offset.dtype}")

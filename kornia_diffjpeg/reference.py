@@ -6,7 +6,7 @@ Images here are uint8 numpy arrays, (H, W, 3) RGB or (H, W) grayscale.
 from __future__ import annotations
 
 import io
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -59,9 +59,9 @@ def opencv_encode(array: np.ndarray, quality: int, subsampling: str = "4:2:0", o
 
 def pillow_encode(
     array: np.ndarray,
-    quality: Optional[int] = None,
+    quality: int | None = None,
     subsampling: str = "4:2:0",
-    qtables: Optional[Sequence[Sequence[int]]] = None,
+    qtables: Sequence[Sequence[int]] | None = None,
     optimize: bool = False,
 ) -> bytes:
     """JPEG bytes written by Pillow; ``qtables`` are natural-order tables (luma, chroma)."""
@@ -96,9 +96,9 @@ def opencv_jpeg(array: np.ndarray, quality: int, subsampling: str = "4:2:0") -> 
 
 def pillow_jpeg(
     array: np.ndarray,
-    quality: Optional[int] = None,
+    quality: int | None = None,
     subsampling: str = "4:2:0",
-    qtables: Optional[Sequence[Sequence[int]]] = None,
+    qtables: Sequence[Sequence[int]] | None = None,
 ) -> np.ndarray:
     """Pillow's decode of Pillow's encode."""
     return decode(pillow_encode(array, quality, subsampling, qtables), "pillow")

@@ -26,6 +26,7 @@ from torch import Tensor
 
 from kornia_diffjpeg.codec.surrogates import (
     RoundingSurrogate,
+    clip_straight_through,
     differentiable_clip,
     round_half_away,
     straight_through,
@@ -34,10 +35,10 @@ from kornia_diffjpeg.codec.surrogates import (
 __all__ = ["Discretization", "SmoothDiscretization", "StraightThroughDiscretization"]
 
 
-def _centered_shift(x: Tensor, bits: int) -> Tensor:
-    """``x / 2**bits`` moved so that rounding it gives ``floor(x / 2**bits)`` for integer x."""
-    divisor = float(1 << bits)
-    return (x - (divisor - 1.0) / 2.0) / divisor
+def _value_only(function, x: Tensor) -> Tensor:  # noqa: ANN001
+    """Evaluate ``function`` without recording a graph (its gradient is replaced anyway)."""
+    with torch.no_grad():
+        return function(x)
 
 
 class Discretization:
@@ -59,7 +60,8 @@ class Discretization:
     def round_sample(self, x: Tensor) -> Tensor:
         raise NotImplementedError
 
-    def shift_right(self, x: Tensor, bits: int) -> Tensor:
+    def shift_right(self, x: Tensor, bits: int, bias: float = 0.0) -> Tensor:
+        """``(x + bias) >> bits``: floor division of integer samples by a power of two."""
         raise NotImplementedError
 
     def clip(self, x: Tensor, low: float, high: float) -> Tensor:
@@ -75,11 +77,13 @@ class SmoothDiscretization(Discretization):
         return self.rounding(x)
 
     def round_sample(self, x: Tensor) -> Tensor:
-        return straight_through(self.rounding(x), x)
+        return straight_through(_value_only(self.rounding, x), x)
 
-    def shift_right(self, x: Tensor, bits: int) -> Tensor:
-        centered = _centered_shift(x, bits)
-        return straight_through(self.rounding(centered), centered)
+    def shift_right(self, x: Tensor, bits: int, bias: float = 0.0) -> Tensor:
+        # Centered so that rounding gives floor((x + bias) / 2**bits) for integer x.
+        divisor = float(1 << bits)
+        centered = torch.add(x, bias - (divisor - 1.0) / 2.0).mul_(1.0 / divisor)
+        return straight_through(_value_only(self.rounding, centered), centered)
 
     def clip(self, x: Tensor, low: float, high: float) -> Tensor:
         return differentiable_clip(x, low, high)
@@ -92,11 +96,11 @@ class StraightThroughDiscretization(Discretization):
         return straight_through(round_half_away(x), self.rounding(x))
 
     def round_sample(self, x: Tensor) -> Tensor:
-        return straight_through(torch.floor(x + 0.5), x)
+        return straight_through(torch.add(x.detach(), 0.5).floor_(), x)
 
-    def shift_right(self, x: Tensor, bits: int) -> Tensor:
-        scaled = x / float(1 << bits)
-        return straight_through(torch.floor(scaled), scaled)
+    def shift_right(self, x: Tensor, bits: int, bias: float = 0.0) -> Tensor:
+        scaled = torch.add(x, bias).mul_(1.0 / float(1 << bits))
+        return straight_through(scaled.detach().floor(), scaled)
 
     def clip(self, x: Tensor, low: float, high: float) -> Tensor:
-        return straight_through(torch.clamp(x, low, high), differentiable_clip(x, low, high))
+        return clip_straight_through(x, low, high)

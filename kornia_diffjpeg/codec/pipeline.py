@@ -8,7 +8,7 @@ clip -> [0, 1]
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Union
+from typing import Optional
 
 import torch
 from torch import Tensor, nn
@@ -34,7 +34,7 @@ from kornia_diffjpeg.codec.tables import annex_k_tables, given_table, quality_sc
 __all__ = ["MODES", "DiffJPEGCodec", "JPEGCoefficients", "diff_jpeg", "jpeg_decode", "jpeg_encode"]
 
 MODES = ("surrogate", "ste", "exact")
-Color = Optional[tuple[Tensor, Tensor]]
+Color = Optional[tuple[Tensor, Tensor]]  # noqa: UP045 (a runtime alias)
 
 
 @dataclass
@@ -53,9 +53,9 @@ class JPEGCoefficients:
     """
 
     luma: Tensor
-    chroma: Optional[Tensor]
+    chroma: Tensor | None
     qt_y: Tensor
-    qt_c: Optional[Tensor]
+    qt_c: Tensor | None
     subsampling: str
     image_size: tuple[int, int]
     batched: bool = True
@@ -72,7 +72,7 @@ class JPEGCoefficients:
         return ceil_div(self.image_size[0], factor_h), ceil_div(self.image_size[1], factor_w)
 
 
-def _discretization(mode: str, rounding: Union[str, RoundingSurrogate]) -> Discretization:
+def _discretization(mode: str, rounding: str | RoundingSurrogate) -> Discretization:
     check_choice("mode", mode, MODES)
     surrogate = resolve_rounding(rounding)
     if mode == "exact":
@@ -85,15 +85,15 @@ def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
 
 
 def _resolve_tables(
-    quality: Optional[Tensor],
-    qt_y: Optional[Tensor],
-    qt_c: Optional[Tensor],
+    quality: Tensor | None,
+    qt_y: Tensor | None,
+    qt_c: Tensor | None,
     channels: int,
     batch: int,
     ops: Discretization,
     dtype: torch.dtype,
     device: torch.device,
-) -> tuple[Tensor, Optional[Tensor]]:
+) -> tuple[Tensor, Tensor | None]:
     """The (B, 8, 8) tables to quantize with, following libjpeg's rules for quality and tables."""
     if quality is None:
         if qt_y is None or (channels == 3 and qt_c is None):
@@ -124,11 +124,11 @@ def _reconstruct(blocks: Tensor, table: Tensor, size: tuple[int, int], ops: Disc
 def _encode(
     image: Tensor,
     qt_y: Tensor,
-    qt_c: Optional[Tensor],
+    qt_c: Tensor | None,
     subsampling: str,
     ops: Discretization,
     color: tuple[Tensor, Tensor],
-) -> tuple[Tensor, Optional[Tensor]]:
+) -> tuple[Tensor, Tensor | None]:
     samples = ops.round_sample(image * 255.0)  # libjpeg reads 8-bit samples
     if image.shape[1] == 1:
         return _quantize(pad_to_multiple(samples, 8, 8), qt_y, ops), None
@@ -157,13 +157,13 @@ def _color_or_default(color: Color, dtype: torch.dtype, device: torch.device) ->
 
 def jpeg_encode(
     image: Tensor,
-    quality: Union[float, Tensor, None] = None,
+    quality: float | Tensor | None = None,
     *,
-    qt_y: Optional[Tensor] = None,
-    qt_c: Optional[Tensor] = None,
+    qt_y: Tensor | None = None,
+    qt_c: Tensor | None = None,
     mode: str = "surrogate",
     subsampling: str = "4:2:0",
-    rounding: Union[str, RoundingSurrogate] = "polynomial",
+    rounding: str | RoundingSurrogate = "polynomial",
     color: Color = None,
 ) -> JPEGCoefficients:
     """Encode images into quantized DCT coefficients, differentiably.
@@ -214,7 +214,7 @@ def jpeg_decode(
     coefficients: JPEGCoefficients,
     *,
     mode: str = "surrogate",
-    rounding: Union[str, RoundingSurrogate] = "polynomial",
+    rounding: str | RoundingSurrogate = "polynomial",
     color: Color = None,
 ) -> Tensor:
     """Decode quantized coefficients into images in [0, 1] of the encoded shape and dtype.
@@ -242,13 +242,13 @@ def jpeg_decode(
 
 def diff_jpeg(
     image: Tensor,
-    quality: Union[float, Tensor, None] = None,
+    quality: float | Tensor | None = None,
     *,
-    qt_y: Optional[Tensor] = None,
-    qt_c: Optional[Tensor] = None,
+    qt_y: Tensor | None = None,
+    qt_c: Tensor | None = None,
     mode: str = "surrogate",
     subsampling: str = "4:2:0",
-    rounding: Union[str, RoundingSurrogate] = "polynomial",
+    rounding: str | RoundingSurrogate = "polynomial",
     color: Color = None,
 ) -> Tensor:
     """Differentiable JPEG encoding and decoding, structured like libjpeg-turbo.
@@ -278,7 +278,7 @@ class DiffJPEGCodec(nn.Module):
         self,
         mode: str = "surrogate",
         subsampling: str = "4:2:0",
-        rounding: Union[str, RoundingSurrogate] = "polynomial",
+        rounding: str | RoundingSurrogate = "polynomial",
     ) -> None:
         super().__init__()
         check_choice("mode", mode, MODES)
@@ -289,9 +289,9 @@ class DiffJPEGCodec(nn.Module):
     def forward(
         self,
         image: Tensor,
-        quality: Union[float, Tensor, None] = None,
-        qt_y: Optional[Tensor] = None,
-        qt_c: Optional[Tensor] = None,
+        quality: float | Tensor | None = None,
+        qt_y: Tensor | None = None,
+        qt_c: Tensor | None = None,
         color: Color = None,
     ) -> Tensor:
         return diff_jpeg(

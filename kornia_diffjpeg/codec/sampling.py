@@ -65,9 +65,10 @@ def downsample_chroma(chroma: Tensor, subsampling: str, ops: Discretization) -> 
     if factor_w == 1:
         return pad_to_multiple(chroma, 8, 8)
     chroma = pad_to_multiple(chroma, factor_h, 16)
-    batch, channels, height, width = chroma.shape
-    pairs = chroma.reshape(batch, channels, height // factor_h, factor_h, width // 2, 2)
-    total = pairs.sum(dim=(3, 5))
+    width = chroma.shape[-1]
+    total = chroma[..., 0::factor_h, 0::2] + chroma[..., 0::factor_h, 1::2]
+    if factor_h == 2:
+        total = total + chroma[..., 1::2, 0::2] + chroma[..., 1::2, 1::2]
     if factor_h == 2:  # h2v2: (a + b + c + d + {1, 2}) >> 2
         down = ops.shift_right(total + _alternating_bias(width // 2, 1, 2, total), 2)
     else:  # h2v1: (a + b + {0, 1}) >> 1
@@ -100,8 +101,9 @@ def _fancy_rows(x: Tensor) -> Tensor:
 def _fancy_columns(x: Tensor, rounding: tuple[int, int], bits: int, ops: Discretization) -> Tensor:
     """Horizontal triangle filter: ``(3 * cur + left + r0) >> bits``, ``(3 * cur + right + r1) >> bits``."""
     left, right = _neighbours(x, -1)
-    even = ops.shift_right(3 * x + left + rounding[0], bits)
-    odd = ops.shift_right(3 * x + right + rounding[1], bits)
+    near = 3 * x
+    even = ops.shift_right(near + left, bits, rounding[0])
+    odd = ops.shift_right(near + right, bits, rounding[1])
     return _interleave(even, odd, -1)
 
 
