@@ -71,7 +71,7 @@ def check_quality(quality: Any, batch: int, device: torch.device) -> Tensor | No
         return quality.reshape(-1).expand(batch)
     if not (1 <= float(quality) <= 100):  # also rejects NaN
         raise ValueError(f"quality must be finite and in [1, 100], got {quality}")
-    return torch.full((batch,), float(quality), device=device)
+    return torch.full((batch,), float(quality), dtype=torch.float64, device=device)
 
 
 def check_table(name: str, table: Any, batch: int, device: torch.device) -> Tensor | None:

@@ -22,7 +22,11 @@ def dct_matrix(dtype: torch.dtype = torch.float32, device: torch.device | str | 
 def _block_transform(dtype: torch.dtype, device: torch.device) -> Tensor:
     """The 64x64 matrix of the 2-D DCT on row-major flattened blocks."""
     basis = dct_matrix(torch.float64)
-    return torch.kron(basis, basis).to(dtype=dtype, device=device)
+    transform = torch.kron(basis, basis)
+    # The DC row is exactly 1/8; the product of two rounded 1/sqrt(8) falls short by an ulp, which
+    # would send exact rounding ties of flat blocks the wrong way in float64.
+    transform[0] = 0.125
+    return transform.to(dtype=dtype, device=device)
 
 
 def blockify(plane: Tensor) -> Tensor:

@@ -1,0 +1,194 @@
+"""Rounding surrogates, half-away rounding, straight-through estimation and the soft clip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from torch.autograd import gradcheck
+
+from kornia_diffjpeg import ROUNDING_SURROGATES
+from kornia_diffjpeg.codec.surrogates import (
+    CLIP_SLOPE,
+    differentiable_clip,
+    fourier_round,
+    linear_round,
+    polynomial_round,
+    resolve_rounding,
+    round_half_away,
+    sigmoid_round,
+    straight_through,
+    tanh_round,
+)
+
+NAMES = ("polynomial", "linear", "sigmoid", "tanh", "fourier")
+
+# Largest |g(x) - round(x)| of each surrogate, (anywhere, within 1/4 of an integer).
+#   polynomial: |x - round(x)|**3 <= 1/8, and (1/4)**3 = 1/64 near the integers;
+#   linear: 0.1 |x - round(x)| <= 0.05, and 0.025 near the integers;
+#   sigmoid (k=60), tanh (k=10): continuous steps, so up to 1/2 at the half-integers; near the
+#     integers sigmoid(-15) ~ 3e-7 and 1/2 - tanh(2.5) / (2 tanh(5)) ~ 6.6e-3;
+#   fourier (10 terms): Gibbs overshoot at the half-integers; measured 0.0193 near the integers.
+# The small additions cover float32 evaluation far from 0.
+ERROR_BOUNDS = {
+    "polynomial": (0.125 + 1e-6, 1 / 64 + 1e-6),
+    "linear": (0.05 + 1e-3, 0.025 + 1e-3),
+    "sigmoid": (0.5 + 1e-6, 1e-6),
+    "tanh": (0.5 + 1e-6, 0.01),
+    "fourier": (0.5 + 0.01, 0.03),
+}
+
+
+def numpy_round_half_away(x: np.ndarray) -> np.ndarray:
+    return np.sign(x) * np.floor(np.abs(x) + 0.5)
+
+
+def test_registry():
+    assert set(ROUNDING_SURROGATES) == set(NAMES)
+    assert ROUNDING_SURROGATES["polynomial"] is polynomial_round
+    assert ROUNDING_SURROGATES["linear"] is linear_round
+    assert ROUNDING_SURROGATES["sigmoid"] is sigmoid_round
+    assert ROUNDING_SURROGATES["tanh"] is tanh_round
+    assert ROUNDING_SURROGATES["fourier"] is fourier_round
+    for name in NAMES:
+        assert resolve_rounding(name) is ROUNDING_SURROGATES[name]
+
+    def custom(x):
+        return x
+
+    assert resolve_rounding(custom) is custom
+    with pytest.raises(ValueError, match="rounding"):
+        resolve_rounding("round")
+
+
+class TestRoundHalfAway:
+    def test_halves(self):
+        x = torch.tensor([-3.5, -2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 3.5], dtype=torch.float64)
+        assert round_half_away(x).tolist() == [-4.0, -3.0, -2.0, -1.0, 1.0, 2.0, 3.0, 4.0]
+        # torch.round rounds halves to even, libjpeg does not.
+        assert not torch.equal(round_half_away(x), torch.round(x))
+
+    @given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=32))
+    def test_matches_numpy(self, values):
+        x = np.asarray(values, dtype=np.float64)
+        np.testing.assert_array_equal(round_half_away(torch.from_numpy(x)).numpy(), numpy_round_half_away(x))
+
+    @given(st.integers(-10_000, 10_000), st.sampled_from([torch.float32, torch.float64]))
+    def test_exact_halves_match_numpy(self, n, dtype):
+        x = torch.tensor([n + 0.5, n - 0.5, n], dtype=dtype)
+        expected = numpy_round_half_away(x.double().numpy())
+        np.testing.assert_array_equal(round_half_away(x).double().numpy(), expected)
+
+
+class TestSurrogatesApproximateRound:
+    @pytest.mark.parametrize("name", NAMES)
+    @given(values=st.lists(st.floats(-1000.0, 1000.0, allow_nan=False), min_size=1, max_size=64))
+    def test_bounded_error(self, name, values):
+        x = torch.tensor(values, dtype=torch.float64)
+        nearest = round_half_away(x)
+        error = (ROUNDING_SURROGATES[name](x) - nearest).abs()
+        bound, near_bound = ERROR_BOUNDS[name]
+        assert float(error.max()) <= bound
+        near = (x - nearest).abs() <= 0.25
+        if near.any():
+            assert float(error[near].max()) <= near_bound
+
+    @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+    @pytest.mark.parametrize("name", NAMES)
+    def test_dense_grid(self, name, dtype):
+        # The range of quantized DCT coefficients (|DCT| <= 2040 with tables >= 1).
+        x = torch.linspace(-2048.0, 2048.0, 200_001, dtype=dtype)
+        nearest = round_half_away(x)
+        error = (ROUNDING_SURROGATES[name](x) - nearest).abs()
+        bound, near_bound = ERROR_BOUNDS[name]
+        assert float(error.max()) <= bound
+        assert float(error[(x - nearest).abs() <= 0.25].max()) <= near_bound
+
+    @pytest.mark.parametrize("name", NAMES)
+    def test_integers_are_fixed_points(self, name):
+        n = torch.arange(-300, 301, dtype=torch.float64)
+        torch.testing.assert_close(ROUNDING_SURROGATES[name](n), n, atol=1e-6, rtol=0)
+
+    @pytest.mark.parametrize("name", ["polynomial", "linear", "sigmoid", "tanh"])
+    def test_monotone(self, name):
+        # (The truncated Fourier series wiggles, so it is not monotone.)
+        x = torch.linspace(-5.0, 5.0, 100_001, dtype=torch.float64)
+        assert bool((torch.diff(ROUNDING_SURROGATES[name](x)) >= 0).all())
+
+    @pytest.mark.parametrize("name", NAMES)
+    def test_preserves_shape_and_dtype(self, name):
+        for dtype in (torch.float32, torch.float64):
+            x = torch.randn(2, 3, 4, dtype=dtype) * 10
+            y = ROUNDING_SURROGATES[name](x)
+            assert y.shape == x.shape and y.dtype == dtype
+
+
+def _off_grid_points(seed: int, count: int = 12) -> torch.Tensor:
+    """Points n + f with f away from 0 and 1/2, where every surrogate is smooth."""
+    generator = torch.Generator().manual_seed(seed)
+    n = torch.randint(-6, 7, (count,), generator=generator).double()
+    fractions = torch.tensor([0.1, 0.2, 0.3, 0.38, 0.62, 0.7, 0.8, 0.9], dtype=torch.float64)
+    f = fractions[torch.randint(0, len(fractions), (count,), generator=generator)]
+    return n + f + 0.01 * torch.rand(count, generator=generator, dtype=torch.float64)
+
+
+class TestGradients:
+    @pytest.mark.parametrize("name", NAMES)
+    def test_gradcheck(self, name):
+        x = _off_grid_points(0).requires_grad_()
+        assert gradcheck(ROUNDING_SURROGATES[name], (x,))
+
+    @pytest.mark.parametrize("name", NAMES)
+    def test_gradient_finite_everywhere(self, name):
+        x = torch.linspace(-4.0, 4.0, 161, dtype=torch.float64, requires_grad=True)  # integers and halves
+        ROUNDING_SURROGATES[name](x).sum().backward()
+        assert bool(torch.isfinite(x.grad).all())
+        assert bool((x.grad >= 0).all()) or name == "fourier"
+
+    def test_gradcheck_differentiable_clip(self):
+        x = torch.tensor([-3.2, -0.7, 0.05, 0.4, 0.93, 1.6, 300.0], dtype=torch.float64, requires_grad=True)
+        assert gradcheck(lambda v: differentiable_clip(v, 0.0, 1.0), (x,))
+        y = torch.tensor([-10.0, 3.0, 250.0, 260.0], dtype=torch.float64, requires_grad=True)
+        assert gradcheck(lambda v: differentiable_clip(v, 0.0, 255.0), (y,))
+
+    def test_polynomial_derivative(self):
+        x = torch.tensor([0.1, 0.3, 1.8, -2.4], dtype=torch.float64, requires_grad=True)
+        polynomial_round(x).sum().backward()
+        expected = 3 * (x.detach() - round_half_away(x.detach())) ** 2
+        torch.testing.assert_close(x.grad, expected)
+
+
+class TestDifferentiableClip:
+    @given(st.lists(st.floats(-1e4, 1e4, allow_nan=False), min_size=1, max_size=32))
+    def test_identity_inside_slope_outside(self, values):
+        x = torch.tensor(values, dtype=torch.float64)
+        hard = x.clamp(0.0, 255.0)
+        torch.testing.assert_close(differentiable_clip(x, 0.0, 255.0), hard + CLIP_SLOPE * (x - hard))
+
+    def test_gradient_never_vanishes(self):
+        x = torch.tensor([-100.0, -1.0, 0.5, 254.0, 256.0, 1e4], dtype=torch.float64, requires_grad=True)
+        differentiable_clip(x, 0.0, 255.0).sum().backward()
+        assert x.grad.tolist() == [CLIP_SLOPE, CLIP_SLOPE, 1.0, 1.0, CLIP_SLOPE, CLIP_SLOPE]
+
+
+class TestStraightThrough:
+    @pytest.mark.parametrize("name", NAMES)
+    @given(values=st.lists(st.floats(-500.0, 500.0, allow_nan=False), min_size=1, max_size=32))
+    def test_forward_exact_backward_surrogate(self, name, values):
+        surrogate = ROUNDING_SURROGATES[name]
+        x = torch.tensor(values, dtype=torch.float64, requires_grad=True)
+        y = straight_through(round_half_away(x), surrogate(x))
+        assert torch.equal(y, round_half_away(x.detach()))  # bit-exact forward value
+        weights = torch.linspace(-1.0, 2.0, len(values), dtype=torch.float64)
+        (grad,) = torch.autograd.grad((y * weights).sum(), x)
+        x_ref = x.detach().clone().requires_grad_()
+        (expected,) = torch.autograd.grad((surrogate(x_ref) * weights).sum(), x_ref)
+        torch.testing.assert_close(grad, expected, rtol=1e-12, atol=0)
+
+    def test_forward_value_large_magnitudes(self):
+        # forward = value.detach() + (s - s.detach()): the correction term is exactly zero.
+        value = torch.tensor([1e7, -3.0, 0.0, 255.0], dtype=torch.float32)
+        surrogate = torch.tensor([5.5, 1e-8, -7.0, 1e6], dtype=torch.float32, requires_grad=True)
+        assert torch.equal(straight_through(value, surrogate), value)
