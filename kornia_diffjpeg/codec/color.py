@@ -32,11 +32,20 @@ def jfif_color(
     )
 
 
+def _affine_per_pixel(image: Tensor, matrix: Tensor, offset: Tensor) -> Tensor:
+    """``matrix @ pixel + offset`` for every pixel of (B, 3, H, W), as one batched matmul with the bias fused."""
+    batch, channels, height, width = image.shape
+    pixels = image.reshape(batch, channels, height * width)
+    out = torch.baddbmm(offset.view(1, 3, 1).expand(batch, 3, 1), matrix.expand(batch, 3, 3), pixels)
+    return out.view(batch, 3, height, width)
+
+
 def rgb_to_ycbcr(rgb: Tensor, matrix: Tensor, offset: Tensor) -> Tensor:
     """(B, 3, H, W) RGB in 0..255 to YCbCr: ``matrix @ rgb + offset`` per pixel."""
-    return torch.einsum("ij,bjhw->bihw", matrix, rgb) + offset.view(3, 1, 1)
+    return _affine_per_pixel(rgb, matrix, offset)
 
 
 def ycbcr_to_rgb(ycbcr: Tensor, matrix: Tensor, offset: Tensor) -> Tensor:
     """Invert :func:`rgb_to_ycbcr`; the inverse is derived from ``matrix`` so gradients reach it."""
-    return torch.einsum("ij,bjhw->bihw", torch.linalg.inv(matrix), ycbcr - offset.view(3, 1, 1))
+    inverse = torch.linalg.inv(matrix)
+    return _affine_per_pixel(ycbcr, inverse, -(inverse @ offset))

@@ -77,11 +77,10 @@ def downsample_chroma(chroma: Tensor, subsampling: str, ops: Discretization) -> 
 
 
 def _neighbours(x: Tensor, dim: int) -> tuple[Tensor, Tensor]:
-    """The previous and next sample along ``dim`` with the edge sample repeated."""
+    """The previous and next sample along ``dim`` (-1 or -2) with the edge sample repeated (views of one copy)."""
+    padded = F.pad(x, (1, 1, 0, 0) if dim == -1 else (0, 0, 1, 1), mode="replicate")
     size = x.shape[dim]
-    previous = torch.cat((x.narrow(dim, 0, 1), x.narrow(dim, 0, size - 1)), dim=dim)
-    following = torch.cat((x.narrow(dim, 1, size - 1), x.narrow(dim, size - 1, 1)), dim=dim)
-    return previous, following
+    return padded.narrow(dim, 0, size), padded.narrow(dim, 2, size)
 
 
 def _interleave(first: Tensor, second: Tensor, dim: int) -> Tensor:
