@@ -281,7 +281,8 @@ class TestColorConversion:
     def test_inverse(self, dtype):
         rgb = _image(0, (2, 3, 8, 8), dtype=dtype) * 255
         color = jfif_color(dtype)
-        torch.testing.assert_close(ycbcr_to_rgb(rgb_to_ycbcr(rgb, *color), *color), rgb)
+        # The inverse's offset is folded into one fused bias: a few float32 ulps at the 0..255 scale.
+        torch.testing.assert_close(ycbcr_to_rgb(rgb_to_ycbcr(rgb, *color), *color), rgb, rtol=1e-6, atol=1e-4)
 
 
 # --------------------------------------------------------------------------------------------------
