@@ -677,7 +677,10 @@ class TestDtypes:
         assert coded.dtype == torch.float64
         single = diff_jpeg(image.float(), 50.0, mode=mode).double()
         if mode == "surrogate":
-            torch.testing.assert_close(coded, single, rtol=0, atol=1e-4)
+            # The smooth face snaps samples with the cubic surrogate, which jumps by 3/4 of a level at
+            # half-integers: float32 and float64 may rarely land on opposite sides of a jump.
+            close = (coded - single).abs().lt(1e-4).double().mean()
+            assert float(close) >= 0.999 and float((coded - single).abs().max()) <= 0.76 / 255
         else:  # true rounding: equal but for (rare) roundings float32 and float64 resolve differently
             assert float((coded - single).abs().lt(1e-6).double().mean()) >= 0.999
 
