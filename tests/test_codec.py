@@ -540,6 +540,22 @@ def _finite_nonzero(grad, name: str) -> None:
 
 
 class TestGradients:
+    @pytest.mark.parametrize("mode", MODES)
+    @pytest.mark.parametrize("name", ["astronaut", "camera"])
+    def test_quality_gradient_follows_the_real_codec(self, mode, name):
+        # d MSE(coded, original) / d quality has the sign of the real codec's finite difference.
+        # The astronaut's black background clips half of the coding errors: a table gradient taking
+        # the cubic's derivative pointed the wrong way there.
+        from skimage import data
+
+        array = getattr(data, name)()[:256, :256]
+        image = from_uint8(array).unsqueeze(0)
+        for q in (10, 50, 75, 90):
+            quality = torch.tensor(float(q), requires_grad=True)
+            ((diff_jpeg(image, quality, mode=mode) - image) ** 2).mean().backward()
+            real = [np.mean((opencv_jpeg(array, k) / 255.0 - array / 255.0) ** 2) for k in (q - 2, q + 2)]
+            assert np.sign(float(quality.grad)) == np.sign(real[1] - real[0]), (q, float(quality.grad), real)
+
     @pytest.mark.parametrize("q", [1.0, 50.0, 100.0, 37.3])
     @pytest.mark.parametrize("channels", [1, 3])
     @pytest.mark.parametrize("mode", MODES)
@@ -622,16 +638,31 @@ class TestGradients:
         assert not gradcheck(lambda x: diff_jpeg(x, 50.0), (image,), raise_exception=False, fast_mode=True)
 
     def test_gradcheck_encoder_wrt_tables(self):
+        # The tables' gradient takes the rounding's mean slope (1) by design (see _quantize), so the
+        # encoder is gradchecked w.r.t. tables where that is also the surrogate's slope: identity rounding.
         image = _image(8, (1, 3, 16, 16), dtype=torch.float64)
         generator = torch.Generator().manual_seed(8)
         qt_y = (1.0 + 30.0 * torch.rand(8, 8, generator=generator, dtype=torch.float64)).requires_grad_()
         qt_c = (1.0 + 30.0 * torch.rand(8, 8, generator=generator, dtype=torch.float64)).requires_grad_()
 
         def coefficients(a, b):
-            encoded = jpeg_encode(image, qt_y=a, qt_c=b, mode="surrogate")
+            encoded = jpeg_encode(image, qt_y=a, qt_c=b, mode="surrogate", rounding=lambda x: x)
             return encoded.luma, encoded.chroma
 
         assert gradcheck(coefficients, (qt_y, qt_c), fast_mode=True)
+
+    @pytest.mark.parametrize("mode", MODES)
+    def test_table_gradient_uses_the_rounding_mean_slope(self, mode):
+        # d quantized / d Q = -(c / Q) / Q: the derivative of c / Q, whatever the rounding surrogate.
+        image = torch.round(_image(3, (1, 1, 8, 8), dtype=torch.float64) * 255) / 255  # 8-bit: no sample rounding
+        table = torch.full((8, 8), 7.0, dtype=torch.float64, requires_grad=True)
+        quantized = jpeg_encode(image, qt_y=table, mode=mode).luma.reshape(64)
+        ones = torch.ones(8, 8, dtype=torch.float64)
+        unquantized = jpeg_encode(image, qt_y=ones, mode="surrogate", rounding=lambda x: x)  # the DCT itself
+        ratio = unquantized.luma.reshape(64) / 7.0
+        for k in (0, 1, 9, 63):
+            (grad,) = torch.autograd.grad(quantized[k], table, retain_graph=True)
+            assert float(grad.reshape(64)[k]) == pytest.approx(-float(ratio[k]) / 7.0, rel=1e-9)
 
     def test_gradcheck_decoder(self):
         encoded = jpeg_encode(_image(9, (1, 3, 16, 16), dtype=torch.float64), 50.0, mode="surrogate")
