@@ -7,6 +7,7 @@ rounding surrogate, default ``round(x) + (x - round(x))**3``):
 ==============  ==================================  ===================================  ==========
 operation       ``surrogate`` forward               ``ste`` forward                      backward
 ==============  ==================================  ===================================  ==========
+read_samples    identity (the image as given)       ``floor(x + 1/2)`` (8-bit input)     1
 quantize_round  ``g(x)``                            ``round(x)`` (halves away from 0)    ``g'(x)``
 round_sample    ``g(x)``                            ``floor(x + 1/2)``                   1
 shift_right(k)  ``g((x - (2**k - 1) / 2) / 2**k)``  ``floor(x / 2**k)``                  ``2**-k``
@@ -58,6 +59,10 @@ class Discretization:
     def __init__(self, rounding: RoundingSurrogate) -> None:
         self.rounding = rounding
 
+    def read_samples(self, x: Tensor) -> Tensor:
+        """The 0..255 image as the encoder reads it (libjpeg reads 8-bit samples)."""
+        raise NotImplementedError
+
     def quantize_round(self, x: Tensor) -> Tensor:
         raise NotImplementedError
 
@@ -77,6 +82,9 @@ class SmoothDiscretization(Discretization):
 
     interpolates_tables = True
 
+    def read_samples(self, x: Tensor) -> Tensor:
+        return x
+
     def quantize_round(self, x: Tensor) -> Tensor:
         return self.rounding(x)
 
@@ -95,6 +103,9 @@ class SmoothDiscretization(Discretization):
 
 class StraightThroughDiscretization(Discretization):
     """True rounding, flooring and clipping forward, the smooth face's gradients backward."""
+
+    def read_samples(self, x: Tensor) -> Tensor:
+        return self.round_sample(x)
 
     def quantize_round(self, x: Tensor) -> Tensor:
         return straight_through(round_half_away(x), self.rounding(x))

@@ -142,7 +142,7 @@ def _encode(
     ops: Discretization,
     color: tuple[Tensor, Tensor],
 ) -> tuple[Tensor, Tensor | None]:
-    samples = ops.round_sample(image * 255.0)  # libjpeg reads 8-bit samples
+    samples = ops.read_samples(image * 255.0)
     if image.shape[1] == 1:
         return _quantize(pad_to_multiple(samples, 8, 8), qt_y, ops), None
     ycbcr = ops.round_sample(rgb_to_ycbcr(samples, *color))
@@ -159,7 +159,7 @@ def _decode(coefficients: JPEGCoefficients, ops: Discretization, color: tuple[Te
     chroma = _reconstruct(coefficients.chroma, coefficients.qt_c, coefficients.chroma_size, ops)
     chroma = upsample_chroma(chroma, coefficients.subsampling, ops)[..., :height, :width]
     rgb = ycbcr_to_rgb(torch.cat((luma, chroma), dim=1), *color)
-    return ops.clip(ops.round_sample(rgb), 0.0, 255.0) / 255.0
+    return ops.clip(ops.round_sample(rgb), 0.0, 255.0).div_(255.0)
 
 
 def _color_or_default(color: Color, dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor]:
