@@ -35,7 +35,7 @@ from kornia_diffjpeg.codec.surrogates import (
     straight_through,
 )
 
-__all__ = ["Discretization", "SmoothDiscretization", "StraightThroughDiscretization"]
+__all__ = ["Discretization", "ExactDiscretization", "SmoothDiscretization", "StraightThroughDiscretization"]
 
 
 def _value_only(function, x: Tensor) -> Tensor:  # noqa: ANN001
@@ -119,3 +119,19 @@ class StraightThroughDiscretization(Discretization):
 
     def clip(self, x: Tensor, low: float, high: float) -> Tensor:
         return clip_straight_through(x, low, high)
+
+
+class ExactDiscretization(Discretization):
+    """The exact face of the pixel stages: integer tensors, libjpeg's shifts and range limits."""
+
+    def __init__(self) -> None:
+        super().__init__(rounding=round_half_away)
+
+    def round_sample(self, x: Tensor) -> Tensor:
+        return x
+
+    def shift_right(self, x: Tensor, bits: int, bias: float = 0.0) -> Tensor:
+        return torch.bitwise_right_shift(x + int(bias), bits)
+
+    def clip(self, x: Tensor, low: float, high: float) -> Tensor:
+        return torch.clamp(x, int(low), int(high))
