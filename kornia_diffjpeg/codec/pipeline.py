@@ -21,6 +21,7 @@ from kornia_diffjpeg.codec.discretization import (
     SmoothDiscretization,
     StraightThroughDiscretization,
 )
+from kornia_diffjpeg.codec.exact import decode_exact, encode_exact
 from kornia_diffjpeg.codec.sampling import (
     SUBSAMPLING_FACTORS,
     ceil_div,
@@ -28,7 +29,7 @@ from kornia_diffjpeg.codec.sampling import (
     pad_to_multiple,
     upsample_chroma,
 )
-from kornia_diffjpeg.codec.surrogates import RoundingSurrogate, resolve_rounding
+from kornia_diffjpeg.codec.surrogates import RoundingSurrogate, resolve_rounding, round_half_away, straight_through
 from kornia_diffjpeg.codec.tables import annex_k_tables, given_table, quality_scaled_table
 
 __all__ = ["MODES", "DiffJPEGCodec", "JPEGCoefficients", "diff_jpeg", "jpeg_decode", "jpeg_encode"]
@@ -75,9 +76,36 @@ class JPEGCoefficients:
 def _discretization(mode: str, rounding: str | RoundingSurrogate) -> Discretization:
     check_choice("mode", mode, MODES)
     surrogate = resolve_rounding(rounding)
-    if mode == "exact":
-        raise NotImplementedError('mode="exact" (bit-exact libjpeg-turbo forward) is not implemented yet')
-    return SmoothDiscretization(surrogate) if mode == "surrogate" else StraightThroughDiscretization(surrogate)
+    if mode == "ste":
+        return StraightThroughDiscretization(surrogate)
+    return SmoothDiscretization(surrogate)  # "exact" takes its gradients from the smooth face
+
+
+def _needs_grad(*tensors: Tensor | None) -> bool:
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+
+def _check_exact_color(mode: str, color: Color) -> None:
+    if mode == "exact" and color is not None:
+        raise ValueError(
+            "color cannot be used with mode='exact': the exact face is libjpeg's fixed-point JFIF conversion; "
+            "learn color parameters with mode='surrogate' or 'ste'"
+        )
+
+
+def _exact_tables(
+    quality: Tensor | None,
+    qt_y: Tensor | None,
+    qt_c: Tensor | None,
+    channels: int,
+    batch: int,
+    dtype: torch.dtype,
+    device: torch.device,
+) -> tuple[Tensor, Tensor | None]:
+    """libjpeg's integer tables, with qualities and base tables rounded to integers (halves up)."""
+    rounded = [None if t is None else torch.floor(t.detach().to(dtype) + 0.5) for t in (quality, qt_y, qt_c)]
+    libjpeg_rules = StraightThroughDiscretization(round_half_away)  # integer table formula forward
+    return _resolve_tables(*rounded, channels, batch, libjpeg_rules, dtype, device)
 
 
 def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -162,6 +190,19 @@ def _decode(coefficients: JPEGCoefficients, ops: Discretization, color: tuple[Te
     return ops.clip(ops.round_sample(rgb), 0.0, 255.0).div_(255.0)
 
 
+def _decode_exact(coefficients: JPEGCoefficients) -> Tensor:
+    """The exact face's 8-bit decode; coefficients and tables are rounded to integers first."""
+
+    def integers(t: Tensor | None) -> Tensor | None:
+        return None if t is None else round_half_away(t.detach()).long()
+
+    c = coefficients
+    return decode_exact(
+        integers(c.luma), integers(c.chroma), integers(c.qt_y), integers(c.qt_c), c.subsampling, c.image_size,
+        c.chroma_size,
+    )
+
+
 def _color_or_default(color: Color, dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor]:
     if color is None:
         return jfif_color(dtype, device)
@@ -213,11 +254,27 @@ def jpeg_encode(
     qt_y_ = check_table("qt_y", qt_y, batch, device)
     qt_c_ = check_table("qt_c", qt_c, batch, device)
     color_ = check_color(color, device)
+    _check_exact_color(mode, color_)
     dtype = _compute_dtype(batched.dtype)
-    tables_y, tables_c = _resolve_tables(quality_, qt_y_, qt_c_, channels, batch, ops, dtype, device)
-    luma, chroma = _encode(
-        batched.to(dtype), tables_y, tables_c, subsampling, ops, _color_or_default(color_, dtype, device)
-    )
+    if mode != "exact" or _needs_grad(batched, quality_, qt_y_, qt_c_):
+        tables_y, tables_c = _resolve_tables(quality_, qt_y_, qt_c_, channels, batch, ops, dtype, device)
+        luma, chroma = _encode(
+            batched.to(dtype), tables_y, tables_c, subsampling, ops, _color_or_default(color_, dtype, device)
+        )
+    if mode == "exact":  # exact values forward, the smooth face's gradients backward
+        exact_y, exact_c = _exact_tables(quality_, qt_y_, qt_c_, channels, batch, dtype, device)
+        samples = torch.floor(batched.detach().to(dtype) * 255.0 + 0.5).clamp_(0, 255).long()
+        exact_luma, exact_chroma = encode_exact(
+            samples, exact_y.long(), None if exact_c is None else exact_c.long(), subsampling
+        )
+        if not _needs_grad(batched, quality_, qt_y_, qt_c_):
+            luma, chroma, tables_y, tables_c = exact_luma.to(dtype), None, exact_y, exact_c
+            chroma = None if exact_chroma is None else exact_chroma.to(dtype)
+        else:
+            luma, tables_y = straight_through(exact_luma.to(dtype), luma), straight_through(exact_y, tables_y)
+            if exact_chroma is not None:
+                chroma = straight_through(exact_chroma.to(dtype), chroma)
+                tables_c = straight_through(exact_c, tables_c)
     return JPEGCoefficients(
         luma, chroma, tables_y, tables_c, subsampling, (height, width), image.ndim == 4, image.dtype
     )
@@ -248,8 +305,15 @@ def jpeg_decode(
     ops = _discretization(mode, rounding)
     dtype = coefficients.luma.dtype
     color_ = check_color(color, coefficients.luma.device)
-    image = _decode(coefficients, ops, _color_or_default(color_, dtype, coefficients.luma.device))
-    image = image.to(coefficients.dtype)
+    _check_exact_color(mode, color_)
+    c = coefficients
+    if mode == "exact":
+        image = _decode_exact(c).to(dtype).div_(255.0)
+        if _needs_grad(c.luma, c.chroma, c.qt_y, c.qt_c):
+            image = straight_through(image, _decode(c, ops, _color_or_default(None, dtype, c.luma.device)))
+    else:
+        image = _decode(c, ops, _color_or_default(color_, dtype, c.luma.device))
+    image = image.to(c.dtype)
     return image if coefficients.batched else image.squeeze(0)
 
 
