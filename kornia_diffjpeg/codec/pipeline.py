@@ -225,12 +225,16 @@ def jpeg_encode(
     Args:
         image: float images in [0, 1], (B, C, H, W) or (C, H, W), C = 1 (grayscale) or 3 (RGB).
         quality: JPEG quality in [1, 100]: a number, a 0-d tensor or per-sample (B,); fractional
-            values interpolate the table formula.
+            values interpolate the integer qualities' tables (``"surrogate"``), follow libjpeg's
+            formula (``"ste"``) or are rounded to the nearest integer (``"exact"``).
         qt_y: luma table (8, 8) or per-sample (B, 8, 8) in [1, 255], natural order. With
             ``quality`` it is scaled like libjpeg scales its base tables; without, used as given.
         qt_c: chroma table, as ``qt_y``.
-        mode: ``"surrogate"`` (smooth forward and backward) or ``"ste"`` (true rounding forward,
-            surrogate derivative backward).
+        mode: ``"surrogate"`` (smooth forward and backward), ``"ste"`` (true rounding forward,
+            surrogate derivative backward) or ``"exact"`` (libjpeg-turbo's integer result forward,
+            bit-identical to OpenCV and Pillow on ``round(255 * image)``, with exactly the
+            ``"surrogate"`` mode's gradients backward; qualities and tables are rounded to the
+            nearest integer, halves up, and ``color`` is not supported).
         subsampling: ``"4:2:0"``, ``"4:2:2"`` or ``"4:4:4"``.
         rounding: rounding surrogate: ``"polynomial"``, ``"linear"``, ``"sigmoid"``, ``"tanh"``,
             ``"fourier"`` or a callable approximating ``round``.
@@ -291,7 +295,8 @@ def jpeg_decode(
 
     Args:
         coefficients: output of :func:`jpeg_encode`.
-        mode: ``"surrogate"`` or ``"ste"``, as in :func:`jpeg_encode`.
+        mode: ``"surrogate"``, ``"ste"`` or ``"exact"``, as in :func:`jpeg_encode`; exact decoding
+            rounds coefficients and tables to integers.
         rounding: rounding surrogate (only the clipping and sample rounding of the decoder use it).
         color: the RGB -> YCbCr parameters used to encode; the inverse is derived from them.
 
