@@ -190,17 +190,16 @@ def _decode(coefficients: JPEGCoefficients, ops: Discretization, color: tuple[Te
     return ops.clip(ops.round_sample(rgb), 0.0, 255.0).div_(255.0)
 
 
+def _as_long(*tensors: Tensor | None) -> tuple[Tensor | None, ...]:
+    """Integer-valued tensors (rounded, halves away from zero) as int64 for the exact face."""
+    return tuple(None if t is None else round_half_away(t.detach()).long() for t in tensors)
+
+
 def _decode_exact(coefficients: JPEGCoefficients) -> Tensor:
     """The exact face's 8-bit decode; coefficients and tables are rounded to integers first."""
-
-    def integers(t: Tensor | None) -> Tensor | None:
-        return None if t is None else round_half_away(t.detach()).long()
-
     c = coefficients
-    return decode_exact(
-        integers(c.luma), integers(c.chroma), integers(c.qt_y), integers(c.qt_c), c.subsampling, c.image_size,
-        c.chroma_size,
-    )
+    luma, chroma, qt_y, qt_c = _as_long(c.luma, c.chroma, c.qt_y, c.qt_c)
+    return decode_exact(luma, chroma, qt_y, qt_c, c.subsampling, c.image_size, c.chroma_size)
 
 
 def _color_or_default(color: Color, dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor]:
@@ -260,25 +259,20 @@ def jpeg_encode(
     color_ = check_color(color, device)
     _check_exact_color(mode, color_)
     dtype = _compute_dtype(batched.dtype)
+    smooth = None  # luma, chroma, qt_y, qt_c of the smooth (or straight-through) face
     if mode != "exact" or _needs_grad(batched, quality_, qt_y_, qt_c_):
-        tables_y, tables_c = _resolve_tables(quality_, qt_y_, qt_c_, channels, batch, ops, dtype, device)
-        luma, chroma = _encode(
-            batched.to(dtype), tables_y, tables_c, subsampling, ops, _color_or_default(color_, dtype, device)
-        )
+        tables = _resolve_tables(quality_, qt_y_, qt_c_, channels, batch, ops, dtype, device)
+        coded = _encode(batched.to(dtype), *tables, subsampling, ops, _color_or_default(color_, dtype, device))
+        smooth = (*coded, *tables)
+    values = smooth
     if mode == "exact":  # exact values forward, the smooth face's gradients backward
         exact_y, exact_c = _exact_tables(quality_, qt_y_, qt_c_, channels, batch, dtype, device)
         samples = torch.floor(batched.detach().to(dtype) * 255.0 + 0.5).clamp_(0, 255).long()
-        exact_luma, exact_chroma = encode_exact(
-            samples, exact_y.long(), None if exact_c is None else exact_c.long(), subsampling
-        )
-        if not _needs_grad(batched, quality_, qt_y_, qt_c_):
-            luma, chroma, tables_y, tables_c = exact_luma.to(dtype), None, exact_y, exact_c
-            chroma = None if exact_chroma is None else exact_chroma.to(dtype)
-        else:
-            luma, tables_y = straight_through(exact_luma.to(dtype), luma), straight_through(exact_y, tables_y)
-            if exact_chroma is not None:
-                chroma = straight_through(exact_chroma.to(dtype), chroma)
-                tables_c = straight_through(exact_c, tables_c)
+        exact_luma, exact_chroma = encode_exact(samples, *_as_long(exact_y, exact_c), subsampling)
+        values = (exact_luma.to(dtype), None if exact_chroma is None else exact_chroma.to(dtype), exact_y, exact_c)
+        if smooth is not None:
+            values = tuple(None if e is None else straight_through(e, g) for e, g in zip(values, smooth, strict=True))
+    luma, chroma, tables_y, tables_c = values
     return JPEGCoefficients(
         luma, chroma, tables_y, tables_c, subsampling, (height, width), image.ndim == 4, image.dtype
     )
