@@ -8,8 +8,6 @@ in float64, where every intermediate value (< 2**40) is an exact integer.
 
 from __future__ import annotations
 
-import functools
-
 import torch
 from torch import Tensor
 
@@ -58,30 +56,32 @@ def _matrix(butterfly) -> list[list[int]]:  # noqa: ANN001
     return [[columns[j][i] for j in range(8)] for i in range(8)]
 
 
-@functools.cache
-def _passes() -> dict[str, tuple[Tensor, Tensor]]:
-    """For each pass: the (8, 8) matrix and the per-output descale shifts."""
-    no_shift, pass2_dc = 0, PASS1_BITS
+def _build_passes() -> dict[str, tuple[list[list[int]], list[int]]]:
+    """For each pass: the (8, 8) integer matrix and the per-output descale shifts."""
+    dc_rows = (0, 4)
     return {
         "forward1": (
-            torch.tensor(_matrix(lambda d: _forward_butterfly(d, 1 << PASS1_BITS)), dtype=torch.float64),
-            torch.tensor([no_shift if k in (0, 4) else CONST_BITS - PASS1_BITS for k in range(8)]),
+            _matrix(lambda d: _forward_butterfly(d, 1 << PASS1_BITS)),
+            [0 if k in dc_rows else CONST_BITS - PASS1_BITS for k in range(8)],
         ),
         "forward2": (
-            torch.tensor(_matrix(lambda d: _forward_butterfly(d, 1)), dtype=torch.float64),
-            torch.tensor([pass2_dc if k in (0, 4) else CONST_BITS + PASS1_BITS for k in range(8)]),
+            _matrix(lambda d: _forward_butterfly(d, 1)),
+            [PASS1_BITS if k in dc_rows else CONST_BITS + PASS1_BITS for k in range(8)],
         ),
-        "inverse1": (torch.tensor(_matrix(_inverse_butterfly), dtype=torch.float64), torch.full((8,), 11)),
-        "inverse2": (torch.tensor(_matrix(_inverse_butterfly), dtype=torch.float64), torch.full((8,), 18)),
+        "inverse1": (_matrix(_inverse_butterfly), [CONST_BITS - PASS1_BITS] * 8),
+        "inverse2": (_matrix(_inverse_butterfly), [CONST_BITS + PASS1_BITS + 3] * 8),
     }
+
+
+_PASSES = _build_passes()
 
 
 def _pass(x: Tensor, name: str) -> Tensor:
     """One pass along the last axis of float64 integer-valued (..., 8) vectors: matrix, then descale."""
-    matrix, shifts = _passes()[name]
-    matrix, shifts = matrix.to(x.device), shifts.to(device=x.device, dtype=torch.float64)
-    scale = torch.exp2(shifts)
-    rounding = torch.where(shifts > 0, torch.exp2(shifts - 1), torch.zeros_like(shifts))
+    matrix, shifts = _PASSES[name]
+    matrix = torch.tensor(matrix, dtype=torch.float64, device=x.device)
+    scale = torch.tensor([float(1 << k) for k in shifts], dtype=torch.float64, device=x.device)
+    rounding = torch.tensor([float(1 << k >> 1) for k in shifts], dtype=torch.float64, device=x.device)
     return torch.floor((x @ matrix.T + rounding) / scale)
 
 
