@@ -190,9 +190,18 @@ class TestChoices:
         with pytest.raises(TypeError, match="coefficients must be JPEGCoefficients"):
             jpeg_decode(IMAGE)
 
-    def test_exact_mode_not_implemented(self):
-        with pytest.raises(NotImplementedError, match="exact"):
-            diff_jpeg(IMAGE, 50.0, mode="exact")
+    @pytest.mark.parametrize("image", [IMAGE, GRAY], ids=["rgb", "gray"])
+    def test_exact_mode_rejects_color(self, image):
+        # libjpeg's color conversion is fixed: a custom color is refused by every exact entry point.
+        color = jfif_color()
+        for call in (
+            lambda: diff_jpeg(image, 50.0, mode="exact", color=color),
+            lambda: jpeg_encode(image, 50.0, mode="exact", color=color),
+            lambda: jpeg_decode(jpeg_encode(image, 50.0, mode="exact"), mode="exact", color=color),
+            lambda: DiffJPEGCodec(mode="exact")(image, 50.0, color=color),
+        ):
+            with pytest.raises(ValueError, match="color cannot be used with mode='exact'"):
+                call()
 
 
 class TestColor:

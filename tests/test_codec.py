@@ -749,13 +749,16 @@ def test_compile_fullgraph(full_form):
 
 
 class TestExactMode:
-    def test_not_implemented(self):
-        image = torch.rand(1, 3, 8, 8)
-        for call in (
-            lambda: diff_jpeg(image, 50.0, mode="exact"),
-            lambda: jpeg_encode(image, 50.0, mode="exact"),
-            lambda: jpeg_decode(jpeg_encode(image, 50.0), mode="exact"),
-            lambda: DiffJPEGCodec(mode="exact")(image, 50.0),
-        ):
-            with pytest.raises(NotImplementedError, match='mode="exact".*not implemented'):
-                call()
+    # The full comparison (sizes, contents, qualities, tables, coefficients, gradients) is in test_exact.py.
+    @pytest.mark.parametrize("subsampling", SUBSAMPLINGS)
+    def test_entry_points_match_opencv(self, odd_photo, subsampling):
+        image = from_uint8(odd_photo).unsqueeze(0)
+        reference = opencv_jpeg(odd_photo, 75, subsampling)
+        for name, call in {
+            "diff_jpeg": lambda: diff_jpeg(image, 75.0, mode="exact", subsampling=subsampling),
+            "decode(encode)": lambda: jpeg_decode(
+                jpeg_encode(image, 75.0, mode="exact", subsampling=subsampling), mode="exact"
+            ),
+            "module": lambda: DiffJPEGCodec(mode="exact", subsampling=subsampling)(image, 75.0),
+        }.items():
+            np.testing.assert_array_equal(to_uint8(call()[0]), reference, err_msg=name)

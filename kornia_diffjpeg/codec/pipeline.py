@@ -103,7 +103,8 @@ def _exact_tables(
     device: torch.device,
 ) -> tuple[Tensor, Tensor | None]:
     """libjpeg's integer tables, with qualities and base tables rounded to integers (halves up)."""
-    rounded = [None if t is None else torch.floor(t.detach().to(dtype) + 0.5) for t in (quality, qt_y, qt_c)]
+    # Rounded in float64: a float32 value just below a half must not round up.
+    rounded = [None if t is None else torch.floor(t.detach().double() + 0.5).to(dtype) for t in (quality, qt_y, qt_c)]
     libjpeg_rules = StraightThroughDiscretization(round_half_away)  # integer table formula forward
     return _resolve_tables(*rounded, channels, batch, libjpeg_rules, dtype, device)
 
@@ -267,7 +268,7 @@ def jpeg_encode(
     values = smooth
     if mode == "exact":  # exact values forward, the smooth face's gradients backward
         exact_y, exact_c = _exact_tables(quality_, qt_y_, qt_c_, channels, batch, dtype, device)
-        samples = torch.floor(batched.detach().to(dtype) * 255.0 + 0.5).clamp_(0, 255).long()
+        samples = torch.floor(batched.detach().double() * 255.0 + 0.5).clamp_(0, 255).long()  # exact in float64
         exact_luma, exact_chroma = encode_exact(samples, *_as_long(exact_y, exact_c), subsampling)
         values = (exact_luma.to(dtype), None if exact_chroma is None else exact_chroma.to(dtype), exact_y, exact_c)
         if smooth is not None:
@@ -341,10 +342,17 @@ def diff_jpeg(
         >>> coded.shape, bool(quality.grad.abs().min() > 0)
         (torch.Size([2, 3, 37, 51]), True)
     """
-    coefficients = jpeg_encode(
-        image, quality, qt_y=qt_y, qt_c=qt_c, mode=mode, subsampling=subsampling, rounding=rounding, color=color
-    )
-    return jpeg_decode(coefficients, mode=mode, rounding=rounding, color=color)
+    settings = {"qt_y": qt_y, "qt_c": qt_c, "subsampling": subsampling, "rounding": rounding, "color": color}
+    if mode != "exact":
+        coefficients = jpeg_encode(image, quality, mode=mode, **settings)
+        return jpeg_decode(coefficients, mode=mode, rounding=rounding, color=color)
+    # The real codec's output forward, and the whole smooth codec's gradient backward (composing the
+    # exact encode and decode would differentiate the decoder at the exact coefficients instead).
+    with torch.no_grad():
+        exact = jpeg_decode(jpeg_encode(image, quality, mode="exact", **settings), mode="exact", color=color)
+    if not _needs_grad(*(t for t in (image, quality, qt_y, qt_c) if isinstance(t, Tensor))):
+        return exact
+    return straight_through(exact, diff_jpeg(image, quality, mode="surrogate", **settings))
 
 
 class DiffJPEGCodec(nn.Module):
