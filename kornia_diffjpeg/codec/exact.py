@@ -28,7 +28,7 @@ def _fix(x: float) -> int:
 
 
 def rgb_to_ycbcr_exact(rgb: Tensor) -> Tensor:
-    """(B, 3, H, W) int64 RGB in 0..255 to YCbCr exactly as ``jccolor.c`` computes it."""
+    """(B, 3, H, W) int32 RGB in 0..255 to YCbCr exactly as ``jccolor.c`` computes it."""
     red, green, blue = rgb.unbind(1)
     luma = (_fix(0.299) * red + _fix(0.587) * green + _fix(0.114) * blue + _ONE_HALF) >> _SCALE_BITS
     cb = (-_fix(0.16874) * red - _fix(0.33126) * green + _fix(0.5) * blue + _CBCR_OFFSET + _ONE_HALF - 1) >> _SCALE_BITS
@@ -37,7 +37,7 @@ def rgb_to_ycbcr_exact(rgb: Tensor) -> Tensor:
 
 
 def ycbcr_to_rgb_exact(ycbcr: Tensor) -> Tensor:
-    """(B, 3, H, W) int64 YCbCr to RGB exactly as ``jdcolor.c`` computes it, range-limited."""
+    """(B, 3, H, W) int32 YCbCr to RGB exactly as ``jdcolor.c`` computes it, range-limited."""
     luma, cb, cr = ycbcr.unbind(1)
     cb, cr = cb - 128, cr - 128
     red = luma + ((_fix(1.402) * cr + _ONE_HALF) >> _SCALE_BITS)
@@ -50,23 +50,25 @@ def _quantize_exact(planes: Tensor, table: Tensor) -> Tensor:
     """Level shift, ISLOW DCT (scaled by 8) and ``sign(x) ((|x| + 4Q) // 8Q)`` per block."""
     blocks = blockify(planes - 128)
     shape = blocks.shape
-    coefficients = forward_islow(blocks.reshape(*shape[:-1], 8, 8)).reshape(shape).long()
-    divisor = 8 * table.reshape(-1, 1, 1, 1, 64)
-    return torch.sign(coefficients) * ((coefficients.abs() + divisor // 2) // divisor)
+    coefficients = forward_islow(blocks.reshape(*shape[:-1], 8, 8)).reshape(shape)
+    divisor = 8.0 * table.reshape(-1, 1, 1, 1, 64).double()
+    # Integer division in float64: exact, as the quotient is at least 1/2040 away from the next integer.
+    magnitude = torch.floor((coefficients.abs() + divisor / 2) / divisor)
+    return torch.copysign(magnitude, coefficients).int()
 
 
 def _reconstruct_exact(blocks: Tensor, table: Tensor, size: tuple[int, int]) -> Tensor:
     """Dequantize, ISLOW IDCT, +128 and range limit, cropped to ``size``."""
     dequantized = blocks * table.reshape(-1, 1, 1, 1, 64)
     shape = dequantized.shape
-    samples = inverse_islow(dequantized.reshape(*shape[:-1], 8, 8)).reshape(shape).long()
+    samples = inverse_islow(dequantized.reshape(*shape[:-1], 8, 8)).reshape(shape).int()
     return (unblockify(samples)[..., : size[0], : size[1]] + 128).clamp_(0, 255)
 
 
 def encode_exact(
     samples: Tensor, qt_y: Tensor, qt_c: Tensor | None, subsampling: str
 ) -> tuple[Tensor, Tensor | None]:
-    """Quantized coefficients of 8-bit images (B, C, H, W) int64, tables (B, 8, 8) int64."""
+    """Quantized coefficients (int32) of 8-bit images (B, C, H, W) int32, tables (B, 8, 8) int32."""
     if samples.shape[1] == 1:
         return _quantize_exact(pad_to_multiple(samples, 8, 8), qt_y), None
     ycbcr = rgb_to_ycbcr_exact(samples)
@@ -84,7 +86,7 @@ def decode_exact(
     image_size: tuple[int, int],
     chroma_size: tuple[int, int],
 ) -> Tensor:
-    """8-bit images (B, C, H, W) int64 decoded from integer coefficients and tables."""
+    """8-bit images (B, C, H, W) int32 decoded from int32 coefficients and tables."""
     height, width = image_size
     decoded_luma = _reconstruct_exact(luma, qt_y, image_size)
     if chroma is None:

@@ -80,18 +80,19 @@ def _pass(x: Tensor, name: str) -> Tensor:
     """One pass along the last axis of float64 integer-valued (..., 8) vectors: matrix, then descale."""
     matrix, shifts = _PASSES[name]
     matrix = torch.tensor(matrix, dtype=torch.float64, device=x.device)
-    scale = torch.tensor([float(1 << k) for k in shifts], dtype=torch.float64, device=x.device)
+    inverse_scale = torch.tensor([1.0 / (1 << k) for k in shifts], dtype=torch.float64, device=x.device)
     rounding = torch.tensor([float(1 << k >> 1) for k in shifts], dtype=torch.float64, device=x.device)
-    return torch.floor((x @ matrix.T + rounding) / scale)
+    products = torch.addmm(rounding, x.reshape(-1, 8), matrix.T)  # bias fused into the product
+    return products.mul_(inverse_scale).floor_().view(x.shape)  # powers of two: exact
 
 
 def forward_islow(blocks: Tensor) -> Tensor:
     """``jpeg_fdct_islow`` of level-shifted samples (..., 8, 8) (integer-valued); output scaled by 8."""
     rows = _pass(blocks.double(), "forward1")
-    return _pass(rows.transpose(-1, -2), "forward2").transpose(-1, -2)
+    return _pass(rows.transpose(-1, -2).contiguous(), "forward2").transpose(-1, -2)
 
 
 def inverse_islow(dequantized: Tensor) -> Tensor:
     """``jpeg_idct_islow`` of dequantized coefficients (..., 8, 8), before the +128 level shift and range limit."""
-    columns = _pass(dequantized.double().transpose(-1, -2), "inverse1")
-    return _pass(columns.transpose(-1, -2), "inverse2")
+    columns = _pass(dequantized.double().transpose(-1, -2).contiguous(), "inverse1")
+    return _pass(columns.transpose(-1, -2).contiguous(), "inverse2")

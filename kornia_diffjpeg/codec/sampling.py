@@ -80,11 +80,9 @@ def _neighbours(x: Tensor, dim: int) -> tuple[Tensor, Tensor]:
     """The previous and next sample along ``dim`` (-1 or -2) with the edge sample repeated."""
     size = x.shape[dim]
     if not x.is_floating_point():  # replication padding is float-only in torch
-        index = torch.arange(size, device=x.device)
-        return (
-            x.index_select(dim, (index - 1).clamp_(min=0)),
-            x.index_select(dim, (index + 1).clamp_(max=size - 1)),
-        )
+        previous = torch.cat((x.narrow(dim, 0, 1), x.narrow(dim, 0, size - 1)), dim=dim)
+        following = torch.cat((x.narrow(dim, 1, size - 1), x.narrow(dim, size - 1, 1)), dim=dim)
+        return previous, following
     padded = F.pad(x, (1, 1, 0, 0) if dim == -1 else (0, 0, 1, 1), mode="replicate")  # one copy, two views
     return padded.narrow(dim, 0, size), padded.narrow(dim, 2, size)
 
