@@ -81,3 +81,16 @@ def odd_photo() -> np.ndarray:
 def full_form() -> bool:
     """Whether ``slow`` tests run in their full form (``KDJ_FULL=1``) or the small CI form."""
     return os.environ.get("KDJ_FULL") == "1"
+
+
+def read_dct(data: bytes, tmp_path):
+    """The DCT coefficients stored in JPEG bytes, read with jpeglib (the test skips without it)."""
+    jpeglib = pytest.importorskip("jpeglib")
+    path = tmp_path / "image.jpg"
+    path.write_bytes(data)
+    return jpeglib.read_dct(str(path))
+
+
+def as_blocks(plane: np.ndarray) -> torch.Tensor:
+    """jpeglib's (rows, cols, 8, 8) to (rows, cols, 64) int64, natural row-major order."""
+    return torch.from_numpy(plane.astype(np.int64)).reshape(plane.shape[0], plane.shape[1], 64)

@@ -11,6 +11,7 @@ import io
 import numpy as np
 import pytest
 import torch
+from conftest import as_blocks, read_dct
 from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
@@ -290,18 +291,6 @@ class TestColorConversion:
 # --------------------------------------------------------------------------------------------------
 
 
-def _read_coefficients(data: bytes, tmp_path):
-    jpeglib = pytest.importorskip("jpeglib")
-    path = tmp_path / "image.jpg"
-    path.write_bytes(data)
-    return jpeglib.read_dct(str(path))
-
-
-def _as_blocks(plane: np.ndarray) -> torch.Tensor:
-    """jpeglib's (rows, cols, 8, 8) to (rows, cols, 64), natural row-major order."""
-    return torch.from_numpy(plane.astype(np.float64)).reshape(plane.shape[0], plane.shape[1], 64)
-
-
 class TestCoefficients:
     @pytest.mark.parametrize("mode", MODES)
     @pytest.mark.parametrize("subsampling", SUBSAMPLINGS)
@@ -358,13 +347,13 @@ class TestCoefficients:
     @pytest.mark.parametrize(("q", "min_identical"), [(10, 0.99), (75, 0.99), (95, 0.95)])
     @pytest.mark.parametrize("subsampling", SUBSAMPLINGS)
     def test_match_file_coefficients(self, photo, q, min_identical, subsampling, tmp_path):
-        stored = _read_coefficients(opencv_encode(photo, q, subsampling), tmp_path)
+        stored = read_dct(opencv_encode(photo, q, subsampling), tmp_path)
         ours = jpeg_encode(from_uint8(photo).unsqueeze(0), float(q), mode="ste", subsampling=subsampling)
         planes = [("Y", ours.luma[0, 0])]
         if photo.ndim == 3:
             planes += [("Cb", ours.chroma[0, 0]), ("Cr", ours.chroma[0, 1])]
         for name, blocks in planes:
-            expected = _as_blocks(getattr(stored, name))
+            expected = as_blocks(getattr(stored, name))
             assert blocks.shape == expected.shape, name
             difference = (blocks.double() - expected).abs()
             assert float((difference == 0).double().mean()) >= min_identical, name
@@ -377,10 +366,10 @@ class TestCoefficients:
     @pytest.mark.parametrize("subsampling", SUBSAMPLINGS)
     def test_match_file_coefficients_odd_size(self, odd_photo, subsampling, tmp_path):
         # Measured >= 99.53% identical at q=75 for the 37x53 crop; block counts must agree exactly.
-        stored = _read_coefficients(opencv_encode(odd_photo, 75, subsampling), tmp_path)
+        stored = read_dct(opencv_encode(odd_photo, 75, subsampling), tmp_path)
         ours = jpeg_encode(from_uint8(odd_photo).unsqueeze(0), 75.0, mode="ste", subsampling=subsampling)
         for name, blocks in (("Y", ours.luma[0, 0]), ("Cb", ours.chroma[0, 0]), ("Cr", ours.chroma[0, 1])):
-            expected = _as_blocks(getattr(stored, name))
+            expected = as_blocks(getattr(stored, name))
             assert blocks.shape == expected.shape, name
             assert float((blocks.double() == expected).double().mean()) >= 0.99, name
 

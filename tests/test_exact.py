@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import load_photo
+from conftest import as_blocks, load_photo, read_dct
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -115,18 +115,6 @@ def libjpeg_quality_table(base, quality: int) -> np.ndarray:
 
 def random_table(rng: np.random.Generator, low: int = 1, high: int = 255) -> np.ndarray:
     return rng.integers(low, high + 1, (8, 8))
-
-
-def read_dct(data: bytes, tmp_path):
-    jpeglib = pytest.importorskip("jpeglib")
-    path = tmp_path / "image.jpg"
-    path.write_bytes(data)
-    return jpeglib.read_dct(str(path))
-
-
-def as_blocks(plane: np.ndarray) -> torch.Tensor:
-    """jpeglib's (rows, cols, 8, 8) to (rows, cols, 64) int64, natural row-major order."""
-    return torch.from_numpy(plane.astype(np.int64)).reshape(plane.shape[0], plane.shape[1], 64)
 
 
 def as_integers(t: torch.Tensor) -> torch.Tensor:
