@@ -1,0 +1,139 @@
+"""Real images that install offline, as tensors: photos, labelled ImageNet photos, Fashion-MNIST.
+
+Used by the examples and benchmarks (see ``shared/reference/offline-data.md`` for the sources):
+
+* scikit-image's sample photographs (CC0 / public domain), whole or as random crops;
+* foolbox's 20 labelled ImageNet photos (read as files; foolbox itself is never imported);
+* Fashion-MNIST from the Debian package ``dataset-fashion-mnist``.
+
+Nothing is downloaded: a missing source raises a clear error saying what to install.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = [
+    "COLOR_PHOTOS",
+    "FASHION_MNIST_DIR",
+    "fashion_mnist",
+    "imagenet_photos",
+    "photo",
+    "photo_crops",
+]
+
+#: scikit-image color photos never JPEG-compressed before (rocket and retina were, so they are left out).
+COLOR_PHOTOS = ("astronaut", "chelsea", "coffee", "immunohistochemistry", "hubble_deep_field", "stereo_motorcycle")
+FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+
+def _to_tensor(array: np.ndarray) -> Tensor:
+    """uint8 (H, W[, C]) -> float (C, H, W) in [0, 1]."""
+    tensor = torch.from_numpy(np.ascontiguousarray(array)).float().div_(255.0)
+    return tensor.unsqueeze(0) if tensor.ndim == 2 else tensor.permute(2, 0, 1).contiguous()
+
+
+def photo(name: str) -> np.ndarray:
+    """A scikit-image sample photo as uint8 (H, W, 3) or (H, W), by its ``skimage.data`` name."""
+    from skimage import data
+
+    loader = getattr(data, name, None)
+    if loader is None:
+        raise ValueError(f"name must be a skimage.data photo such as {COLOR_PHOTOS[0]!r}, got {name!r}")
+    array = loader()
+    return array[0] if name == "stereo_motorcycle" else array  # a stereo pair: keep the left view
+
+
+def photo_crops(
+    names: Sequence[str] = COLOR_PHOTOS, count: int = 16, size: int = 224, scale: int = 1, seed: int = 0
+) -> Tensor:
+    """Random square crops of scikit-image photos, (count, C, size, size) in [0, 1].
+
+    Args:
+        names: photos to crop from, taken in turn.
+        count: number of crops.
+        size: side of each crop.
+        scale: area-downscale each photo by this factor first (``2`` shows more content per crop).
+        seed: seed of the crop positions.
+    """
+    if count < 1 or size < 1 or scale < 1:
+        raise ValueError(f"count, size and scale must be >= 1, got {count}, {size}, {scale}")
+    generator = np.random.default_rng(seed)
+    crops = []
+    for index in range(count):
+        array = photo(names[index % len(names)])
+        if scale > 1:
+            height, width = array.shape[0] // scale * scale, array.shape[1] // scale * scale
+            blocks = array[:height, :width].reshape(height // scale, scale, width // scale, scale, *array.shape[2:])
+            array = np.round(blocks.mean(axis=(1, 3))).astype(np.uint8)
+        if min(array.shape[:2]) < size:
+            raise ValueError(f"size {size} exceeds photo {names[index % len(names)]!r} of shape {array.shape[:2]}")
+        top = int(generator.integers(0, array.shape[0] - size + 1))
+        left = int(generator.integers(0, array.shape[1] - size + 1))
+        crops.append(_to_tensor(array[top : top + size, left : left + size]))
+    return torch.stack(crops)
+
+
+def _foolbox_data_dir() -> Path:
+    spec = importlib.util.find_spec("foolbox")
+    if spec is None or spec.origin is None:
+        raise ImportError("imagenet_photos needs foolbox's data files: pip install --no-deps foolbox")
+    return Path(spec.origin).parent / "data"
+
+
+def imagenet_photos(size: int = 224) -> tuple[Tensor, Tensor]:
+    """foolbox's 20 labelled ImageNet photos, resized (area) to ``size``.
+
+    Returns:
+        Images (20, 3, size, size) in [0, 1] and their ImageNet class indices (20,).
+    """
+    import cv2
+
+    files = sorted(_foolbox_data_dir().glob("imagenet_*.jpg"))
+    if not files:
+        raise FileNotFoundError(f"no imagenet_*.jpg in {_foolbox_data_dir()}")
+    images, labels = [], []
+    for file in files:
+        array = cv2.cvtColor(cv2.imread(str(file), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        images.append(_to_tensor(cv2.resize(array, (size, size), interpolation=cv2.INTER_AREA)))
+        labels.append(int(file.stem.split("_")[-1]))
+    return torch.stack(images), torch.tensor(labels)
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    with gzip.open(path, "rb") as file:
+        raw = file.read()
+    dims = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims))
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+def fashion_mnist(
+    split: str = "train", limit: int | None = None, root: Path = FASHION_MNIST_DIR
+) -> tuple[Tensor, Tensor]:
+    """Fashion-MNIST from the Debian package ``dataset-fashion-mnist``.
+
+    Args:
+        split: ``"train"`` (60,000 images) or ``"test"`` (10,000).
+        limit: keep only the first ``limit`` images.
+        root: folder holding the four idx ``.gz`` files.
+
+    Returns:
+        Images (N, 1, 28, 28) in [0, 1] and labels (N,) in 0..9.
+    """
+    prefix = {"train": "train", "test": "t10k"}.get(split)
+    if prefix is None:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    images_path = Path(root) / f"{prefix}-images-idx3-ubyte.gz"
+    if not images_path.exists():
+        raise FileNotFoundError(f"{images_path} not found: install it with apt-get install dataset-fashion-mnist")
+    images = _read_idx(images_path)[:limit]
+    labels = _read_idx(Path(root) / f"{prefix}-labels-idx1-ubyte.gz")[:limit]
+    return torch.from_numpy(images.copy()).float().div_(255.0).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))
