@@ -1,5 +1,6 @@
 """kornia_diffjpeg: JPEG coding as a differentiable layer for PyTorch."""
 
+from kornia_diffjpeg.augmentation import DiffJPEG, RandomDiffJPEG
 from kornia_diffjpeg.codec import (
     MODES,
     ROUNDING_SURROGATES,
@@ -17,8 +18,10 @@ __version__ = "0.1.0"
 __all__ = [
     "MODES",
     "ROUNDING_SURROGATES",
+    "DiffJPEG",
     "DiffJPEGCodec",
     "JPEGCoefficients",
+    "RandomDiffJPEG",
     "annex_k_tables",
     "diff_jpeg",
     "jfif_color",

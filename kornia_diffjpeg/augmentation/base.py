@@ -1,0 +1,104 @@
+"""What DiffJPEG and RandomDiffJPEG share: the codec settings, the tables and the gated coding."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from kornia.augmentation import IntensityAugmentationBase2D
+from torch import Tensor, nn
+
+from kornia_diffjpeg._checks import check_choice
+from kornia_diffjpeg.augmentation.params import (
+    TABLE_BOUNDS,
+    bounded,
+    check_flag,
+    check_probability,
+    parse_table,
+    unbounded,
+)
+from kornia_diffjpeg.codec import MODES, diff_jpeg
+from kornia_diffjpeg.codec.sampling import SUBSAMPLING_FACTORS
+
+__all__ = ["JPEGAugmentationBase"]
+
+
+class JPEGAugmentationBase(IntensityAugmentationBase2D):
+    """A Kornia intensity augmentation that codes the selected samples with :func:`diff_jpeg`.
+
+    Subclasses give each sample's quality (:meth:`sample_qualities`) and the parameters to log.
+    Masks, boxes and keypoints pass through unchanged (JPEG moves no pixel).
+    """
+
+    def __init__(
+        self,
+        qt_y: Any,
+        qt_c: Any,
+        mode: str,
+        subsampling: str,
+        learnable: bool,
+        p: float,
+        same_on_batch: bool,
+        keepdim: bool,
+    ) -> None:
+        check_choice("mode", mode, MODES)
+        check_choice("subsampling", subsampling, SUBSAMPLING_FACTORS)
+        super().__init__(
+            p=check_probability(p),
+            same_on_batch=check_flag("same_on_batch", same_on_batch),
+            keepdim=check_flag("keepdim", keepdim),
+        )
+        self.learnable = check_flag("learnable", learnable)
+        self.flags = {"mode": mode, "subsampling": subsampling}
+        for name, table in (("qt_y", parse_table("qt_y", qt_y)), ("qt_c", parse_table("qt_c", qt_c))):
+            if learnable and table is not None:
+                self.register_parameter(f"{name}_logit", nn.Parameter(unbounded(table, *TABLE_BOUNDS)))
+                self.register_buffer(f"{name}_fixed", None)
+            else:
+                self.register_parameter(f"{name}_logit", None)
+                self.register_buffer(f"{name}_fixed", table)
+
+    @property
+    def tables(self) -> tuple[Tensor | None, Tensor | None]:
+        """The current (8, 8) luma and chroma tables (differentiable when learnable), or None."""
+        qt_y = self.qt_y_fixed if self.qt_y_logit is None else bounded(self.qt_y_logit, *TABLE_BOUNDS)
+        qt_c = self.qt_c_fixed if self.qt_c_logit is None else bounded(self.qt_c_logit, *TABLE_BOUNDS)
+        return qt_y, qt_c
+
+    def sample_qualities(self, params: dict[str, Tensor], batch: int, device: torch.device) -> Tensor | None:
+        """The (B,) qualities of the samples, differentiable w.r.t. learnable settings (None: tables as given)."""
+        raise NotImplementedError
+
+    def _code(self, image: Tensor, quality: Tensor | None, flags: dict[str, Any]) -> Tensor:
+        qt_y, qt_c = self.tables
+        return diff_jpeg(image, quality, qt_y=qt_y, qt_c=qt_c, mode=flags["mode"], subsampling=flags["subsampling"])
+
+    def apply_transform(
+        self, input: Tensor, params: dict[str, Tensor], flags: dict[str, Any], transform: Tensor | None = None
+    ) -> Tensor:
+        quality = self.sample_qualities(params, input.shape[0], input.device)
+        if self.p == 1.0 and self.p_batch == 1.0:  # every sample is coded (static, so no gather and no host sync)
+            return self._code(input, quality, flags)
+        # Code only the samples the gate selects; Kornia's base returns the others' input values.
+        index = torch.nonzero(params["batch_prob"] > 0.5).view(-1).to(input.device)
+        if index.numel() == 0:
+            return input
+        if index.numel() == input.shape[0]:
+            return self._code(input, quality, flags)
+        selected = None if quality is None else quality.index_select(0, index)
+        return input.index_copy(0, index, self._code(input.index_select(0, index), selected, flags))
+
+    #: whether the constructor takes ``same_on_batch`` (shown in the repr).
+    _draws_per_sample = True
+
+    def _quality_repr(self) -> str:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        given = any(table is not None for table in self.tables)
+        tables = f", tables={'learnable' if self.learnable else 'given'}" if given else ""
+        return (
+            f"{type(self).__name__}({self._quality_repr()}{tables}, mode={self.flags['mode']!r}, "
+            f"subsampling={self.flags['subsampling']!r}, learnable={self.learnable}, p={self.p}, "
+            f"{f'same_on_batch={self.same_on_batch}, ' if self._draws_per_sample else ''}keepdim={self.keepdim})"
+        )
