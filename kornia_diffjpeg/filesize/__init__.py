@@ -1,3 +1,5 @@
 """JPEG file size: the exact byte count, a smooth differentiable estimate and a trainable regressor."""
 
-__all__: list[str] = []
+from kornia_diffjpeg.filesize.estimate import DiffJPEGFileSize, diff_jpeg_file_size
+
+__all__: list[str] = ["DiffJPEGFileSize", "diff_jpeg_file_size"]

@@ -1,0 +1,270 @@
+"""A smooth, differentiable estimate of the JPEG file size under the standard Huffman tables.
+
+The entropy coder's bit count is written as a function of the quantized coefficients that is exact at
+integers and piecewise linear in between: a soft non-zero indicator ``min(|y|, 1)``, a soft size
+category (the category of ``floor(|y|)`` interpolated linearly to that of ``floor(|y|) + 1``), run
+lengths carried through a soft recurrence ``run' = (1 - nonzero) (run + 1)``, an EOB weighted by the
+last coefficient being zero, and the Annex K code lengths of (run, size) symbols and DC categories
+interpolated bilinearly in run and size. DC differences follow libjpeg's MCU order, including the
+dummy blocks at the right and bottom edges.
+
+The value is this relaxation at the exact coefficients (``jpeg_encode(mode="exact")``), so the bit
+count is the real one; what is estimated is the byte stuffing (a 0x00 after every 0xFF byte) and the
+final padding, from a few calibration scalars. The gradient is the relaxation's at the smooth
+coefficients (``mode="surrogate"``), which still tell how far a zero is from becoming non-zero.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from kornia_diffjpeg._checks import check_choice, check_image, check_quality, check_table
+from kornia_diffjpeg.codec.pipeline import JPEGCoefficients, jpeg_encode
+from kornia_diffjpeg.codec.sampling import SUBSAMPLING_FACTORS, ceil_div
+from kornia_diffjpeg.filesize.huffman import ZIGZAG, ac_code_lengths, code_leading_ones, dc_code_lengths
+
+__all__ = ["DiffJPEGFileSize", "diff_jpeg_file_size", "entropy_coded_bits", "header_bytes"]
+
+MAX_AC_SIZE = 10
+MAX_DC_SIZE = 11
+#: Calibration fitted on skimage photos that the benchmarks hold out (see ``DiffJPEGFileSize``).
+DEFAULT_CALIBRATION = {"stuffing": 0.004, "long_code_stuffing": 0.0}
+
+
+def header_bytes(channels: int) -> int:
+    """Bytes outside the entropy-coded data of a baseline JFIF file with the standard tables.
+
+    SOI 2, APP0 18, one 69-byte DQT per table, SOF0 10 + 3 per component, one DHT per table (33 for a
+    DC table, 183 for an AC table), SOS 8 + 2 per component, EOI 2.
+    """
+    tables = 1 if channels == 1 else 2
+    return 2 + 18 + 69 * tables + (10 + 3 * channels) + (33 + 183) * tables + (8 + 2 * channels) + 2
+
+
+def _ac_tables(luma: bool) -> tuple[Tensor, Tensor]:
+    """Bits and expected stuffed bytes of a non-zero AC coefficient by (run 0..62, size 0..10).
+
+    Bits: ZRL codes for each 16 zeros, the (run % 16, size) code and ``size`` magnitude bits. The
+    stuffing weight counts the 1 bits beyond 7 that a code starts with: a run of ``n`` ones holds an
+    aligned 0xFF byte with probability about ``(n - 7) / 8``.
+    """
+    name = "ac_luma" if luma else "ac_chroma"
+    lengths = ac_code_lengths(luma)
+    bits = torch.zeros(63, MAX_AC_SIZE + 1, dtype=torch.float64)
+    ones = torch.zeros_like(bits)
+    for run in range(63):
+        for size in range(MAX_AC_SIZE + 1):
+            symbol = (run % 16) << 4 | max(size, 1)
+            bits[run, size] = lengths[0xF0] * (run // 16) + lengths[symbol] + max(size, 1)
+            ones[run, size] = max(code_leading_ones(name, symbol) - 7, 0) / 8
+    return bits, ones
+
+
+def _dc_table(luma: bool) -> Tensor:
+    return torch.tensor([length + size for size, length in enumerate(dc_code_lengths(luma))], dtype=torch.float64)
+
+
+_AC = {luma: _ac_tables(luma) for luma in (True, False)}
+_DC = {luma: _dc_table(luma) for luma in (True, False)}
+_EOB = {luma: ac_code_lengths(luma)[0x00] for luma in (True, False)}
+
+
+def _soft_size(magnitude: Tensor) -> Tensor:
+    """Size category ``floor(log2 m) + 1`` (0 for 0) at integers, linear between consecutive integers."""
+    whole = magnitude.detach().floor()
+    low = torch.frexp(whole).exponent.to(magnitude.dtype)
+    high = torch.frexp(whole + 1).exponent.to(magnitude.dtype)
+    return low + (magnitude - whole) * (high - low)
+
+
+def _lerp_table(table: Tensor, position: Tensor) -> Tensor:
+    """A 1-D table read at fractional positions in [0, len - 1], linearly."""
+    low = position.detach().floor().clamp_(0, table.numel() - 2)
+    index = low.long()
+    return torch.lerp(table[index], table[index + 1], position - low)
+
+
+def _bilinear_table(table: Tensor, rows: Tensor, cols: Tensor) -> Tensor:
+    """A 2-D table read at fractional (row, col) positions inside it, bilinearly."""
+    height, width = table.shape
+    row0 = rows.detach().floor().clamp_(0, height - 2)
+    col0 = cols.detach().floor().clamp_(0, width - 2)
+    index = (row0 * width + col0).long()
+    flat = table.reshape(-1)
+    fr, fc = rows - row0, cols - col0
+    top = torch.lerp(flat[index], flat[index + 1], fc)
+    bottom = torch.lerp(flat[index + width], flat[index + width + 1], fc)
+    return torch.lerp(top, bottom, fr)
+
+
+def _soft_runs(nonzero: Tensor) -> Tensor:
+    """Zeros before each AC position since the last non-zero one, for soft indicators (..., 63)."""
+    run = torch.zeros_like(nonzero[..., 0])
+    runs = []
+    for k in range(nonzero.shape[-1]):
+        runs.append(run)
+        run = (1.0 - nonzero[..., k]) * (run + 1.0)
+    return torch.stack(runs, dim=-1)
+
+
+def _ac_bits(blocks: Tensor, luma: bool) -> tuple[Tensor, Tensor]:
+    """AC bits and long-code stuffing weight per sample of (B, N, 64) natural-order blocks."""
+    zigzag = blocks[..., list(ZIGZAG[1:])]
+    magnitude = zigzag.abs()
+    nonzero = magnitude.clamp(max=1.0)
+    size = _soft_size(magnitude).clamp(1.0, float(MAX_AC_SIZE))
+    runs = _soft_runs(nonzero)
+    bits_table, ones_table = (t.to(blocks) for t in _AC[luma])
+    bits = (nonzero * _bilinear_table(bits_table, runs, size)).sum((-1, -2))
+    ones = (nonzero * _bilinear_table(ones_table, runs, size)).sum((-1, -2))
+    eob = _EOB[luma] * (1.0 - nonzero[..., -1]).sum(-1)
+    return bits + eob, ones
+
+
+def _mcu_order(dc: Tensor, factor_w: int, factor_h: int) -> Tensor:
+    """(B, rows, cols) DC values in coding order with libjpeg's dummy blocks (``jccoefct.c``).
+
+    Dummy blocks fill the MCUs at the right and bottom edges: a right one repeats the DC of the row's
+    last block, a bottom one the DC of the last block of its MCU in the row above; their AC is zero.
+    """
+    batch, rows, cols = dc.shape
+    pad_cols = ceil_div(cols, factor_w) * factor_w - cols
+    pad_rows = ceil_div(rows, factor_h) * factor_h - rows
+    if pad_cols:
+        dc = torch.cat((dc, dc[..., -1:].expand(batch, rows, pad_cols)), dim=-1)
+    if pad_rows:
+        bottom = dc[:, -1, factor_w - 1 :: factor_w].repeat_interleave(factor_w, dim=-1)
+        dc = torch.cat((dc, bottom.unsqueeze(1).expand(batch, pad_rows, -1)), dim=1)
+    rows, cols = dc.shape[1:]
+    dc = dc.reshape(batch, rows // factor_h, factor_h, cols // factor_w, factor_w)
+    return dc.permute(0, 1, 3, 2, 4).reshape(batch, -1)
+
+
+def _component_bits(blocks: Tensor, luma: bool, factors: tuple[int, int]) -> tuple[Tensor, Tensor]:
+    """Bits and long-code stuffing weight of one component's (B, rows, cols, 64) blocks."""
+    batch, rows, cols, _ = blocks.shape
+    ac, ones = _ac_bits(blocks.reshape(batch, rows * cols, 64), luma)
+    dc = _mcu_order(blocks[..., 0], *factors)
+    dummies = dc.shape[-1] - rows * cols  # DC difference 0 (counted below) and an EOB each
+    difference = torch.diff(dc, dim=-1, prepend=torch.zeros_like(dc[:, :1]))
+    size = _soft_size(difference.abs()).clamp(max=float(MAX_DC_SIZE))
+    dc_bits = _lerp_table(_DC[luma].to(blocks), size).sum(-1)
+    return ac + dc_bits + dummies * _EOB[luma], ones
+
+
+def entropy_coded_bits(coefficients: JPEGCoefficients) -> tuple[Tensor, Tensor]:
+    """Soft bit count of the entropy-coded data (B,) and the long-code stuffing weight (B,).
+
+    Exact (before byte stuffing and padding) when the coefficients are integers.
+    """
+    c = coefficients
+    if c.chroma is None:
+        return _component_bits(c.luma[:, 0], True, (1, 1))
+    bits, ones = _component_bits(c.luma[:, 0], True, SUBSAMPLING_FACTORS[c.subsampling])
+    for plane in c.chroma.unbind(1):
+        chroma_bits, chroma_ones = _component_bits(plane, False, (1, 1))
+        bits, ones = bits + chroma_bits, ones + chroma_ones
+    return bits, ones
+
+
+def _estimate(
+    image: Tensor,
+    quality: float | Tensor | None,
+    qt_y: Tensor | None,
+    qt_c: Tensor | None,
+    subsampling: str,
+    stuffing: Tensor,
+    long_code_stuffing: Tensor,
+) -> Tensor:
+    batched = check_image(image)
+    check_choice("subsampling", subsampling, SUBSAMPLING_FACTORS)
+    batch, device = batched.shape[0], batched.device
+    quality_ = check_quality(quality, batch, device)
+    qt_y_ = check_table("qt_y", qt_y, batch, device)
+    qt_c_ = check_table("qt_c", qt_c, batch, device)
+    settings = {"qt_y": qt_y_, "qt_c": qt_c_, "subsampling": subsampling}
+    with torch.no_grad():
+        bits, ones = entropy_coded_bits(jpeg_encode(batched, quality_, mode="exact", **settings))
+    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (batched, quality_, qt_y_, qt_c_)):
+        # The exact count's value, the relaxation's gradient at the smooth coefficients.
+        smooth_bits, smooth_ones = entropy_coded_bits(jpeg_encode(batched, quality_, mode="surrogate", **settings))
+        bits = smooth_bits + (bits - smooth_bits).detach()
+        ones = smooth_ones + (ones - smooth_ones).detach()
+    data = bits / 8.0 + 0.5  # the last byte is padded with 1 bits: half a byte on average
+    stuffing, long_code_stuffing = stuffing.to(bits), long_code_stuffing.to(bits)
+    return header_bytes(batched.shape[1]) + data * (1.0 + stuffing) + long_code_stuffing * ones
+
+
+def diff_jpeg_file_size(
+    image: Tensor,
+    quality: float | Tensor | None = None,
+    *,
+    qt_y: Tensor | None = None,
+    qt_c: Tensor | None = None,
+    subsampling: str = "4:2:0",
+) -> Tensor:
+    """Differentiable estimate of the JPEG file size in bytes with the standard Huffman tables.
+
+    Estimates ``len(cv2.imencode(...))`` (and Pillow's size) for the same settings, with gradients
+    w.r.t. the image, the quality and the tables. The bit count of the entropy-coded data is exact
+    for the (integer) quality and tables; the byte stuffing is estimated (see the module docstring).
+
+    Args:
+        image: float images in [0, 1], (B, C, H, W) or (C, H, W), C = 1 or 3.
+        quality: JPEG quality in [1, 100]: a number, a 0-d tensor or per-sample (B,). The value is
+            that of the nearest integer quality; the gradient is the smooth codec's.
+        qt_y: luma table (8, 8) or per-sample (B, 8, 8) in [1, 255], natural order, as in
+            :func:`~kornia_diffjpeg.jpeg_encode`.
+        qt_c: chroma table, as ``qt_y``.
+        subsampling: ``"4:2:0"``, ``"4:2:2"`` or ``"4:4:4"``.
+
+    Returns:
+        Estimated sizes in bytes, (B,), float32 (float64 for float64 images).
+
+    Example:
+        >>> quality = torch.tensor([20.0, 80.0], requires_grad=True)
+        >>> size = diff_jpeg_file_size(torch.rand(2, 3, 32, 32), quality)
+        >>> size.sum().backward()
+        >>> bool(size[1] > size[0]), bool((quality.grad > 0).all())
+        (True, True)
+    """
+    calibration = {name: torch.tensor(value) for name, value in DEFAULT_CALIBRATION.items()}
+    return _estimate(image, quality, qt_y, qt_c, subsampling, **calibration)
+
+
+class DiffJPEGFileSize(nn.Module):
+    """Module form of :func:`diff_jpeg_file_size` whose calibration scalars are trainable.
+
+    Args:
+        subsampling: ``"4:2:0"``, ``"4:2:2"`` or ``"4:4:4"``.
+
+    Attributes:
+        stuffing: expected 0x00 stuffing bytes per byte of entropy-coded data.
+        long_code_stuffing: stuffing bytes per unit of long-code weight (codes that start with more
+            than seven 1 bits, as rare (run, size) symbols do).
+
+    Example:
+        >>> model = DiffJPEGFileSize()
+        >>> model(torch.rand(1, 3, 16, 16), 75.0).shape
+        torch.Size([1])
+    """
+
+    def __init__(self, subsampling: str = "4:2:0") -> None:
+        super().__init__()
+        check_choice("subsampling", subsampling, SUBSAMPLING_FACTORS)
+        self.subsampling = subsampling
+        self.stuffing = nn.Parameter(torch.tensor(DEFAULT_CALIBRATION["stuffing"]))
+        self.long_code_stuffing = nn.Parameter(torch.tensor(DEFAULT_CALIBRATION["long_code_stuffing"]))
+
+    def forward(
+        self,
+        image: Tensor,
+        quality: float | Tensor | None = None,
+        qt_y: Tensor | None = None,
+        qt_c: Tensor | None = None,
+    ) -> Tensor:
+        return _estimate(image, quality, qt_y, qt_c, self.subsampling, self.stuffing, self.long_code_stuffing)
+
+    def extra_repr(self) -> str:
+        return f"subsampling={self.subsampling!r}"
