@@ -22,14 +22,14 @@ from torch import Tensor, nn
 from kornia_diffjpeg._checks import check_choice, check_image, check_quality, check_table
 from kornia_diffjpeg.codec.pipeline import JPEGCoefficients, jpeg_encode
 from kornia_diffjpeg.codec.sampling import SUBSAMPLING_FACTORS, ceil_div
-from kornia_diffjpeg.filesize.huffman import ZIGZAG, ac_code_lengths, code_leading_ones, dc_code_lengths
+from kornia_diffjpeg.filesize.huffman import ZIGZAG, huffman_codes
 
-__all__ = ["DiffJPEGFileSize", "diff_jpeg_file_size", "entropy_coded_bits", "header_bytes"]
+__all__ = ["DiffJPEGFileSize", "diff_jpeg_file_size", "entropy_coded_cost", "header_bytes"]
 
 MAX_AC_SIZE = 10
 MAX_DC_SIZE = 11
 #: Calibration fitted on skimage photos that the benchmarks hold out (see ``DiffJPEGFileSize``).
-DEFAULT_CALIBRATION = {"stuffing": 0.004, "long_code_stuffing": 0.0}
+DEFAULT_CALIBRATION = {"ff_scale": 1.549, "stuffing": -0.00165}
 
 
 def header_bytes(channels: int) -> int:
@@ -42,32 +42,55 @@ def header_bytes(channels: int) -> int:
     return 2 + 18 + 69 * tables + (10 + 3 * channels) + (33 + 183) * tables + (8 + 2 * channels) + 2
 
 
-def _ac_tables(luma: bool) -> tuple[Tensor, Tensor]:
-    """Bits and expected stuffed bytes of a non-zero AC coefficient by (run 0..62, size 0..10).
+def _expected_ff(code: str, extra_bits: int) -> float:
+    """Expected aligned 0xFF bytes that start inside a code or its ``extra_bits`` magnitude bits.
 
-    Bits: ZRL codes for each 16 zeros, the (run % 16, size) code and ``size`` magnitude bits. The
-    stuffing weight counts the 1 bits beyond 7 that a code starts with: a run of ``n`` ones holds an
-    aligned 0xFF byte with probability about ``(n - 7) / 8``.
+    A byte starts at each bit with probability 1/8; magnitude bits and the bits after them are taken
+    as fair coin flips. Counting each byte at the bit it starts at counts it once.
     """
-    name = "ac_luma" if luma else "ac_chroma"
-    lengths = ac_code_lengths(luma)
+    probabilities = [float(bit) for bit in code] + [0.5] * (extra_bits + 8)
+    total = 0.0
+    for start in range(len(code) + extra_bits):
+        window = 1.0
+        for p in probabilities[start : start + 8]:
+            window *= p
+        total += window
+    return total / 8.0
+
+
+def _ac_tables(luma: bool) -> tuple[Tensor, Tensor]:
+    """Bits and expected 0xFF bytes of a non-zero AC coefficient by (run 0..62, size 0..10).
+
+    ZRL codes for each 16 zeros, the (run % 16, size) code and ``size`` magnitude bits. Size 0 repeats
+    size 1: below magnitude 1 the soft non-zero indicator scales the cost instead.
+    """
+    codes = huffman_codes(luma, ac=True)
     bits = torch.zeros(63, MAX_AC_SIZE + 1, dtype=torch.float64)
-    ones = torch.zeros_like(bits)
+    ff = torch.zeros_like(bits)
     for run in range(63):
         for size in range(MAX_AC_SIZE + 1):
-            symbol = (run % 16) << 4 | max(size, 1)
-            bits[run, size] = lengths[0xF0] * (run // 16) + lengths[symbol] + max(size, 1)
-            ones[run, size] = max(code_leading_ones(name, symbol) - 7, 0) / 8
-    return bits, ones
+            symbol, zrl = codes[(run % 16) << 4 | max(size, 1)], codes[0xF0]
+            bits[run, size] = len(zrl) * (run // 16) + len(symbol) + max(size, 1)
+            ff[run, size] = _expected_ff(zrl, 0) * (run // 16) + _expected_ff(symbol, max(size, 1))
+    return bits, ff
 
 
-def _dc_table(luma: bool) -> Tensor:
-    return torch.tensor([length + size for size, length in enumerate(dc_code_lengths(luma))], dtype=torch.float64)
+def _dc_tables(luma: bool) -> tuple[Tensor, Tensor]:
+    """Bits and expected 0xFF bytes of a DC difference by size category 0..11."""
+    codes = huffman_codes(luma, ac=False)
+    bits = [len(codes[size]) + size for size in range(MAX_DC_SIZE + 1)]
+    ff = [_expected_ff(codes[size], size) for size in range(MAX_DC_SIZE + 1)]
+    return torch.tensor(bits, dtype=torch.float64), torch.tensor(ff, dtype=torch.float64)
+
+
+def _eob(luma: bool) -> tuple[int, float]:
+    code = huffman_codes(luma, ac=True)[0x00]
+    return len(code), _expected_ff(code, 0)
 
 
 _AC = {luma: _ac_tables(luma) for luma in (True, False)}
-_DC = {luma: _dc_table(luma) for luma in (True, False)}
-_EOB = {luma: ac_code_lengths(luma)[0x00] for luma in (True, False)}
+_DC = {luma: _dc_tables(luma) for luma in (True, False)}
+_EOB = {luma: _eob(luma) for luma in (True, False)}
 
 
 def _soft_size(magnitude: Tensor) -> Tensor:
@@ -108,18 +131,17 @@ def _soft_runs(nonzero: Tensor) -> Tensor:
     return torch.stack(runs, dim=-1)
 
 
-def _ac_bits(blocks: Tensor, luma: bool) -> tuple[Tensor, Tensor]:
-    """AC bits and long-code stuffing weight per sample of (B, N, 64) natural-order blocks."""
+def _ac_cost(blocks: Tensor, luma: bool) -> Tensor:
+    """AC bits and expected 0xFF bytes, (2, B), of (B, N, 64) natural-order blocks."""
     zigzag = blocks[..., list(ZIGZAG[1:])]
     magnitude = zigzag.abs()
     nonzero = magnitude.clamp(max=1.0)
     size = _soft_size(magnitude).clamp(1.0, float(MAX_AC_SIZE))
     runs = _soft_runs(nonzero)
-    bits_table, ones_table = (t.to(blocks) for t in _AC[luma])
-    bits = (nonzero * _bilinear_table(bits_table, runs, size)).sum((-1, -2))
-    ones = (nonzero * _bilinear_table(ones_table, runs, size)).sum((-1, -2))
-    eob = _EOB[luma] * (1.0 - nonzero[..., -1]).sum(-1)
-    return bits + eob, ones
+    tables = torch.stack(_AC[luma]).to(blocks)  # (2, runs, sizes)
+    cost = torch.stack([(nonzero * _bilinear_table(table, runs, size)).sum((-1, -2)) for table in tables])
+    ends = (1.0 - nonzero[..., -1]).sum(-1)  # an EOB unless the last coefficient is non-zero
+    return cost + ends * ends.new_tensor(_EOB[luma]).unsqueeze(-1)
 
 
 def _mcu_order(dc: Tensor, factor_w: int, factor_h: int) -> Tensor:
@@ -141,31 +163,30 @@ def _mcu_order(dc: Tensor, factor_w: int, factor_h: int) -> Tensor:
     return dc.permute(0, 1, 3, 2, 4).reshape(batch, -1)
 
 
-def _component_bits(blocks: Tensor, luma: bool, factors: tuple[int, int]) -> tuple[Tensor, Tensor]:
-    """Bits and long-code stuffing weight of one component's (B, rows, cols, 64) blocks."""
+def _component_cost(blocks: Tensor, luma: bool, factors: tuple[int, int]) -> Tensor:
+    """Bits and expected 0xFF bytes, (2, B), of one component's (B, rows, cols, 64) blocks."""
     batch, rows, cols, _ = blocks.shape
-    ac, ones = _ac_bits(blocks.reshape(batch, rows * cols, 64), luma)
+    ac = _ac_cost(blocks.reshape(batch, rows * cols, 64), luma)
     dc = _mcu_order(blocks[..., 0], *factors)
     dummies = dc.shape[-1] - rows * cols  # DC difference 0 (counted below) and an EOB each
     difference = torch.diff(dc, dim=-1, prepend=torch.zeros_like(dc[:, :1]))
     size = _soft_size(difference.abs()).clamp(max=float(MAX_DC_SIZE))
-    dc_bits = _lerp_table(_DC[luma].to(blocks), size).sum(-1)
-    return ac + dc_bits + dummies * _EOB[luma], ones
+    dc_cost = torch.stack([_lerp_table(table.to(blocks), size).sum(-1) for table in _DC[luma]])
+    return ac + dc_cost + dummies * ac.new_tensor(_EOB[luma]).unsqueeze(-1)
 
 
-def entropy_coded_bits(coefficients: JPEGCoefficients) -> tuple[Tensor, Tensor]:
-    """Soft bit count of the entropy-coded data (B,) and the long-code stuffing weight (B,).
+def entropy_coded_cost(coefficients: JPEGCoefficients) -> Tensor:
+    """Soft bit count of the entropy-coded data and its expected 0xFF bytes, (2, B).
 
-    Exact (before byte stuffing and padding) when the coefficients are integers.
+    The bit count is exact (before byte stuffing and padding) when the coefficients are integers.
     """
     c = coefficients
     if c.chroma is None:
-        return _component_bits(c.luma[:, 0], True, (1, 1))
-    bits, ones = _component_bits(c.luma[:, 0], True, SUBSAMPLING_FACTORS[c.subsampling])
+        return _component_cost(c.luma[:, 0], True, (1, 1))
+    cost = _component_cost(c.luma[:, 0], True, SUBSAMPLING_FACTORS[c.subsampling])
     for plane in c.chroma.unbind(1):
-        chroma_bits, chroma_ones = _component_bits(plane, False, (1, 1))
-        bits, ones = bits + chroma_bits, ones + chroma_ones
-    return bits, ones
+        cost = cost + _component_cost(plane, False, (1, 1))
+    return cost
 
 
 def _estimate(
@@ -174,8 +195,8 @@ def _estimate(
     qt_y: Tensor | None,
     qt_c: Tensor | None,
     subsampling: str,
+    ff_scale: Tensor,
     stuffing: Tensor,
-    long_code_stuffing: Tensor,
 ) -> Tensor:
     batched = check_image(image)
     check_choice("subsampling", subsampling, SUBSAMPLING_FACTORS)
@@ -185,15 +206,14 @@ def _estimate(
     qt_c_ = check_table("qt_c", qt_c, batch, device)
     settings = {"qt_y": qt_y_, "qt_c": qt_c_, "subsampling": subsampling}
     with torch.no_grad():
-        bits, ones = entropy_coded_bits(jpeg_encode(batched, quality_, mode="exact", **settings))
+        cost = entropy_coded_cost(jpeg_encode(batched, quality_, mode="exact", **settings))
     if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (batched, quality_, qt_y_, qt_c_)):
         # The exact count's value, the relaxation's gradient at the smooth coefficients.
-        smooth_bits, smooth_ones = entropy_coded_bits(jpeg_encode(batched, quality_, mode="surrogate", **settings))
-        bits = smooth_bits + (bits - smooth_bits).detach()
-        ones = smooth_ones + (ones - smooth_ones).detach()
+        smooth = entropy_coded_cost(jpeg_encode(batched, quality_, mode="surrogate", **settings))
+        cost = smooth + (cost - smooth).detach()
+    bits, ff = cost.unbind(0)
     data = bits / 8.0 + 0.5  # the last byte is padded with 1 bits: half a byte on average
-    stuffing, long_code_stuffing = stuffing.to(bits), long_code_stuffing.to(bits)
-    return header_bytes(batched.shape[1]) + data * (1.0 + stuffing) + long_code_stuffing * ones
+    return header_bytes(batched.shape[1]) + data * (1.0 + stuffing.to(data)) + ff_scale.to(data) * ff
 
 
 def diff_jpeg_file_size(
@@ -240,9 +260,8 @@ class DiffJPEGFileSize(nn.Module):
         subsampling: ``"4:2:0"``, ``"4:2:2"`` or ``"4:4:4"``.
 
     Attributes:
-        stuffing: expected 0x00 stuffing bytes per byte of entropy-coded data.
-        long_code_stuffing: stuffing bytes per unit of long-code weight (codes that start with more
-            than seven 1 bits, as rare (run, size) symbols do).
+        ff_scale: stuffed bytes per expected 0xFF byte of the coin-flip model (see ``_expected_ff``).
+        stuffing: further stuffed bytes per byte of entropy-coded data.
 
     Example:
         >>> model = DiffJPEGFileSize()
@@ -254,8 +273,8 @@ class DiffJPEGFileSize(nn.Module):
         super().__init__()
         check_choice("subsampling", subsampling, SUBSAMPLING_FACTORS)
         self.subsampling = subsampling
+        self.ff_scale = nn.Parameter(torch.tensor(DEFAULT_CALIBRATION["ff_scale"]))
         self.stuffing = nn.Parameter(torch.tensor(DEFAULT_CALIBRATION["stuffing"]))
-        self.long_code_stuffing = nn.Parameter(torch.tensor(DEFAULT_CALIBRATION["long_code_stuffing"]))
 
     def forward(
         self,
@@ -264,7 +283,7 @@ class DiffJPEGFileSize(nn.Module):
         qt_y: Tensor | None = None,
         qt_c: Tensor | None = None,
     ) -> Tensor:
-        return _estimate(image, quality, qt_y, qt_c, self.subsampling, self.stuffing, self.long_code_stuffing)
+        return _estimate(image, quality, qt_y, qt_c, self.subsampling, self.ff_scale, self.stuffing)
 
     def extra_repr(self) -> str:
         return f"subsampling={self.subsampling!r}"

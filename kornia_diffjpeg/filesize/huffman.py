@@ -10,9 +10,7 @@ import functools
 __all__ = [
     "STANDARD_HUFFMAN",
     "ZIGZAG",
-    "ac_code_lengths",
-    "code_leading_ones",
-    "dc_code_lengths",
+    "huffman_codes",
 ]
 
 #: (BITS: number of codes of each length 1..16, HUFFVAL as hex) of the four Annex K.3 tables.
@@ -61,19 +59,10 @@ def _canonical_codes(name: str) -> dict[int, tuple[int, int]]:
     return codes
 
 
-def code_leading_ones(name: str, symbol: int) -> int:
-    """How many 1 bits a symbol's code starts with (long codes start with up to 9 ones)."""
-    code, length = _canonical_codes(name)[symbol]
-    text = format(code, f"0{length}b")
-    return len(text) - len(text.lstrip("1"))
+def huffman_codes(luma: bool, ac: bool) -> dict[int, str]:
+    """symbol -> code as a bit string, of the standard luma or chroma, DC or AC table.
 
-
-def dc_code_lengths(luma: bool) -> list[int]:
-    """Code length of each DC size category 0..11."""
-    codes = _canonical_codes("dc_luma" if luma else "dc_chroma")
-    return [codes[size][1] for size in range(12)]
-
-
-def ac_code_lengths(luma: bool) -> dict[int, int]:
-    """Code length of each AC symbol ``run << 4 | size`` (EOB is 0x00, ZRL is 0xF0)."""
-    return {symbol: length for symbol, (_, length) in _canonical_codes("ac_luma" if luma else "ac_chroma").items()}
+    DC symbols are size categories 0..11; AC symbols are ``run << 4 | size`` (EOB 0x00, ZRL 0xF0).
+    """
+    name = ("ac_" if ac else "dc_") + ("luma" if luma else "chroma")
+    return {symbol: format(code, f"0{length}b") for symbol, (code, length) in _canonical_codes(name).items()}
