@@ -1,0 +1,65 @@
+"""Real JPEG files with the control's tables (Pillow, baseline, 8-bit tables)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from kornia_diffjpeg._checks import check_choice, check_image
+from kornia_diffjpeg.control.network import CodecControl, _check_targets
+from kornia_diffjpeg.reference import PILLOW_SUBSAMPLING, pillow_encode, to_uint8
+
+__all__ = ["encode_with_control", "integer_tables"]
+
+
+def integer_tables(table: Tensor) -> Tensor:
+    """Tables as the file stores them: rounded half up (as the codec rounds given tables), in [1, 255], int64.
+
+    Example:
+        >>> integer_tables(torch.tensor([0.2, 1.5, 254.5, 300.0])).tolist()
+        [1, 2, 255, 255]
+    """
+    return torch.floor(table.detach() + 0.5).clamp(1.0, 255.0).long()
+
+
+@torch.no_grad()
+def encode_with_control(
+    control: CodecControl, image: Tensor, target_bytes: Tensor | float, subsampling: str = "4:2:0"
+) -> list[bytes]:
+    """Encode each image to a baseline JPEG file with the tables ``control`` predicts for its target size.
+
+    The control runs in eval mode (its mode is restored afterwards); the tables are rounded by
+    :func:`integer_tables` and written by Pillow (libjpeg-turbo), so any JPEG decoder reads the files.
+
+    Args:
+        control: a (trained) :class:`CodecControl`.
+        image: RGB images in [0, 1], (B, 3, H, W) or (3, H, W); quantized to 8 bits for the encoder.
+        target_bytes: target file sizes in bytes, (B,) or one number for all.
+        subsampling: chroma layout, ``"4:2:0"``, ``"4:2:2"`` or ``"4:4:4"``.
+
+    Returns:
+        One JPEG file (bytes) per image.
+
+    Example:
+        >>> files = encode_with_control(CodecControl(), torch.rand(2, 3, 32, 32), 2000.0)
+        >>> len(files), files[0][:2]
+        (2, b'\\xff\\xd8')
+    """
+    if not isinstance(control, CodecControl):
+        raise TypeError(f"control must be a CodecControl, got {type(control).__name__}")
+    batched = check_image(image)
+    if batched.shape[1] != 3:
+        raise ValueError(f"image must be RGB (B, 3, H, W), got shape {tuple(image.shape)}")
+    target_bytes = _check_targets(target_bytes, batched)
+    check_choice("subsampling", subsampling, PILLOW_SUBSAMPLING)
+    training = control.training
+    control.eval()
+    try:
+        qt_y, qt_c = control(batched, target_bytes)
+    finally:
+        control.train(training)
+    tables = torch.stack([integer_tables(qt_y), integer_tables(qt_c)], 1).cpu().numpy()
+    return [
+        pillow_encode(to_uint8(sample), subsampling=subsampling, qtables=list(pair))
+        for sample, pair in zip(batched, tables, strict=True)
+    ]

@@ -1,0 +1,185 @@
+"""The control network: image features and DCT statistics, conditioned on the target file size."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from kornia_diffjpeg._checks import check_image
+from kornia_diffjpeg.codec.color import jfif_color, rgb_to_ycbcr
+from kornia_diffjpeg.codec.dct import block_dct, blockify
+
+__all__ = ["CodecControl", "ConditionalBatchNorm2d", "ConditionalResidualBlock", "dct_statistics", "small_backbone"]
+
+#: Output range of the tables: baseline JPEG stores 8-bit entries, and 0 is not a valid step.
+TABLE_MIN, TABLE_MAX = 1.0, 255.0
+
+
+def dct_statistics(image: Tensor) -> Tensor:
+    """Per-frequency statistics of the 8x8 block DCT of each YCbCr channel, laid out as (B, 6, 8, 8).
+
+    Channels 0..2 are ``log1p`` of the mean absolute coefficient over blocks (Y, Cb, Cr) and channels
+    3..5 the log standard deviation over blocks, both on JPEG's 0..255 scale at full resolution. The
+    8x8 layout puts each statistic at the position of the table entry it informs.
+
+    Args:
+        image: RGB images in [0, 1], (B, 3, H, W); sides that are not multiples of 8 are edge-padded.
+
+    Example:
+        >>> dct_statistics(torch.rand(2, 3, 20, 24)).shape
+        torch.Size([2, 6, 8, 8])
+    """
+    matrix, offset = jfif_color(image.dtype, image.device)
+    ycbcr = rgb_to_ycbcr(image * 255.0, matrix, offset) - 128.0
+    pad_h, pad_w = -image.shape[-2] % 8, -image.shape[-1] % 8
+    if pad_h or pad_w:
+        ycbcr = F.pad(ycbcr, (0, pad_w, 0, pad_h), mode="replicate")
+    coefficients = block_dct(blockify(ycbcr)).flatten(2, 3)  # (B, 3, blocks, 64)
+    mean_abs = coefficients.abs().mean(2).log1p()
+    log_std = coefficients.var(2, unbiased=False).add(1e-2).log().mul(0.5)
+    return torch.cat([mean_abs, log_std], 1).unflatten(-1, (8, 8))
+
+
+def small_backbone(width: int = 32) -> nn.Sequential:
+    """The default backbone: four stride-2 convolutions (a feature map at 1/16 of the input side)."""
+    layers: list[nn.Module] = []
+    channels = 3
+    for out in (width // 2, width, 2 * width, 2 * width):
+        layers += [nn.Conv2d(channels, out, 3, 2, 1, bias=False), nn.BatchNorm2d(out), nn.SiLU()]
+        channels = out
+    return nn.Sequential(*layers)
+
+
+class ConditionalBatchNorm2d(nn.Module):
+    """Batch normalization whose scale and shift are predicted from a scalar condition (B,).
+
+    The affine parameters start at the identity (scale 1, shift 0) for every condition.
+    """
+
+    def __init__(self, channels: int, hidden: int = 64) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm2d(channels, affine=False)
+        self.affine = nn.Sequential(nn.Linear(1, hidden), nn.SiLU(), nn.Linear(hidden, 2 * channels))
+        nn.init.zeros_(self.affine[-1].weight)
+        nn.init.zeros_(self.affine[-1].bias)
+
+    def forward(self, features: Tensor, condition: Tensor) -> Tensor:
+        scale, shift = self.affine(condition.unsqueeze(-1)).unsqueeze(-1).unsqueeze(-1).chunk(2, dim=1)
+        return self.norm(features) * (1.0 + scale) + shift
+
+
+class ConditionalResidualBlock(nn.Module):
+    """conv-BN-act-conv-CBN(condition), added to the input, then act."""
+
+    def __init__(self, channels: int, hidden: int = 64) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.norm1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.norm2 = ConditionalBatchNorm2d(channels, hidden)
+
+    def forward(self, features: Tensor, condition: Tensor) -> Tensor:
+        out = F.silu(self.norm1(self.conv1(features)))
+        return F.silu(features + self.norm2(self.conv2(out), condition))
+
+
+def _feature_channels(backbone: nn.Module) -> int:
+    """Channels of the backbone's feature map, from one small forward pass that leaves no trace."""
+    training = backbone.training
+    backbone.eval()
+    try:
+        parameter = next(backbone.parameters(), None)
+        probe = torch.zeros(1, 3, 64, 64, device=None if parameter is None else parameter.device)
+        with torch.no_grad():
+            features = backbone(probe)
+    finally:
+        backbone.train(training)
+    if not isinstance(features, Tensor) or features.ndim != 4:
+        raise ValueError(f"backbone must return a (B, C, h, w) feature map, got {type(features).__name__}")
+    return features.shape[1]
+
+
+class CodecControl(nn.Module):
+    r"""Predicts JPEG quantization tables for an image and a target file size.
+
+    The backbone's feature map is pooled to 8x8 and concatenated with :func:`dct_statistics` of the
+    image and two frequency-coordinate planes; a head of conditional residual blocks, whose
+    conditional batch normalization reads the target size as ``log10`` bytes normalized over
+    ``size_range``, maps them to two 8x8 tables through ``1 + 254 * sigmoid``.
+
+    Args:
+        backbone: any module mapping (B, 3, H, W) images in [0, 1] to a (B, C, h, w) feature map
+            (e.g. a pretrained network's feature extractor); ``None`` builds :func:`small_backbone`.
+        size_range: (low, high) target sizes in bytes that training covers; it only centres and scales
+            the condition, targets outside it are still accepted.
+        width: channels of the head.
+        blocks: number of conditional residual blocks.
+
+    Example:
+        >>> control = CodecControl(size_range=(1000.0, 10000.0))
+        >>> qt_y, qt_c = control(torch.rand(2, 3, 64, 64), torch.tensor([2000.0, 8000.0]))
+        >>> qt_y.shape, bool(qt_y.min() >= 1), bool(qt_c.max() <= 255)
+        (torch.Size([2, 8, 8]), True, True)
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module | None = None,
+        size_range: tuple[float, float] = (1000.0, 20000.0),
+        width: int = 64,
+        blocks: int = 3,
+    ) -> None:
+        super().__init__()
+        low, high = (float(v) for v in size_range)
+        if not (0 < low < high and math.isfinite(high)):
+            raise ValueError(f"size_range must be (low, high) bytes with 0 < low < high, got {size_range}")
+        if width < 1 or blocks < 1:
+            raise ValueError(f"width and blocks must be >= 1, got {width} and {blocks}")
+        self.backbone = small_backbone() if backbone is None else backbone
+        self.register_buffer("size_range", torch.tensor([low, high]))
+        grid = torch.linspace(-1.0, 1.0, 8)
+        self.register_buffer("frequency", torch.stack(torch.meshgrid(grid, grid, indexing="ij")).unsqueeze(0))
+        self.stem = nn.Conv2d(_feature_channels(self.backbone) + 6 + 2, width, 1)
+        self.blocks = nn.ModuleList(ConditionalResidualBlock(width) for _ in range(blocks))
+        self.out = nn.Conv2d(width, 2, 1)
+
+    def condition(self, target_bytes: Tensor) -> Tensor:
+        """log10 of the target sizes mapped affinely so that ``size_range`` becomes [-1, 1]."""
+        low, high = self.size_range.log10().unbind()
+        return (2.0 * target_bytes.log10() - (low + high)) / (high - low)
+
+    def forward(self, image: Tensor, target_bytes: Tensor) -> tuple[Tensor, Tensor]:
+        """Tables (qt_y, qt_c), each (B, 8, 8) in [1, 255], for images (B, 3, H, W) and targets (B,) in bytes."""
+        image = check_image(image)
+        if image.shape[1] != 3:
+            raise ValueError(f"image must be RGB (B, 3, H, W), got shape {tuple(image.shape)}")
+        target_bytes = _check_targets(target_bytes, image)
+        features = F.adaptive_avg_pool2d(self.backbone(image), 8)
+        statistics = dct_statistics(image.to(features.dtype))
+        frequency = self.frequency.to(features.dtype).expand(image.shape[0], -1, -1, -1)
+        out = self.stem(torch.cat([features, statistics, frequency], 1))
+        condition = self.condition(target_bytes.to(out.dtype))
+        for block in self.blocks:
+            out = block(out, condition)
+        tables = TABLE_MIN + (TABLE_MAX - TABLE_MIN) * torch.sigmoid(self.out(out))
+        return tables[:, 0], tables[:, 1]
+
+
+def _check_targets(target_bytes: object, image: Tensor) -> Tensor:
+    """Validate target sizes: a positive finite (B,) tensor (or a number) on the image's device."""
+    if isinstance(target_bytes, (int, float)) and not isinstance(target_bytes, bool):
+        target_bytes = torch.full((image.shape[0],), float(target_bytes), device=image.device)
+    if not isinstance(target_bytes, Tensor):
+        raise TypeError(f"target_bytes must be a tensor of shape (B,) or a number, got {type(target_bytes).__name__}")
+    if not target_bytes.is_floating_point():
+        target_bytes = target_bytes.float()
+    if target_bytes.shape != (image.shape[0],):
+        raise ValueError(f"target_bytes must have shape ({image.shape[0]},), got {tuple(target_bytes.shape)}")
+    if target_bytes.device != image.device:
+        raise ValueError(f"target_bytes is on {target_bytes.device} but image is on {image.device}")
+    if not torch.compiler.is_compiling() and not bool(((target_bytes > 0) & target_bytes.isfinite()).all()):
+        raise ValueError(f"target_bytes must be positive and finite, got {target_bytes.tolist()}")
+    return target_bytes
