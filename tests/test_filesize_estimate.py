@@ -1,0 +1,112 @@
+"""The smooth file-size estimate against the real encoders, its gradients, and the learned regressor."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import load_photo
+
+from kornia_diffjpeg.filesize import DiffJPEGFileSize, diff_jpeg_file_size
+from kornia_diffjpeg.filesize.estimate import header_bytes
+from kornia_diffjpeg.reference import from_uint8, opencv_encode, pillow_encode
+
+# The estimate counts the entropy-coded bits exactly; what it models is the 0x00 stuffed after each
+# 0xFF byte and the final padding. Stuffing is 0.1-2% of the entropy-coded bytes with the standard
+# tables (reference notes); random tables make long codes (runs of 1 bits) common, measured up to
+# about 4.5% here. A model error is then at most that fraction of the data bytes, plus one byte.
+STANDARD_STUFFING = 0.02
+RANDOM_TABLE_STUFFING = 0.05
+
+
+def _assert_close(estimate: torch.Tensor, data: bytes, channels: int, stuffing: float) -> None:
+    actual = len(data)
+    bound = stuffing * (actual - header_bytes(channels)) + 1.0
+    assert abs(float(estimate) - actual) <= bound, (float(estimate), actual, bound)
+
+
+@pytest.mark.parametrize("subsampling", ["4:2:0", "4:2:2", "4:4:4"])
+@pytest.mark.parametrize("quality", [1, 35, 90, 100])
+def test_close_to_opencv(photo, subsampling, quality):
+    image = from_uint8(photo)
+    estimate = diff_jpeg_file_size(image, quality, subsampling=subsampling)
+    _assert_close(estimate[0], opencv_encode(photo, quality, subsampling), image.shape[0], STANDARD_STUFFING)
+
+
+def test_close_to_opencv_batch_of_odd_sizes(odd_photo):
+    image = from_uint8(odd_photo)
+    qualities = torch.tensor([5.0, 50.0, 95.0])
+    estimate = diff_jpeg_file_size(image.expand(3, -1, -1, -1), qualities)
+    for size, quality in zip(estimate, qualities.tolist(), strict=True):
+        _assert_close(size, opencv_encode(odd_photo, int(quality)), 3, STANDARD_STUFFING)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_close_to_pillow_with_random_tables(seed):
+    rng = np.random.default_rng(seed)
+    photo = load_photo(("astronaut", "chelsea", "coffee")[seed], 41, 67)
+    qt_y, qt_c = (rng.integers(1, 256, (8, 8)) for _ in range(2))
+    estimate = diff_jpeg_file_size(
+        from_uint8(photo), qt_y=torch.tensor(qt_y).float(), qt_c=torch.tensor(qt_c).float(), subsampling="4:4:4"
+    )
+    data = pillow_encode(photo, subsampling="4:4:4", qtables=[qt_y, qt_c])
+    _assert_close(estimate[0], data, 3, RANDOM_TABLE_STUFFING)
+
+
+def test_quality_gradient_is_positive_and_finite(color_photo):
+    image = from_uint8(color_photo).unsqueeze(0).repeat(3, 1, 1, 1).requires_grad_(True)
+    quality = torch.tensor([20.0, 50.0, 80.0], requires_grad=True)
+    size = diff_jpeg_file_size(image, quality)
+    size.sum().backward()
+    assert bool((size[1:] > size[:-1]).all()), size
+    assert bool((quality.grad > 0).all()), quality.grad
+    assert bool(torch.isfinite(image.grad).all()) and float(image.grad.abs().sum()) > 0
+
+
+def test_table_gradients_point_the_right_way():
+    """Larger quantization steps give fewer bits: the gradient is negative and predicts the change."""
+    image = from_uint8(load_photo("chelsea"))
+    qt_y = torch.full((8, 8), 8.0, requires_grad=True)
+    qt_c = torch.full((8, 8), 12.0, requires_grad=True)
+    size = diff_jpeg_file_size(image, qt_y=qt_y, qt_c=qt_c)
+    size.sum().backward()
+    assert float(qt_y.grad.sum()) < 0 and float(qt_c.grad.sum()) < 0
+    step = 4.0
+    with torch.no_grad():
+        larger = diff_jpeg_file_size(image, qt_y=qt_y + step, qt_c=qt_c + step)
+    predicted = step * float(qt_y.grad.sum() + qt_c.grad.sum())
+    actual = float(larger - size.detach())
+    assert actual < 0 and 0.3 < predicted / actual < 3.0, (predicted, actual)
+
+
+def test_grayscale_and_float64():
+    image = from_uint8(load_photo("camera")).double().requires_grad_(True)
+    size = diff_jpeg_file_size(image, 60.0)
+    assert size.dtype == torch.float64 and size.shape == (1,)
+    size.sum().backward()
+    assert bool(torch.isfinite(image.grad).all())
+
+
+def test_module_parameters_receive_gradients():
+    model = DiffJPEGFileSize(subsampling="4:2:2")
+    size = model(from_uint8(load_photo("coffee")).unsqueeze(0), 95.0)
+    size.sum().backward()
+    grads = [p.grad for p in model.parameters()]
+    assert len(grads) >= 2 and all(g is not None and bool(torch.isfinite(g)) for g in grads)
+    assert any(float(g) != 0 for g in grads)
+
+
+def test_bad_inputs():
+    image = torch.rand(1, 3, 16, 16)
+    with pytest.raises(TypeError, match="image"):
+        diff_jpeg_file_size(np.zeros((16, 16, 3)), 50)
+    with pytest.raises(ValueError, match="quality"):
+        diff_jpeg_file_size(image, 0.0)
+    with pytest.raises(ValueError, match="subsampling"):
+        diff_jpeg_file_size(image, 50, subsampling="4:1:1")
+    with pytest.raises(ValueError, match="qt_y"):
+        diff_jpeg_file_size(image, qt_y=torch.ones(4, 4), qt_c=torch.ones(8, 8))
+    with pytest.raises(ValueError, match="qt_c"):
+        diff_jpeg_file_size(image, qt_y=torch.ones(8, 8))
+    with pytest.raises(ValueError, match="subsampling"):
+        DiffJPEGFileSize(subsampling="420")
