@@ -92,9 +92,10 @@ def _scan_layout(image_size: tuple[int, int], subsampling: str, channels: int) -
     return np.minimum(component, 1), real, previous
 
 
-def _coded_blocks(coefficients: JPEGCoefficients) -> tuple[Tensor, ...]:
-    """The blocks in coding order, (B, N, 64) int64 in zigzag order with DC differences at 0, and the layout."""
-    luma = round_half_away(coefficients.luma.detach()).long()[:, 0]  # (B, rows, cols, 64)
+def _coded_blocks(coefficients: JPEGCoefficients) -> tuple[Tensor, Tensor]:
+    """The blocks in coding order, (B, N, 64) int32 in zigzag order with DC differences at 0, and each
+    block's Huffman table (N,)."""
+    luma = round_half_away(coefficients.luma.detach()).int()[:, 0]  # (B, rows, cols, 64)
     device = luma.device
     table, real, previous = (
         torch.from_numpy(a).to(device)
@@ -104,14 +105,14 @@ def _coded_blocks(coefficients: JPEGCoefficients) -> tuple[Tensor, ...]:
     if coefficients.chroma is None:
         blocks = luma.reshape(batch, -1, 64)
     else:
-        chroma = round_half_away(coefficients.chroma.detach()).long()  # (B, 2, rows, cols, 64)
+        chroma = round_half_away(coefficients.chroma.detach()).int()  # (B, 2, rows, cols, 64)
         factor_w, factor_h = SUBSAMPLING_FACTORS[coefficients.subsampling]
         rows, cols = chroma.shape[2:4]
         luma = F.pad(luma, (0, 0, 0, cols * factor_w - luma.shape[2], 0, rows * factor_h - luma.shape[1]))
         luma = luma.reshape(batch, rows, factor_h, cols, factor_w, 64).transpose(2, 3)
         luma = luma.reshape(batch, rows, cols, factor_h * factor_w, 64)
         blocks = torch.cat([luma, chroma.permute(0, 2, 3, 1, 4)], dim=3).reshape(batch, -1, 64)
-    blocks = blocks[..., list(ZIGZAG)]
+    blocks = blocks[..., _zigzag_index(device)]
     dc = blocks[..., 0]
     predictor = F.pad(dc, (1, 0)).index_select(1, previous + 1)
     # MCU-fill blocks repeat the previous block's DC (a difference of 0) and have no AC coefficients.
@@ -119,105 +120,135 @@ def _coded_blocks(coefficients: JPEGCoefficients) -> tuple[Tensor, ...]:
     return blocks, table
 
 
-def _bit_length(values: Tensor) -> Tensor:
-    """Size category: the number of bits of |v| (0 for 0)."""
-    return torch.frexp(values.abs().float()).exponent.long()
+@functools.cache
+def _zigzag_index(device: torch.device) -> Tensor:
+    return torch.tensor(ZIGZAG, device=device)
 
 
-def _symbols(blocks: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Each slot's symbol, whether it holds one, its extra-bit count and extra bits, all (B, N, 64).
+def _symbol_slots(blocks: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Which slots hold a symbol, the zero run before each position and the last non-zero AC position.
 
-    Coefficients beyond the baseline ranges (|DC difference| > 2047, |AC| > 1023, only possible for
+    Returns:
+        present (B, N, 64) bool; run (B, N, 64): zeros before each AC position since the previous
+        non-zero coefficient; last (B, N): the last non-zero AC position, 0 if none.
+    """
+    ac = blocks[..., 1:]
+    position = torch.arange(1, 64, dtype=blocks.dtype, device=blocks.device)
+    nonzero = ac != 0
+    last_nonzero = torch.where(nonzero, position, 0).cummax(-1).values  # at or before each position
+    last = last_nonzero[..., -1:]
+    zrl = ((position - last_nonzero) & 15 == 0) & (position < last)  # the 16th zero of a run before a non-zero
+    eob = position == last + 1
+    present = F.pad(nonzero | zrl | eob, (1, 0), value=True)
+    # At AC position p: p - 1 - the previous non-zero position (0 for none).
+    run = F.pad(position, (1, 0)) - 1 - F.pad(last_nonzero, (2, -1))
+    return present, run, last[..., 0]
+
+
+def _slot_symbols(value: Tensor, position: Tensor, run: Tensor, last: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Symbol, extra-bit count and extra bits of slots that hold a symbol, from their coefficient (or
+    DC difference) ``value``, ``position`` in the block, zero ``run`` and the block's ``last`` non-zero.
+
+    Values beyond the baseline ranges (|DC difference| > 2047, |AC| > 1023, only possible for
     coefficients not from an 8-bit encoder) are clamped to them.
     """
-    limits = torch.full((64,), 1023, device=blocks.device)
-    limits[0] = 2047
-    blocks = torch.maximum(torch.minimum(blocks, limits), -limits)
-    size = _bit_length(blocks)
-    extra = torch.where(blocks < 0, blocks + (1 << size) - 1, blocks)
-    ac = blocks[..., 1:]
-    position = torch.arange(1, 64, device=blocks.device)
-    last_nonzero = torch.where(ac != 0, position, 0).cummax(-1).values  # at or before each position
-    run = position - F.pad(last_nonzero[..., :-1], (1, 0)) - 1  # zeros before each position
-    last = last_nonzero[..., -1:]
-    zero = ac == 0
-    zrl = zero & ((position - last_nonzero) % 16 == 0) & (position < last)
-    eob = zero & (position == last + 1)
-    ac_symbol = torch.where(zero, torch.where(zrl, _ZRL, _EOB), ((run % 16) << 4) | size[..., 1:])
-    symbol = torch.cat([size[..., :1], ac_symbol], -1)
-    present = torch.cat([torch.ones_like(zero[..., :1]), ~zero | zrl | eob], -1)
-    return symbol, present, size, extra
+    limit = torch.where(position == 0, 2047, 1023)
+    value = torch.maximum(torch.minimum(value, limit), -limit)
+    size = torch.frexp(value.float()).exponent.long()  # bits of |v|, 0 for 0: ZRL and EOB get no extra bits
+    extra = torch.where(value < 0, value + (1 << size) - 1, value)
+    zero_symbol = torch.where(position < last, _ZRL, _EOB)
+    ac_symbol = torch.where(value == 0, zero_symbol, ((run & 15) << 4) | size)
+    return torch.where(position == 0, size, ac_symbol), size, extra
 
 
-def _optimal_codes(symbol: Tensor, present: Tensor, table: Tensor, tables: int) -> tuple[Tensor, ...]:
-    """Per-image optimal DC and AC codebooks from the symbol counts, and their DHT value counts."""
-    batch = symbol.shape[0]
-    codebooks, values = [], 0
-    for kind, slots, symbols, most in (
-        ("dc", symbol[..., :1], DC_SYMBOLS, DC_SYMBOLS),
-        ("ac", symbol[..., 1:], AC_SYMBOLS, MAX_AC_SYMBOLS),
-    ):
-        index = (table[:, None] * symbols + slots).reshape(batch, -1)
-        weight = present[..., :1] if kind == "dc" else present[..., 1:]
-        counts = torch.zeros(batch, tables * symbols, dtype=torch.int64, device=symbol.device)
-        counts.scatter_add_(1, index, weight.reshape(batch, -1).long())
-        bits, order = optimal_bits_and_values(counts.reshape(batch * tables, symbols), most)
-        codes, lengths = canonical_codes(bits, order, symbols)
-        codebooks += [codes.reshape(batch, tables * symbols), lengths.reshape(batch, tables * symbols)]
+def _codebooks(counts: Tensor | None, tables: int, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
+    """Flat codebooks, codes and lengths (T * 12 DC entries, then T * 256 AC entries) per image (B, .)
+    or shared (1, .), and the number of DHT values per image.
+
+    Args:
+        counts: per-image symbol counts (B, T * (12 + 256)) for optimal tables, or None for the standard ones.
+    """
+    if counts is None:
+        books = [
+            torch.cat([t[:tables].reshape(-1) for t in pair])
+            for pair in zip(*map(lambda kind: standard_codes(kind, device), ("dc", "ac")), strict=True)
+        ]
+        return books[0][None], books[1][None], torch.tensor(tables * (DC_SYMBOLS + MAX_AC_SYMBOLS), device=device)
+    batch = counts.shape[0]
+    codes, lengths, values = [], [], 0
+    dc_counts, ac_counts = counts.split([tables * DC_SYMBOLS, tables * AC_SYMBOLS], 1)
+    for part, symbols, most in ((dc_counts, DC_SYMBOLS, DC_SYMBOLS), (ac_counts, AC_SYMBOLS, MAX_AC_SYMBOLS)):
+        bits, order = optimal_bits_and_values(part.reshape(batch * tables, symbols), most)
+        code, length = canonical_codes(bits, order, symbols)
+        codes.append(code.reshape(batch, -1))
+        lengths.append(length.reshape(batch, -1))
         values = values + bits.reshape(batch, -1).sum(1)
-    return (*codebooks, values)
-
-
-def _lookup(codebook: Tensor, index: Tensor) -> Tensor:
-    """codebook (T * symbols,) shared or (B, T * symbols) per image, at index (B, N, S)."""
-    if codebook.ndim == 1:
-        return codebook[index]
-    return codebook.gather(1, index.reshape(index.shape[0], -1)).reshape(index.shape)
+    return torch.cat(codes, 1), torch.cat(lengths, 1), values
 
 
 def _scan_bytes(coefficients: JPEGCoefficients, optimize: bool) -> tuple[Tensor, Tensor]:
-    """Bytes of the entropy-coded scan (with stuffing) and the DHT value counts, both (B,)."""
+    """Bytes of the entropy-coded scan (with stuffing) and the DHT value counts, both (B,).
+
+    Only the slots that hold a symbol are packed (one host sync to count them).
+    """
     blocks, table = _coded_blocks(coefficients)
-    symbol, present, size, extra = _symbols(blocks)
-    batch, device = blocks.shape[0], blocks.device
+    present, run, last = _symbol_slots(blocks)
+    batch, blocks_per_image, device = blocks.shape[0], blocks.shape[1], blocks.device
     tables = 1 if coefficients.chroma is None else 2
+    slot = present.reshape(-1).nonzero().squeeze(1)  # image-major, then coding order
+    block, position = slot >> 6, slot & 63
+    image = block // blocks_per_image
+    symbol, size, extra = _slot_symbols(
+        blocks.reshape(-1)[slot].long(), position, run.reshape(-1)[slot].long(), last.reshape(-1)[block].long()
+    )
+    ac = (position != 0).long()
+    table = table[block % blocks_per_image]
+    index = ac * tables * DC_SYMBOLS + table * (DC_SYMBOLS + ac * (AC_SYMBOLS - DC_SYMBOLS)) + symbol
+    book_size = tables * (DC_SYMBOLS + AC_SYMBOLS)
+    counts = None
     if optimize:
-        dc_code, dc_length, ac_code, ac_length, values = _optimal_codes(symbol, present, table, tables)
-    else:
-        (dc_code, dc_length), (ac_code, ac_length) = standard_codes("dc", device), standard_codes("ac", device)
-        dc_code, dc_length, ac_code, ac_length = (t[:tables].reshape(-1) for t in (dc_code, dc_length, ac_code, ac_length))
-        values = torch.full((batch,), tables * (DC_SYMBOLS + MAX_AC_SYMBOLS), device=device)
-    dc_index = table[:, None] * DC_SYMBOLS + symbol[..., :1]
-    ac_index = table[:, None] * AC_SYMBOLS + symbol[..., 1:]
-    code = torch.cat([_lookup(dc_code, dc_index), _lookup(ac_code, ac_index)], -1)
-    code_length = torch.cat([_lookup(dc_length, dc_index), _lookup(ac_length, ac_index)], -1)
-    extra_bits = torch.where(present, size, 0)  # ZRL and EOB slots carry no extra bits (size 0)
-    length = torch.where(present, code_length + extra_bits, 0).reshape(batch, -1)
-    value = torch.where(present, (code << extra_bits) | extra, 0).reshape(batch, -1)
-    total = length.sum(1, keepdim=True)
-    # The last byte is padded with 1 bits: one more slot per image.
-    padding = (-total) % 8
-    length = torch.cat([length, padding], 1)
-    value = torch.cat([value, (1 << padding) - 1], 1)
-    return _stuffed_bytes(value, length), values
+        counts = torch.zeros(batch * book_size, dtype=torch.int64, device=device)
+        counts = counts.index_add_(0, image * book_size + index, torch.ones_like(index)).reshape(batch, -1)
+    codes, lengths, values = _codebooks(counts, tables, device)
+    if optimize:
+        index = image * book_size + index
+    codes, lengths = codes.reshape(-1)[index], lengths.reshape(-1)[index]
+    return _stuffed_bytes((codes << size) | extra, lengths + size, image, batch), values.expand(batch)
 
 
-def _stuffed_bytes(value: Tensor, length: Tensor) -> Tensor:
-    """Number of bytes of the bit strings ``value`` (B, S) of ``length`` bits (<= 32) written in turn, with
-    a stuffed 0x00 after every 0xFF byte."""
-    batch, slots = length.shape
-    end = length.cumsum(1)
-    start = end - length
+def _stuffed_bytes(value: Tensor, length: Tensor, image: Tensor, batch: int) -> Tensor:
+    """Bytes of each image's bit string, with the last byte padded with 1 bits and a stuffed 0x00
+    after every 0xFF byte.
+
+    Args:
+        value: (K,) the bit strings of all images in order, each of ``length`` (K,) <= 32 bits.
+        image: (K,) the image of each string (non-decreasing).
+    """
+    device = value.device
+    bits = torch.zeros(batch, dtype=torch.int64, device=device).index_add_(0, image, length)
+    padding = (-bits) % 8
+    # Each image starts on a word, so that its 0xFF bytes are counted over its own words.
+    image_words = (bits + padding + _WORD - 1) // _WORD
+    image_start = (image_words.cumsum(0) - image_words) * _WORD
+    start = length.cumsum(0) - length
+    start = start - (bits.cumsum(0) - bits)[image] + image_start[image]
+    # The padding ones are one more string per image.
+    value = torch.cat([value, (1 << padding) - 1])
+    length = torch.cat([length, padding])
+    start = torch.cat([start, image_start + bits])
     word, offset = start // _WORD, start % _WORD
-    tail = offset + length  # bit just past the slot, counted from its first word's start
+    tail = offset + length  # bit just past the string, counted from its first word's start
     fits = tail <= _WORD
     first = torch.where(fits, value << (_WORD - tail).clamp(min=0), value >> (tail - _WORD).clamp(min=0))
     second = torch.where(fits, 0, (value << (2 * _WORD - tail).clamp(max=_WORD)) & 0xFFFFFFFF)
-    words = torch.zeros(batch, ceil_div(slots * 32, _WORD) + 2, dtype=torch.int64, device=value.device)
-    words.scatter_add_(1, word, first).scatter_add_(1, word + 1, second)
-    shifts = torch.tensor([24, 16, 8, 0], device=value.device)
-    stuffed = ((words[..., None] >> shifts) & 0xFF == 0xFF).sum((1, 2))
-    return end[:, -1] // 8 + stuffed
+    words = torch.zeros(value.shape[0] + batch + 1, dtype=torch.int64, device=device)  # >= all images' words
+    words.index_add_(0, word, first).index_add_(0, word + 1, second)
+    shifts = torch.tensor([24, 16, 8, 0], device=device)
+    ff = ((words[:, None] >> shifts) & 0xFF == 0xFF).sum(1).cumsum(0)
+    ff = F.pad(ff, (1, 0))
+    first_word = image_start // _WORD
+    stuffed = ff[first_word + image_words] - ff[first_word]
+    return (bits + padding) // 8 + stuffed
 
 
 def jpeg_file_size(
