@@ -1,0 +1,177 @@
+"""A learned JPEG file-size model: quantized DCT blocks as tokens, cross-covariance attention, a class token.
+
+The method of Reich's codec-control thesis (XCiT-style blocks, class-attention read-out, softplus
+output), kept small enough to train on a CPU. Usable where no exact count exists (other encoders,
+optimized Huffman tables) or as a learned stand-in with gradients w.r.t. the coefficients.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from kornia_diffjpeg.codec.pipeline import JPEGCoefficients
+from kornia_diffjpeg.filesize.estimate import header_bytes
+
+__all__ = ["ClassAttentionBlock", "JPEGFileSizeRegressor", "XCABlock", "file_size_loss"]
+
+
+class _FeedForward(nn.Sequential):
+    def __init__(self, dim: int, ratio: int) -> None:
+        super().__init__(nn.Linear(dim, dim * ratio), nn.GELU(), nn.Linear(dim * ratio, dim))
+
+
+class XCABlock(nn.Module):
+    """Pre-norm block of cross-covariance attention and a feed-forward network (XCiT).
+
+    Attention runs across the ``dim // heads`` channels of each head rather than across tokens: the
+    (channels x channels) map costs linear time and memory in the token count.
+
+    Example:
+        >>> XCABlock(32, heads=4)(torch.rand(2, 100, 32)).shape
+        torch.Size([2, 100, 32])
+    """
+
+    def __init__(self, dim: int, heads: int = 4, mlp_ratio: int = 2) -> None:
+        super().__init__()
+        self.heads = heads
+        self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.project = nn.Linear(dim, dim)
+        self.temperature = nn.Parameter(torch.ones(heads, 1, 1))
+        self.mlp = _FeedForward(dim, mlp_ratio)
+
+    def _attention(self, tokens: Tensor) -> Tensor:
+        batch, count, dim = tokens.shape
+        # (3, B, heads, channels, N): each head's channels as rows
+        q, k, v = self.qkv(tokens).reshape(batch, count, 3, self.heads, dim // self.heads).permute(2, 0, 3, 4, 1)
+        q, k = F.normalize(q, dim=-1), F.normalize(k, dim=-1)
+        attention = (q @ k.transpose(-2, -1) * self.temperature).softmax(dim=-1)
+        mixed = (attention @ v).permute(0, 3, 1, 2).reshape(batch, count, dim)
+        return self.project(mixed)
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        tokens = tokens + self._attention(self.norm1(tokens))
+        return tokens + self.mlp(self.norm2(tokens))
+
+
+class ClassAttentionBlock(nn.Module):
+    """A class token attends to itself and all tokens (CaiT); the tokens are left unchanged.
+
+    Example:
+        >>> ClassAttentionBlock(32)(torch.rand(2, 1, 32), torch.rand(2, 100, 32)).shape
+        torch.Size([2, 1, 32])
+    """
+
+    def __init__(self, dim: int, heads: int = 4, mlp_ratio: int = 2) -> None:
+        super().__init__()
+        self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.attention = nn.MultiheadAttention(dim, heads, batch_first=True)
+        self.mlp = _FeedForward(dim, mlp_ratio)
+
+    def forward(self, cls: Tensor, tokens: Tensor) -> Tensor:
+        context = self.norm1(torch.cat((cls, tokens), dim=1))
+        cls = cls + self.attention(context[:, :1], context, context, need_weights=False)[0]
+        return cls + self.mlp(self.norm2(cls))
+
+
+def _sinusoidal(positions: Tensor, dim: int) -> Tensor:
+    """Sinusoidal encodings (N, dim) of positions (N,) in block units."""
+    frequencies = torch.exp(torch.arange(0, dim, 2, device=positions.device) * (-math.log(1000.0) / dim))
+    angles = positions[:, None].float() * frequencies
+    return torch.cat((angles.sin(), angles.cos()), dim=-1)
+
+
+class JPEGFileSizeRegressor(nn.Module):
+    """Regress the JPEG file size in bytes from (differentiably) quantized coefficients.
+
+    Each 8x8 block of each component is a token: its 64 coefficients (signed ``log1p`` of the
+    magnitude) with their non-zero fraction and mean
+    ``log1p`` magnitude, its component's table (``log`` of the steps), sinusoidal encodings of its block row
+    and column (chroma positions scaled to luma units) and a component embedding, linearly embedded.
+    XCA blocks mix the tokens, class-attention blocks read them into a regression token, and a linear
+    head with softplus gives the mean entropy-coded bytes per block; the size is that times the
+    number of blocks plus the header.
+
+    Args:
+        dim: embedding width.
+        depth: number of XCA blocks.
+        class_depth: number of class-attention blocks.
+        heads: attention heads.
+
+    Example:
+        >>> from kornia_diffjpeg import jpeg_encode
+        >>> model = JPEGFileSizeRegressor(dim=32, depth=1)
+        >>> model(jpeg_encode(torch.rand(2, 3, 32, 32), 75.0)).shape
+        torch.Size([2])
+    """
+
+    def __init__(self, dim: int = 64, depth: int = 2, class_depth: int = 1, heads: int = 4) -> None:
+        super().__init__()
+        if dim % heads or dim % 4:
+            raise ValueError(f"dim must be a multiple of 4 and of heads ({heads}), got {dim}")
+        self.dim = dim
+        self.embed = nn.Linear(130 + dim, dim)
+        self.component = nn.Embedding(3, dim)
+        self.blocks = nn.ModuleList(XCABlock(dim, heads) for _ in range(depth))
+        self.class_blocks = nn.ModuleList(ClassAttentionBlock(dim, heads) for _ in range(class_depth))
+        self.cls = nn.Parameter(torch.zeros(1, 1, dim))
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, 1)
+        nn.init.constant_(self.head.bias, 8.0)  # softplus(8) ~ 8 bytes per block, a mid-quality start
+
+    def _tokens(self, blocks: Tensor, table: Tensor, component: Tensor, scale: tuple[int, int]) -> Tensor:
+        """(B, rows * cols, dim) tokens of one component's (B, rows, cols, 64) blocks."""
+        batch, rows, cols, _ = blocks.shape
+        values = blocks.reshape(batch, rows * cols, 64)
+        magnitude = torch.log1p(values.abs())
+        # Rate-like summaries (non-zero count, magnitude bits) speed up learning a lot at CPU scale.
+        summary = torch.stack((values.abs().clamp(max=1.0).mean(-1), magnitude.mean(-1)), dim=-1)
+        values = torch.sign(values) * magnitude
+        steps = torch.log(table.reshape(batch, 1, 64).clamp_min(1.0)).expand(batch, rows * cols, 64)
+        row = _sinusoidal(torch.arange(rows, device=blocks.device) * scale[0], self.dim // 2)
+        col = _sinusoidal(torch.arange(cols, device=blocks.device) * scale[1], self.dim // 2)
+        position = torch.cat((row[:, None].expand(rows, cols, -1), col[None].expand(rows, cols, -1)), dim=-1)
+        position = position.reshape(1, rows * cols, self.dim).expand(batch, -1, -1).to(values)
+        return self.embed(torch.cat((values, steps, summary, position), dim=-1)) + self.component(component)
+
+    def forward(self, coefficients: JPEGCoefficients) -> Tensor:
+        """Estimated sizes in bytes (B,) of the files these coefficients make."""
+        if not isinstance(coefficients, JPEGCoefficients):
+            raise TypeError(
+                f"coefficients must be JPEGCoefficients (from jpeg_encode), got {type(coefficients).__name__}"
+            )
+        c = coefficients
+        device = c.luma.device
+        parts = [self._tokens(c.luma[:, 0], c.qt_y, torch.tensor(0, device=device), (1, 1))]
+        if c.chroma is not None:
+            scale = (c.luma.shape[2] // c.chroma.shape[2] or 1, c.luma.shape[3] // c.chroma.shape[3] or 1)
+            for index, plane in enumerate(c.chroma.unbind(1), start=1):
+                parts.append(self._tokens(plane, c.qt_c, torch.tensor(index, device=device), scale))
+        tokens = torch.cat(parts, dim=1)
+        for block in self.blocks:
+            tokens = block(tokens)
+        cls = self.cls.expand(tokens.shape[0], -1, -1).to(tokens)
+        for block in self.class_blocks:
+            cls = block(cls, tokens)
+        per_block = F.softplus(self.head(self.norm(cls[:, 0]))).squeeze(-1)
+        return header_bytes(c.channels) + per_block * tokens.shape[1]
+
+
+def file_size_loss(predicted: Tensor, target: Tensor, correlation_weight: float = 0.1) -> Tensor:
+    """Mean absolute log-size error (a relative error) plus ``weight * (1 - Pearson correlation)`` of log sizes.
+
+    Example:
+        >>> round(float(file_size_loss(torch.tensor([110.0, 200.0]), torch.tensor([100.0, 200.0]))), 4)
+        0.0477
+    """
+    log_predicted, log_target = predicted.log(), target.to(predicted).log()
+    loss = (log_predicted - log_target).abs().mean()
+    if predicted.numel() > 1:
+        a, b = log_predicted - log_predicted.mean(), log_target - log_target.mean()
+        correlation = (a * b).sum() / (a.norm() * b.norm()).clamp_min(1e-12)
+        loss = loss + correlation_weight * (1.0 - correlation)
+    return loss
