@@ -108,10 +108,11 @@ def parse_table(name: str, table: Any) -> Tensor | None:
     """A fixed (8, 8) quantization table with values in [1, 255] as a float32 tensor, or None."""
     if table is None:
         return None
-    if isinstance(table, bool) or (not isinstance(table, (Tensor, Sequence)) and not hasattr(table, "__array__")):
-        raise TypeError(f"{name} must be a tensor of shape (8, 8), got {type(table).__name__}")
     if not isinstance(table, Tensor):
-        table = torch.as_tensor(table, dtype=torch.float32)
+        try:
+            table = torch.as_tensor(table, dtype=torch.float32)
+        except (TypeError, ValueError, RuntimeError) as error:
+            raise TypeError(f"{name} must be a tensor of shape (8, 8), got {type(table).__name__}") from error
     if tuple(table.shape) != (8, 8):
         raise ValueError(f"{name} must have shape (8, 8), got shape {tuple(table.shape)}")
     check_table(name, table, 1, table.device)  # dtype and [1, 255] checks, the codec's messages
