@@ -125,40 +125,24 @@ def _zigzag_index(device: torch.device) -> Tensor:
     return torch.tensor(ZIGZAG, device=device)
 
 
-def _symbol_slots(blocks: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Which slots hold a symbol, the zero run before each position and the last non-zero AC position.
+def _slot_symbols(value: Tensor, position: Tensor) -> tuple[Tensor, ...]:
+    """Symbol, extra-bit count, extra bits and preceding ZRL count of each coded slot.
 
-    Returns:
-        present (B, N, 64) bool; run (B, N, 64): zeros before each AC position since the previous
-        non-zero coefficient; last (B, N): the last non-zero AC position, 0 if none.
-    """
-    ac = blocks[..., 1:]
-    position = torch.arange(1, 64, dtype=blocks.dtype, device=blocks.device)
-    nonzero = ac != 0
-    last_nonzero = torch.where(nonzero, position, 0).cummax(-1).values  # at or before each position
-    last = last_nonzero[..., -1:]
-    zrl = ((position - last_nonzero) & 15 == 0) & (position < last)  # the 16th zero of a run before a non-zero
-    eob = position == last + 1
-    present = F.pad(nonzero | zrl | eob, (1, 0), value=True)
-    # At AC position p: p - 1 - the previous non-zero position (0 for none).
-    run = F.pad(position, (1, 0)) - 1 - F.pad(last_nonzero, (2, -1))
-    return present, run, last[..., 0]
-
-
-def _slot_symbols(value: Tensor, position: Tensor, run: Tensor, last: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Symbol, extra-bit count and extra bits of slots that hold a symbol, from their coefficient (or
-    DC difference) ``value``, ``position`` in the block, zero ``run`` and the block's ``last`` non-zero.
-
-    Values beyond the baseline ranges (|DC difference| > 2047, |AC| > 1023, only possible for
-    coefficients not from an 8-bit encoder) are clamped to them.
+    The slots are each block's DC difference, its non-zero AC coefficients and its last position
+    (63), in coding order; a zero at 63 is the EOB (then the last non-zero comes earlier). Values
+    beyond the baseline ranges (|DC difference| > 2047, |AC| > 1023, only possible for coefficients
+    not from an 8-bit encoder) are clamped to them.
     """
     limit = torch.where(position == 0, 2047, 1023)
     value = torch.maximum(torch.minimum(value, limit), -limit)
-    size = torch.frexp(value.float()).exponent.long()  # bits of |v|, 0 for 0: ZRL and EOB get no extra bits
+    size = torch.frexp(value.float()).exponent.long()  # bits of |v|, 0 for 0: EOB has no extra bits
     extra = torch.where(value < 0, value + (1 << size) - 1, value)
-    zero_symbol = torch.where(position < last, _ZRL, _EOB)
-    ac_symbol = torch.where(value == 0, zero_symbol, ((run & 15) << 4) | size)
-    return torch.where(position == 0, size, ac_symbol), size, extra
+    # Zeros since the previous slot, always of the same block (each block starts with its DC slot).
+    run = position - F.pad(position[:-1], (1, 0)) - 1
+    coefficient = (position != 0) & (value != 0)
+    ac_symbol = torch.where(coefficient, ((run & 15) << 4) | size, _EOB)
+    zrl = torch.where(coefficient, run >> 4, 0)
+    return torch.where(position == 0, size, ac_symbol), size, extra, zrl
 
 
 def _codebooks(counts: Tensor | None, tables: int, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
@@ -189,48 +173,69 @@ def _codebooks(counts: Tensor | None, tables: int, device: torch.device) -> tupl
 def _scan_bytes(coefficients: JPEGCoefficients, optimize: bool) -> tuple[Tensor, Tensor]:
     """Bytes of the entropy-coded scan (with stuffing) and the DHT value counts, both (B,).
 
-    Only the slots that hold a symbol are packed (one host sync to count them).
+    Only the slots that hold a symbol are packed (two host syncs: their count and the ZRLs' count).
     """
     blocks, table = _coded_blocks(coefficients)
-    present, run, last = _symbol_slots(blocks)
     batch, blocks_per_image, device = blocks.shape[0], blocks.shape[1], blocks.device
     tables = 1 if coefficients.chroma is None else 2
-    slot = present.reshape(-1).nonzero().squeeze(1)  # image-major, then coding order
+    coded = blocks != 0
+    coded[..., 0] = coded[..., 63] = True  # DC and the last position (its coefficient, or the EOB)
+    slot = coded.reshape(-1).nonzero().squeeze(1)  # image-major, then coding order
     block, position = slot >> 6, slot & 63
     image = block // blocks_per_image
-    symbol, size, extra = _slot_symbols(
-        blocks.reshape(-1)[slot].long(), position, run.reshape(-1)[slot].long(), last.reshape(-1)[block].long()
-    )
+    symbol, size, extra, zrl = _slot_symbols(blocks.reshape(-1)[slot].long(), position)
     ac = (position != 0).long()
     table = table[block % blocks_per_image]
-    index = ac * tables * DC_SYMBOLS + table * (DC_SYMBOLS + ac * (AC_SYMBOLS - DC_SYMBOLS)) + symbol
     book_size = tables * (DC_SYMBOLS + AC_SYMBOLS)
+    ac_base = tables * DC_SYMBOLS + table * AC_SYMBOLS  # the block's AC table in the flat codebook
+    index = torch.where(ac.bool(), ac_base, table * DC_SYMBOLS) + symbol
+    zrl_index = ac_base + _ZRL
     counts = None
     if optimize:
+        image_base = image * book_size
         counts = torch.zeros(batch * book_size, dtype=torch.int64, device=device)
-        counts = counts.index_add_(0, image * book_size + index, torch.ones_like(index)).reshape(batch, -1)
+        counts.index_add_(0, image_base + index, torch.ones_like(index)).index_add_(0, image_base + zrl_index, zrl)
+        index, zrl_index = image_base + index, image_base + zrl_index
+        counts = counts.reshape(batch, book_size)
     codes, lengths, values = _codebooks(counts, tables, device)
-    if optimize:
-        index = image * book_size + index
-    codes, lengths = codes.reshape(-1)[index], lengths.reshape(-1)[index]
-    return _stuffed_bytes((codes << size) | extra, lengths + size, image, batch), values.expand(batch)
+    codes, lengths = codes.reshape(-1), lengths.reshape(-1)
+    length = lengths[index] + size
+    zrl_length = torch.where(zrl > 0, lengths[zrl_index], 0)
+    span = zrl * zrl_length + length
+    start = span.cumsum(0) - span  # in the images' bit strings one after the other
+    strings = [((codes[index] << size) | extra, length, start + zrl * zrl_length, image)]
+    with_zrl = (zrl > 0).nonzero().squeeze(1)
+    for k in range(3):  # up to three ZRLs (16 zeros each) before a coefficient
+        i = with_zrl
+        present = k < zrl[i]  # absent strings are empty: no length, no bits
+        strings.append(
+            (
+                torch.where(present, codes[zrl_index[i]], 0),
+                torch.where(present, zrl_length[i], 0),
+                start[i] + k * zrl_length[i],
+                image[i],
+            )
+        )
+    value, length, start, image = (torch.cat(parts) for parts in zip(*strings, strict=True))
+    bits = torch.zeros(batch, dtype=torch.int64, device=device).index_add_(0, image, length)
+    return _stuffed_bytes(value, length, start, image, bits), values.expand(batch)
 
 
-def _stuffed_bytes(value: Tensor, length: Tensor, image: Tensor, batch: int) -> Tensor:
+def _stuffed_bytes(value: Tensor, length: Tensor, start: Tensor, image: Tensor, bits: Tensor) -> Tensor:
     """Bytes of each image's bit string, with the last byte padded with 1 bits and a stuffed 0x00
     after every 0xFF byte.
 
     Args:
-        value: (K,) the bit strings of all images in order, each of ``length`` (K,) <= 32 bits.
-        image: (K,) the image of each string (non-decreasing).
+        value: (K,) bit strings of ``length`` (K,) <= 32 bits each, at bit ``start`` (K,) of the
+            images' streams one after the other.
+        image: (K,) the image of each string.
+        bits: (B,) each image's stream length in bits.
     """
-    device = value.device
-    bits = torch.zeros(batch, dtype=torch.int64, device=device).index_add_(0, image, length)
+    device, batch = value.device, bits.shape[0]
     padding = (-bits) % 8
     # Each image starts on a word, so that its 0xFF bytes are counted over its own words.
     image_words = (bits + padding + _WORD - 1) // _WORD
     image_start = (image_words.cumsum(0) - image_words) * _WORD
-    start = length.cumsum(0) - length
     start = start - (bits.cumsum(0) - bits)[image] + image_start[image]
     # The padding ones are one more string per image.
     value = torch.cat([value, (1 << padding) - 1])
@@ -244,8 +249,7 @@ def _stuffed_bytes(value: Tensor, length: Tensor, image: Tensor, batch: int) -> 
     words = torch.zeros(value.shape[0] + batch + 1, dtype=torch.int64, device=device)  # >= all images' words
     words.index_add_(0, word, first).index_add_(0, word + 1, second)
     shifts = torch.tensor([24, 16, 8, 0], device=device)
-    ff = ((words[:, None] >> shifts) & 0xFF == 0xFF).sum(1).cumsum(0)
-    ff = F.pad(ff, (1, 0))
+    ff = F.pad(((words[:, None] >> shifts) & 0xFF == 0xFF).sum(1).cumsum(0), (1, 0))
     first_word = image_start // _WORD
     stuffed = ff[first_word + image_words] - ff[first_word]
     return (bits + padding) // 8 + stuffed
