@@ -12,6 +12,7 @@ from kornia_diffjpeg.codec import (
     jpeg_decode,
     jpeg_encode,
 )
+from kornia_diffjpeg.filesize import jpeg_file_size
 
 __version__ = "0.1.0"
 
@@ -27,4 +28,5 @@ __all__ = [
     "jfif_color",
     "jpeg_decode",
     "jpeg_encode",
+    "jpeg_file_size",
 ]
