@@ -110,3 +110,35 @@ def test_bad_inputs():
         diff_jpeg_file_size(image, qt_y=torch.ones(8, 8))
     with pytest.raises(ValueError, match="subsampling"):
         DiffJPEGFileSize(subsampling="420")
+
+
+def test_regressor_loss_falls_on_a_tiny_batch():
+    from kornia_diffjpeg.filesize.regressor import JPEGFileSizeRegressor, file_size_loss
+    from kornia_diffjpeg.filesize.training import file_size_batch
+
+    torch.manual_seed(0)
+    photos = [from_uint8(load_photo(name)) for name in ("astronaut", "chelsea")]
+    batch = file_size_batch(photos, 4, (32, 32), torch.Generator().manual_seed(0), table_fraction=0.0)
+    coefficients = batch.encode()
+    model = JPEGFileSizeRegressor(dim=32, depth=1)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(15):
+        loss = file_size_loss(model(coefficients), batch.sizes)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    assert losses[-1] < 0.5 * losses[0], losses
+
+
+def test_regressor_gradients_reach_the_quality():
+    from kornia_diffjpeg import jpeg_encode
+    from kornia_diffjpeg.filesize.regressor import JPEGFileSizeRegressor
+
+    quality = torch.tensor([40.0], requires_grad=True)
+    size = JPEGFileSizeRegressor(dim=32, depth=1)(jpeg_encode(from_uint8(load_photo("coffee")), quality))
+    size.sum().backward()
+    assert size.shape == (1,) and bool(torch.isfinite(quality.grad).all())
+    with pytest.raises(TypeError, match="coefficients"):
+        JPEGFileSizeRegressor(dim=32, depth=1)(torch.rand(1, 3, 8, 8))
