@@ -12,7 +12,7 @@ from kornia_diffjpeg.codec import (
     jpeg_decode,
     jpeg_encode,
 )
-from kornia_diffjpeg.filesize import jpeg_file_size
+from kornia_diffjpeg.filesize import DiffJPEGFileSize, JPEGFileSizeRegressor, diff_jpeg_file_size, jpeg_file_size
 
 __version__ = "0.1.0"
 
@@ -21,10 +21,13 @@ __all__ = [
     "ROUNDING_SURROGATES",
     "DiffJPEG",
     "DiffJPEGCodec",
+    "DiffJPEGFileSize",
     "JPEGCoefficients",
+    "JPEGFileSizeRegressor",
     "RandomDiffJPEG",
     "annex_k_tables",
     "diff_jpeg",
+    "diff_jpeg_file_size",
     "jfif_color",
     "jpeg_decode",
     "jpeg_encode",
