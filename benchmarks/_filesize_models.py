@@ -20,7 +20,8 @@ from _common import RESULTS_DIR, format_table
 from skimage import data
 
 from kornia_diffjpeg import jpeg_encode
-from kornia_diffjpeg.filesize.estimate import DEFAULT_CALIBRATION, diff_jpeg_file_size, entropy_coded_cost, header_bytes
+from kornia_diffjpeg.filesize.estimate import DEFAULT_CALIBRATION, diff_jpeg_file_size, entropy_coded_cost
+from kornia_diffjpeg.filesize.exact import header_size
 from kornia_diffjpeg.reference import from_uint8, opencv_encode, pillow_encode
 
 #: The calibration scalars were fitted on crops of these; the evaluation photos below are disjoint.
@@ -91,7 +92,7 @@ def fit_calibration(count: int, seed: int = 0) -> tuple[float, float]:
                 settings = _settings(quality, tables, subsampling)
                 bits, ff = entropy_coded_cost(jpeg_encode(from_uint8(crop), mode="exact", **settings)).tolist()
                 data_bytes = bits[0] / 8.0 + 0.5
-                residuals.append((actual - header_bytes(3 if crop.ndim == 3 else 1) - data_bytes) / actual)
+                residuals.append((actual - header_size(3 if crop.ndim == 3 else 1) - data_bytes) / actual)
                 features.append((ff[0] / actual, data_bytes / actual))
     solution = np.linalg.lstsq(np.array(features), np.array(residuals), rcond=None)[0]
     return float(solution[0]), float(solution[1])

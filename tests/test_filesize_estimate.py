@@ -8,7 +8,7 @@ import torch
 from conftest import load_photo
 
 from kornia_diffjpeg.filesize import DiffJPEGFileSize, diff_jpeg_file_size
-from kornia_diffjpeg.filesize.estimate import header_bytes
+from kornia_diffjpeg.filesize.exact import header_size
 from kornia_diffjpeg.reference import from_uint8, opencv_encode, pillow_encode
 
 # The estimate counts the entropy-coded bits exactly; what it models is the 0x00 stuffed after each
@@ -21,7 +21,7 @@ RANDOM_TABLE_STUFFING = 0.05
 
 def _assert_close(estimate: torch.Tensor, data: bytes, channels: int, stuffing: float) -> None:
     actual = len(data)
-    bound = stuffing * (actual - header_bytes(channels)) + 1.0
+    bound = stuffing * (actual - header_size(channels)) + 1.0
     assert abs(float(estimate) - actual) <= bound, (float(estimate), actual, bound)
 
 

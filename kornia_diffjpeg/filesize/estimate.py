@@ -22,24 +22,15 @@ from torch import Tensor, nn
 from kornia_diffjpeg._checks import check_choice, check_image, check_quality, check_table
 from kornia_diffjpeg.codec.pipeline import JPEGCoefficients, jpeg_encode
 from kornia_diffjpeg.codec.sampling import SUBSAMPLING_FACTORS, ceil_div
+from kornia_diffjpeg.filesize.exact import header_size
 from kornia_diffjpeg.filesize.huffman import ZIGZAG, huffman_codes
 
-__all__ = ["DiffJPEGFileSize", "diff_jpeg_file_size", "entropy_coded_cost", "header_bytes"]
+__all__ = ["DiffJPEGFileSize", "diff_jpeg_file_size", "entropy_coded_cost"]
 
 MAX_AC_SIZE = 10
 MAX_DC_SIZE = 11
 #: Calibration fitted on skimage photos that the benchmarks hold out (see ``DiffJPEGFileSize``).
 DEFAULT_CALIBRATION = {"ff_scale": 1.549, "stuffing": -0.00165}
-
-
-def header_bytes(channels: int) -> int:
-    """Bytes outside the entropy-coded data of a baseline JFIF file with the standard tables.
-
-    SOI 2, APP0 18, one 69-byte DQT per table, SOF0 10 + 3 per component, one DHT per table (33 for a
-    DC table, 183 for an AC table), SOS 8 + 2 per component, EOI 2.
-    """
-    tables = 1 if channels == 1 else 2
-    return 2 + 18 + 69 * tables + (10 + 3 * channels) + (33 + 183) * tables + (8 + 2 * channels) + 2
 
 
 def _expected_ff(code: str, extra_bits: int) -> float:
@@ -213,7 +204,7 @@ def _estimate(
         cost = smooth + (cost - smooth).detach()
     bits, ff = cost.unbind(0)
     data = bits / 8.0 + 0.5  # the last byte is padded with 1 bits: half a byte on average
-    return header_bytes(batched.shape[1]) + data * (1.0 + stuffing.to(data)) + ff_scale.to(data) * ff
+    return header_size(batched.shape[1]) + data * (1.0 + stuffing.to(data)) + ff_scale.to(data) * ff
 
 
 def diff_jpeg_file_size(

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kornia_diffjpeg.codec.pipeline import JPEGCoefficients
-from kornia_diffjpeg.filesize.estimate import header_bytes
+from kornia_diffjpeg.filesize.exact import header_size
 
 __all__ = ["ClassAttentionBlock", "JPEGFileSizeRegressor", "XCABlock", "file_size_loss"]
 
@@ -158,7 +158,7 @@ class JPEGFileSizeRegressor(nn.Module):
         for block in self.class_blocks:
             cls = block(cls, tokens)
         per_block = F.softplus(self.head(self.norm(cls[:, 0]))).squeeze(-1)
-        return header_bytes(c.channels) + per_block * tokens.shape[1]
+        return header_size(c.channels) + per_block * tokens.shape[1]
 
 
 def file_size_loss(predicted: Tensor, target: Tensor, correlation_weight: float = 0.1) -> Tensor:
