@@ -1,0 +1,241 @@
+"""Codec control: the network's shapes, ranges and gradients, the loss terms, training and real files."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from conftest import load_photo, read_dct
+from PIL import Image
+
+from kornia_diffjpeg import diff_jpeg
+from kornia_diffjpeg.codec.tables import ANNEX_K_CHROMA, ANNEX_K_LUMA
+from kornia_diffjpeg.control import (
+    CodecControl,
+    binned_target_sizes,
+    bootstrap_loss,
+    codec_control_loss,
+    dct_statistics,
+    encode_with_control,
+    integer_tables,
+    standard_tables,
+)
+from kornia_diffjpeg.reference import decode, from_uint8, pillow_encode
+
+SIZE_RANGE = (500.0, 4000.0)
+
+
+def photos(count: int = 4, height: int = 48, width: int = 64) -> torch.Tensor:
+    names = ("astronaut", "chelsea", "coffee")
+    return torch.stack([from_uint8(load_photo(names[i % 3], height, width)) for i in range(count)])
+
+
+@pytest.fixture
+def control() -> CodecControl:
+    torch.manual_seed(0)
+    return CodecControl(size_range=SIZE_RANGE, width=16, blocks=2)
+
+
+def test_tables_shape_range_and_dependence_on_target(control):
+    images = photos()
+    qt_y, qt_c = control(images, torch.tensor([500.0, 1000.0, 2000.0, 4000.0]))
+    for table in (qt_y, qt_c):
+        assert table.shape == (4, 8, 8) and table.dtype == torch.float32
+        assert bool((table >= 1).all() and (table <= 255).all())
+    control.eval()
+    # The same image with two targets: the condition reaches the tables (once the CBN leaves its identity start).
+    control.blocks[0].norm2.affine[-1].weight.data.normal_()
+    low, _ = control(images[:1].expand(2, -1, -1, -1), torch.tensor([500.0, 4000.0]))
+    assert not torch.allclose(low[0], low[1])
+
+
+def test_tables_saturate_within_bounds(control):
+    # Huge logits: the sigmoid scaling keeps the tables in [1, 255].
+    with torch.no_grad():
+        control.out.bias.fill_(1e4)
+        assert float(control(photos(2), torch.tensor([600.0, 900.0]))[0].max()) == 255.0
+        control.out.bias.fill_(-1e4)
+        assert float(control(photos(2), torch.tensor([600.0, 900.0]))[0].min()) == 1.0
+
+
+def test_gradients_reach_every_parameter_and_the_image(control):
+    for block in control.blocks:  # leave the identity start of the CBN so that its first layer gets gradients
+        block.norm2.affine[-1].weight.data.normal_(std=0.1)
+    images = photos(3).requires_grad_()
+    qt_y, qt_c = control(images, torch.tensor([600.0, 1500.0, 3000.0]))
+    (qt_y.sum() + qt_c.square().sum()).backward()
+    assert images.grad is not None and bool(images.grad.abs().sum() > 0)
+    for name, parameter in control.named_parameters():
+        assert parameter.grad is not None and bool(parameter.grad.abs().sum() > 0), name
+
+
+def test_custom_backbone():
+    backbone = torch.nn.Sequential(torch.nn.Conv2d(3, 5, 3, stride=4), torch.nn.ReLU())
+    control = CodecControl(backbone, size_range=SIZE_RANGE, width=8, blocks=1)
+    qt_y, qt_c = control(photos(2), torch.tensor([700.0, 900.0]))
+    assert qt_y.shape == qt_c.shape == (2, 8, 8)
+
+
+def test_dct_statistics_follow_the_image():
+    flat = torch.full((1, 3, 16, 16), 0.5)
+    stats = dct_statistics(torch.cat([flat, photos(1, 16, 16)]))
+    # A flat gray image has no AC energy and no spread; a photo has both.
+    assert float(stats[0, :3].flatten(1)[:, 1:].abs().max()) < 1e-3
+    assert bool((stats[1, :3].flatten(1)[:, 1:].mean(1) > stats[0, :3].flatten(1)[:, 1:].mean(1)).all())
+
+
+def loss_inputs(batch: int = 4, requires_grad: bool = True):
+    torch.manual_seed(1)
+    sizes = torch.tensor([800.0, 1000.0, 960.0, 500.0][:batch], requires_grad=requires_grad)
+    target = torch.full((batch,), 1000.0)
+    output = torch.randn(batch, 10, requires_grad=requires_grad)
+    reference = torch.randn(batch, 10)
+    qt_y = (20 + 10 * torch.rand(batch, 8, 8)).requires_grad_(requires_grad)
+    qt_c = (30 + 10 * torch.rand(batch, 8, 8)).requires_grad_(requires_grad)
+    return sizes, target, output, reference, qt_y, qt_c
+
+
+def test_loss_terms_follow_their_definitions():
+    sizes, target, output, reference, qt_y, qt_c = loss_inputs(requires_grad=False)
+    terms = codec_control_loss(sizes, target, output, reference, qt_y, qt_c, condition_margin=0.01, size_margin=0.05)
+    # Only 1000 > 990 is over; only 800 and 500 are below 950.
+    assert float(terms.condition) == pytest.approx(float(torch.log10(torch.tensor(1000 / 990))) / 4, rel=1e-5)
+    expected_regularizer = (np.log10(950 / 800) + np.log10(950 / 500)) / 4
+    assert float(terms.size_regularizer) == pytest.approx(expected_regularizer, rel=1e-5)
+    assert float(terms.performance) == pytest.approx(
+        float(torch.nn.functional.cross_entropy(output, reference.argmax(1))), rel=1e-6
+    )
+    expected_table = abs(float(qt_y.flatten(1).std(1).mean()) - 12) + abs(float(qt_c.flatten(1).std(1).mean()) - 12)
+    assert float(terms.table_regularizer) == pytest.approx(expected_table, rel=1e-5)
+    weights = {"condition_weight": 2.0, "performance_weight": 3.0, "size_weight": 5.0, "table_weight": 7.0}
+    total = codec_control_loss(sizes, target, output, reference, qt_y, qt_c, **weights).total
+    expected = 2 * terms.condition + 3 * terms.performance + 5 * terms.size_regularizer + 7 * terms.table_regularizer
+    assert float(total) == pytest.approx(float(expected), rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("term", "inputs"),
+    [("condition", "sizes"), ("size_regularizer", "sizes"), ("performance", "output"), ("table_regularizer", "tables")],
+)
+def test_each_loss_term_has_gradients(term, inputs):
+    sizes, target, output, reference, qt_y, qt_c = loss_inputs()
+    terms = codec_control_loss(sizes, target, output, reference, qt_y, qt_c)
+    getattr(terms, term).backward()
+    grads = {"sizes": [sizes.grad], "output": [output.grad], "tables": [qt_y.grad, qt_c.grad]}[inputs]
+    assert all(g is not None and bool(g.abs().sum() > 0) for g in grads)
+    if term == "condition":  # one-sided: only the file over the target gets a (positive) gradient
+        assert sizes.grad[1] > 0 and bool((sizes.grad[[0, 2, 3]] == 0).all())
+    if term == "size_regularizer":  # pushes the too-small files up, leaves the rest
+        assert sizes.grad[0] < 0 and sizes.grad[3] < 0 and sizes.grad[1] == 0 and sizes.grad[2] == 0
+
+
+def test_custom_performance_loss():
+    sizes, target, output, reference, qt_y, qt_c = loss_inputs(requires_grad=False)
+    terms = codec_control_loss(
+        sizes, target, output, reference, qt_y, qt_c, performance_loss=lambda o, r: (o - r).abs().mean()
+    )
+    assert float(terms.performance) == pytest.approx(float((output - reference).abs().mean()))
+
+
+def test_one_training_step_lowers_the_loss(control):
+    """Through the real differentiable codec: one Adam step on a tiny batch lowers the control loss."""
+    images = photos(4, 32, 32)
+    target = torch.tensor([600.0, 900.0, 1500.0, 2500.0])
+    downstream = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 8, stride=8), torch.nn.Flatten(), torch.nn.Linear(64, 5))
+    downstream.requires_grad_(False)
+    reference = downstream(images)
+    optimizer = torch.optim.Adam(control.parameters(), lr=1e-2)
+
+    def loss() -> torch.Tensor:
+        qt_y, qt_c = control(images, target)
+        coded = diff_jpeg(images, qt_y=qt_y, qt_c=qt_c)
+        # A stand-in differentiable size that falls with the tables: keeps the test independent of the estimator.
+        sizes = 4000.0 * (qt_y.mean((1, 2)) + qt_c.mean((1, 2))).div(20.0).pow(-1.0)
+        return codec_control_loss(sizes, target, downstream(coded), reference, qt_y, qt_c).total
+
+    control.eval()  # batch statistics of 4 samples would make the comparison noisy
+    before = float(loss())
+    loss().backward()
+    optimizer.step()
+    assert float(loss()) < before
+
+
+def test_bootstrap_targets_are_libjpeg_tables():
+    qt_y, qt_c = standard_tables(torch.tensor([50.0, 100.0]))
+    assert qt_y[0].tolist() == [list(r) for r in ANNEX_K_LUMA] and qt_c[0].tolist() == [list(r) for r in ANNEX_K_CHROMA]
+    assert bool((qt_y[1] == 1).all())
+    assert float(bootstrap_loss(qt_y + 2.55, qt_c, torch.tensor([50.0, 100.0]))) == pytest.approx(0.01)
+
+
+def test_binned_target_sizes_cover_the_range():
+    sizes = binned_target_sizes(8, 1000.0, 8000.0, torch.Generator().manual_seed(3))
+    bins = ((sizes.log() - np.log(1000.0)) / (np.log(8000.0) - np.log(1000.0)) * 8).floor()
+    assert sorted(bins.tolist()) == list(range(8))
+
+
+def test_encode_with_control_writes_standard_files(control, tmp_path):
+    images = photos(3)
+    target = torch.tensor([600.0, 1200.0, 3000.0])
+    files = encode_with_control(control, images, target)
+    control.eval()
+    with torch.no_grad():
+        qt_y, qt_c = control(images, target)
+    assert control.training is False  # fixture module untouched beyond our own eval()
+    for index, data in enumerate(files):
+        assert data[:2] == b"\xff\xd8" and data[-2:] == b"\xff\xd9"
+        for library in ("opencv", "pillow"):
+            assert decode(data, library).shape == (48, 64, 3)
+        # The tables in the file are the predicted tables rounded (jpeglib reads them in natural order).
+        tables = read_dct(data, tmp_path).qt
+        assert np.array_equal(tables[0], integer_tables(qt_y[index]).numpy())
+        assert np.array_equal(tables[1], integer_tables(qt_c[index]).numpy())
+        assert Image.open(io.BytesIO(data)).quantization[0] == integer_tables(qt_y[index]).flatten().tolist()
+
+
+def test_encode_with_control_keeps_training_mode_and_matches_pillow(control):
+    control.train()
+    image = photos(1)
+    data = encode_with_control(control, image[0], 800.0)[0]
+    assert control.training
+    control.eval()
+    with torch.no_grad():
+        qt_y, qt_c = control(image, torch.tensor([800.0]))
+    tables = [integer_tables(qt_y[0]).numpy(), integer_tables(qt_c[0]).numpy()]
+    reference = pillow_encode((image[0].permute(1, 2, 0) * 255).round().byte().numpy(), qtables=tables)
+    assert data == reference
+
+
+def test_bad_input(control):
+    images = photos(2)
+    target = torch.tensor([800.0, 900.0])
+    with pytest.raises(TypeError, match="image"):
+        control(images.numpy(), target)
+    with pytest.raises(ValueError, match="RGB"):
+        control(images[:, :1], target)
+    with pytest.raises(ValueError, match="target_bytes"):
+        control(images, torch.tensor([800.0]))
+    with pytest.raises(ValueError, match="target_bytes"):
+        control(images, torch.tensor([800.0, -1.0]))
+    with pytest.raises(TypeError, match="target_bytes"):
+        control(images, [800.0, 900.0])
+    with pytest.raises(ValueError, match="size_range"):
+        CodecControl(size_range=(100.0, 10.0))
+    with pytest.raises(ValueError, match="backbone"):
+        CodecControl(torch.nn.Flatten())
+    with pytest.raises(TypeError, match="control"):
+        encode_with_control(torch.nn.Identity(), images, target)
+    with pytest.raises(ValueError, match="subsampling"):
+        encode_with_control(control, images, target, subsampling="4:1:1")
+    sizes, target4, output, reference, qt_y, qt_c = loss_inputs(requires_grad=False)
+    with pytest.raises(ValueError, match="target_bytes"):
+        codec_control_loss(sizes, target4[:2], output, reference, qt_y, qt_c)
+    with pytest.raises(ValueError, match="qt_c"):
+        codec_control_loss(sizes, target4, output, reference, qt_y, qt_c[:, :4])
+    with pytest.raises(TypeError, match="predicted_bytes"):
+        codec_control_loss(sizes.long(), target4, output, reference, qt_y, qt_c)
+    with pytest.raises(ValueError, match="margin"):
+        codec_control_loss(sizes, target4, output, reference, qt_y, qt_c, condition_margin=0.1, size_margin=0.05)
+    with pytest.raises(TypeError, match="performance_loss"):
+        codec_control_loss(sizes, target4, output, reference, qt_y, qt_c, performance_loss="ce")
