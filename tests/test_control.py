@@ -156,7 +156,7 @@ def test_one_training_step_lowers_the_loss(control):
         return codec_control_loss(sizes, target, downstream(coded), reference, qt_y, qt_c).total
 
     control.eval()  # batch statistics of 4 samples would make the comparison noisy
-    before = float(loss())
+    before = float(loss().detach())
     loss().backward()
     optimizer.step()
     assert float(loss()) < before
