@@ -20,7 +20,6 @@ from torch import Tensor
 
 from kornia_diffjpeg.codec.pipeline import JPEGCoefficients, jpeg_encode
 from kornia_diffjpeg.codec.sampling import SUBSAMPLING_FACTORS, ceil_div
-from kornia_diffjpeg.codec.surrogates import round_half_away
 from kornia_diffjpeg.filesize.codebook import (
     AC_SYMBOLS,
     DC_SYMBOLS,
@@ -58,71 +57,67 @@ def header_size(channels: int, dht_values: Tensor | int | None = None) -> Tensor
     return _FIXED + tables * _DQT + sof + 2 * tables * _DHT_BASE + sos + dht_values
 
 
-@functools.cache
-def _scan_layout(image_size: tuple[int, int], subsampling: str, channels: int) -> tuple[np.ndarray, ...]:
-    """Coding order of the blocks, as static index arrays (cached per size and layout).
+@functools.lru_cache(maxsize=64)
+def _scan_layout(
+    image_size: tuple[int, int], subsampling: str, channels: int, device: torch.device
+) -> tuple[Tensor, ...]:
+    """Coding order of the blocks, as index tensors (cached per size, layout and device).
 
     Returns:
+        source: (N * 64,) for each coded block and zigzag position, the flat index of its coefficient in
+            the luma blocks, then the Cb and Cr blocks (all row-major), then one zero block for MCU fill.
         table: (N,) Huffman table of each coded block (0 luma, 1 chroma).
         real: (N,) False for MCU-fill blocks (luma blocks beyond the image's block grid).
         previous: (N,) position of the previous real block of the same component (its DC is the
             predictor), or -1 for the first block of a component (predictor 0).
     """
     height, width = image_size
+    luma_rows, luma_cols = ceil_div(height, 8), ceil_div(width, 8)
+    luma_index = np.arange(luma_rows * luma_cols).reshape(luma_rows, luma_cols)
     if channels == 1:  # a single-component scan codes only the component's own blocks, row by row
-        count = ceil_div(height, 8) * ceil_div(width, 8)
-        component = np.zeros(count, np.int64)
-        real = np.ones(count, bool)
+        source = luma_index.reshape(-1)
+        component = np.zeros(source.size, np.int64)
+        fill = -1  # none
     else:
         factor_w, factor_h = SUBSAMPLING_FACTORS[subsampling]
         rows, cols = ceil_div(height, 8 * factor_h), ceil_div(width, 8 * factor_w)
-        block_row = np.arange(rows * factor_h).reshape(rows, factor_h, 1, 1)
-        block_col = np.arange(cols * factor_w).reshape(1, 1, cols, factor_w)
-        luma_real = (block_row < ceil_div(height, 8)) & (block_col < ceil_div(width, 8))
-        luma_real = luma_real.transpose(0, 2, 1, 3).reshape(rows, cols, factor_h * factor_w)
+        fill = luma_index.size + 2 * rows * cols  # the zero block
+        luma = np.full((rows * factor_h, cols * factor_w), fill)
+        luma[:luma_rows, :luma_cols] = luma_index
+        luma = luma.reshape(rows, factor_h, cols, factor_w).transpose(0, 2, 1, 3).reshape(rows, cols, -1)
+        chroma = luma_index.size + np.arange(2 * rows * cols).reshape(2, rows, cols).transpose(1, 2, 0)
+        source = np.concatenate([luma, chroma], axis=2).reshape(-1)
         mcu = factor_h * factor_w + 2
         component = np.tile(np.r_[np.zeros(mcu - 2, np.int64), 1, 2], rows * cols)
-        real = np.concatenate([luma_real, np.ones((rows, cols, 2), bool)], axis=2).reshape(-1)
+    real = source != fill
     positions = np.arange(component.size)
     previous = np.full(component.size, -1)
     for k in range(3):  # the previous real block of component k: a running maximum of its real positions
         mine = component == k
         seen = np.maximum.accumulate(np.where(mine & real, positions, -1))
         previous[mine] = np.r_[-1, seen[:-1]][mine]
-    return np.minimum(component, 1), real, previous
+    source = (source[:, None] * 64 + np.array(ZIGZAG)).reshape(-1)
+    arrays = (source, np.minimum(component, 1), real, previous)
+    return tuple(torch.from_numpy(a).to(device) for a in arrays)
 
 
 def _coded_blocks(coefficients: JPEGCoefficients) -> tuple[Tensor, Tensor]:
     """The blocks in coding order, (B, N, 64) int32 in zigzag order with DC differences at 0, and each
-    block's Huffman table (N,)."""
-    luma = round_half_away(coefficients.luma.detach()).int()[:, 0]  # (B, rows, cols, 64)
-    device = luma.device
-    table, real, previous = (
-        torch.from_numpy(a).to(device)
-        for a in _scan_layout(coefficients.image_size, coefficients.subsampling, coefficients.channels)
+    block's Huffman table (N,). Coefficients are rounded to the nearest integers."""
+    luma, chroma = coefficients.luma.detach(), coefficients.chroma
+    batch, device = luma.shape[0], luma.device
+    source, table, real, previous = _scan_layout(
+        coefficients.image_size, coefficients.subsampling, coefficients.channels, device
     )
-    batch = luma.shape[0]
-    if coefficients.chroma is None:
-        blocks = luma.reshape(batch, -1, 64)
-    else:
-        chroma = round_half_away(coefficients.chroma.detach()).int()  # (B, 2, rows, cols, 64)
-        factor_w, factor_h = SUBSAMPLING_FACTORS[coefficients.subsampling]
-        rows, cols = chroma.shape[2:4]
-        luma = F.pad(luma, (0, 0, 0, cols * factor_w - luma.shape[2], 0, rows * factor_h - luma.shape[1]))
-        luma = luma.reshape(batch, rows, factor_h, cols, factor_w, 64).transpose(2, 3)
-        luma = luma.reshape(batch, rows, cols, factor_h * factor_w, 64)
-        blocks = torch.cat([luma, chroma.permute(0, 2, 3, 1, 4)], dim=3).reshape(batch, -1, 64)
-    blocks = blocks[..., _zigzag_index(device)]
+    parts = [luma.reshape(batch, -1)]
+    if chroma is not None:
+        parts += [chroma.detach().reshape(batch, -1), luma.new_zeros(batch, 64)]
+    blocks = torch.cat(parts, 1).index_select(1, source).round_().int().reshape(batch, -1, 64)
     dc = blocks[..., 0]
     predictor = F.pad(dc, (1, 0)).index_select(1, previous + 1)
     # MCU-fill blocks repeat the previous block's DC (a difference of 0) and have no AC coefficients.
     blocks[..., 0] = torch.where(real, dc - predictor, 0)
     return blocks, table
-
-
-@functools.cache
-def _zigzag_index(device: torch.device) -> Tensor:
-    return torch.tensor(ZIGZAG, device=device)
 
 
 def _slot_symbols(value: Tensor, position: Tensor) -> tuple[Tensor, ...]:
