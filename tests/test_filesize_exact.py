@@ -17,6 +17,15 @@ from kornia_diffjpeg.reference import from_uint8, opencv_encode, pillow_encode
 
 SUBSAMPLINGS = ("4:2:0", "4:2:2", "4:4:4")
 QUALITIES = (1, 7, 30, 50, 75, 90, 97, 100)
+#: Hypothesis strategies for a random image and its coding settings.
+IMAGE_SETTINGS = {
+    "seed": st.integers(0, 2**32 - 1),
+    "height": st.integers(1, 70),
+    "width": st.integers(1, 70),
+    "channels": st.sampled_from([1, 3]),
+    "subsampling": st.sampled_from(SUBSAMPLINGS),
+    "optimize": st.booleans(),
+}
 
 
 def _segments(data: bytes) -> list[tuple[int, int]]:
@@ -55,15 +64,7 @@ def test_photos_match_opencv_and_pillow(name: str, optimize: bool) -> None:
             assert size == len(pillow_encode(array, quality, subsampling, optimize=optimize)), (quality, subsampling)
 
 
-@given(
-    seed=st.integers(0, 2**32 - 1),
-    height=st.integers(1, 70),
-    width=st.integers(1, 70),
-    channels=st.sampled_from([1, 3]),
-    subsampling=st.sampled_from(SUBSAMPLINGS),
-    quality=st.integers(1, 100),
-    optimize=st.booleans(),
-)
+@given(**IMAGE_SETTINGS, quality=st.integers(1, 100))
 def test_random_images_match_opencv_and_pillow(seed, height, width, channels, subsampling, quality, optimize) -> None:
     array = _random_image(seed, height, width, channels)
     size = jpeg_file_size(from_uint8(array), float(quality), subsampling=subsampling, optimize=optimize)
@@ -72,14 +73,7 @@ def test_random_images_match_opencv_and_pillow(seed, height, width, channels, su
     assert int(size) == len(pillow_encode(array, quality, subsampling, optimize=optimize))
 
 
-@given(
-    seed=st.integers(0, 2**32 - 1),
-    height=st.integers(1, 70),
-    width=st.integers(1, 70),
-    channels=st.sampled_from([1, 3]),
-    subsampling=st.sampled_from(SUBSAMPLINGS),
-    optimize=st.booleans(),
-)
+@given(**IMAGE_SETTINGS)
 def test_random_tables_match_pillow(seed, height, width, channels, subsampling, optimize) -> None:
     array = _random_image(seed, height, width, channels)
     rng = np.random.default_rng(seed)
