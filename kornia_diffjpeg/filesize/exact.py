@@ -178,12 +178,11 @@ def _scan_bytes(coefficients: JPEGCoefficients, optimize: bool) -> tuple[Tensor,
     slot = coded.reshape(-1).nonzero().squeeze(1)  # image-major, then coding order
     block, position = slot >> 6, slot & 63
     image = block // blocks_per_image
+    table = table[block - image * blocks_per_image]
     symbol, size, extra, zrl = _slot_symbols(blocks.reshape(-1)[slot].long(), position)
-    ac = (position != 0).long()
-    table = table[block % blocks_per_image]
     book_size = tables * (DC_SYMBOLS + AC_SYMBOLS)
     ac_base = tables * DC_SYMBOLS + table * AC_SYMBOLS  # the block's AC table in the flat codebook
-    index = torch.where(ac.bool(), ac_base, table * DC_SYMBOLS) + symbol
+    index = torch.where(position != 0, ac_base, table * DC_SYMBOLS) + symbol
     zrl_index = ac_base + _ZRL
     counts = None
     if optimize:
@@ -236,15 +235,15 @@ def _stuffed_bytes(value: Tensor, length: Tensor, start: Tensor, image: Tensor, 
     value = torch.cat([value, (1 << padding) - 1])
     length = torch.cat([length, padding])
     start = torch.cat([start, image_start + bits])
-    word, offset = start // _WORD, start % _WORD
+    word, offset = start >> 5, start & (_WORD - 1)
     tail = offset + length  # bit just past the string, counted from its first word's start
     fits = tail <= _WORD
     first = torch.where(fits, value << (_WORD - tail).clamp(min=0), value >> (tail - _WORD).clamp(min=0))
     second = torch.where(fits, 0, (value << (2 * _WORD - tail).clamp(max=_WORD)) & 0xFFFFFFFF)
     words = torch.zeros(value.shape[0] + batch + 1, dtype=torch.int64, device=device)  # >= all images' words
     words.index_add_(0, word, first).index_add_(0, word + 1, second)
-    shifts = torch.tensor([24, 16, 8, 0], device=device)
-    ff = F.pad(((words[:, None] >> shifts) & 0xFF == 0xFF).sum(1).cumsum(0), (1, 0))
+    # The words hold 32 bits in 64: their bytes, in either byte order, are the stream's and 4 zeros.
+    ff = F.pad((words.view(torch.uint8).view(-1, 8) == 0xFF).sum(1).cumsum(0), (1, 0))
     first_word = image_start // _WORD
     stuffed = ff[first_word + image_words] - ff[first_word]
     return (bits + padding) // 8 + stuffed
