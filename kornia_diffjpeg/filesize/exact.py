@@ -177,7 +177,8 @@ def _scan_bytes(coefficients: JPEGCoefficients, optimize: bool) -> tuple[Tensor,
     coded[..., 0] = coded[..., 63] = True  # DC and the last position (its coefficient, or the EOB)
     slot = coded.reshape(-1).nonzero().squeeze(1)  # image-major, then coding order
     block, position = slot >> 6, slot & 63
-    image = block // blocks_per_image
+    per_image = coded.reshape(batch, -1).sum(1)
+    image = torch.arange(batch, device=device).repeat_interleave(per_image, output_size=slot.shape[0])
     table = table[block - image * blocks_per_image]
     symbol, size, extra, zrl = _slot_symbols(blocks.reshape(-1)[slot].long(), position)
     book_size = tables * (DC_SYMBOLS + AC_SYMBOLS)
@@ -196,7 +197,9 @@ def _scan_bytes(coefficients: JPEGCoefficients, optimize: bool) -> tuple[Tensor,
     length = lengths[index] + size
     zrl_length = torch.where(zrl > 0, lengths[zrl_index], 0)
     span = zrl * zrl_length + length
-    start = span.cumsum(0) - span  # in the images' bit strings one after the other
+    end = span.cumsum(0)
+    start = end - span  # in the images' bit strings one after the other
+    bits = torch.diff(F.pad(end, (1, 0))[per_image.cumsum(0)], prepend=end.new_zeros(1))
     strings = [((codes[index] << size) | extra, length, start + zrl * zrl_length, image)]
     with_zrl = (zrl > 0).nonzero().squeeze(1)
     for k in range(3):  # up to three ZRLs (16 zeros each) before a coefficient
@@ -211,7 +214,6 @@ def _scan_bytes(coefficients: JPEGCoefficients, optimize: bool) -> tuple[Tensor,
             )
         )
     value, length, start, image = (torch.cat(parts) for parts in zip(*strings, strict=True))
-    bits = torch.zeros(batch, dtype=torch.int64, device=device).index_add_(0, image, length)
     return _stuffed_bytes(value, length, start, image, bits), values.expand(batch)
 
 
@@ -243,7 +245,7 @@ def _stuffed_bytes(value: Tensor, length: Tensor, start: Tensor, image: Tensor, 
     words = torch.zeros(value.shape[0] + batch + 1, dtype=torch.int64, device=device)  # >= all images' words
     words.index_add_(0, word, first).index_add_(0, word + 1, second)
     # The words hold 32 bits in 64: their bytes, in either byte order, are the stream's and 4 zeros.
-    ff = F.pad((words.view(torch.uint8).view(-1, 8) == 0xFF).sum(1).cumsum(0), (1, 0))
+    ff = F.pad(torch.count_nonzero(words.view(torch.uint8).view(-1, 8) == 0xFF, dim=1).cumsum(0), (1, 0))
     first_word = image_start // _WORD
     stuffed = ff[first_word + image_words] - ff[first_word]
     return (bits + padding) // 8 + stuffed
