@@ -143,7 +143,7 @@ def test_optimal_tables_limit_code_lengths() -> None:
     counts = torch.zeros(2, 256, dtype=torch.int64)
     counts[0, :40] = torch.tensor(fibonacci)
     counts[1, 7] = 5  # a single symbol
-    bits, values = optimal_bits_and_values(counts, 162)
+    bits, values = optimal_bits_and_values(counts)
     assert bits.sum(1).tolist() == [40, 1]
     kraft = (bits.double() * 2.0 ** -torch.arange(1, 17)).sum(1)
     assert bool((kraft < 1).all())

@@ -126,20 +126,20 @@ def _limit_lengths(bits: Tensor) -> Tensor:
     return torch.tensor(rows, dtype=bits.dtype, device=bits.device)
 
 
-def optimal_bits_and_values(counts: Tensor, max_symbols: int) -> tuple[Tensor, Tensor]:
+def optimal_bits_and_values(counts: Tensor) -> tuple[Tensor, Tensor]:
     """libjpeg's optimal Huffman tables (``jpeg_gen_optimal_table``) from symbol counts.
 
     Args:
         counts: (T, symbols) int64 symbol counts of T tables.
-        max_symbols: most symbols with a non-zero count any table can have (bounds the merge steps).
 
     Returns:
         bits (T, 16) and values (T, symbols): the tables as a DHT segment writes them; the number
         of values of each table is ``bits.sum(1)``, the number of symbols with a non-zero count.
     """
     tables, symbols = counts.shape
-    sizes = _huffman_code_sizes(counts, max_symbols)
-    longest = max(2 * _MAX_CODE_LENGTH, max_symbols + 1)  # a code size never exceeds the merge count
+    merges = int((counts > 0).sum(1).max())  # with the reserved symbol: one merge per real symbol (a host sync)
+    sizes = _huffman_code_sizes(counts, merges)
+    longest = max(2 * _MAX_CODE_LENGTH, merges)  # a code size never exceeds the merge count
     histogram = torch.zeros(tables, longest + 1, dtype=torch.int64, device=counts.device)
     histogram.scatter_add_(1, sizes, (sizes > 0).long())
     bits = _limit_lengths(histogram)[:, 1 : _MAX_CODE_LENGTH + 1]

@@ -156,8 +156,8 @@ def _codebooks(counts: Tensor | None, tables: int, device: torch.device) -> tupl
     batch = counts.shape[0]
     codes, lengths, values = [], [], 0
     dc_counts, ac_counts = counts.split([tables * DC_SYMBOLS, tables * AC_SYMBOLS], 1)
-    for part, symbols, most in ((dc_counts, DC_SYMBOLS, DC_SYMBOLS), (ac_counts, AC_SYMBOLS, MAX_AC_SYMBOLS)):
-        bits, order = optimal_bits_and_values(part.reshape(batch * tables, symbols), most)
+    for part, symbols in ((dc_counts, DC_SYMBOLS), (ac_counts, AC_SYMBOLS)):
+        bits, order = optimal_bits_and_values(part.reshape(batch * tables, symbols))
         code, length = canonical_codes(bits, order, symbols)
         codes.append(code.reshape(batch, -1))
         lengths.append(length.reshape(batch, -1))
