@@ -75,11 +75,12 @@ def main() -> None:
         "--train", type=float, default=None, metavar="MIN", help="train a control for MIN minutes first"
     )
     parser.add_argument("--crops", type=int, default=70, help="held-out crops (default 70)")
+    parser.add_argument("--checkpoint", type=Path, default=CHECKPOINT, help="trained control (default: %(default)s)")
     args = parser.parse_args()
     device = setup(args.device)
     if args.train is not None:
-        save(*train(minutes=args.train, device=str(device)))
-    control, record = load(CHECKPOINT, str(device))
+        save(*train(minutes=args.train, device=str(device)), args.checkpoint)
+    control, record = load(args.checkpoint, str(device))
     crop = record["crop"]
     images = heldout_crops(24 if args.quick else args.crops, crop)
     arrays = [to_uint8(image) for image in images]
