@@ -1,13 +1,12 @@
 """The exact byte count of the baseline JPEG file libjpeg-turbo writes, from the quantized coefficients.
 
 The file is the headers (their sizes depend only on the component count and on the Huffman tables)
-and the entropy-coded scan. The scan is built here as libjpeg builds it, but on tensors: every
-coefficient position of every block is one slot that holds at most one Huffman symbol with its extra
-bits (the DC difference at position 0; at an AC position a (run, size) symbol, a ZRL on the 16th zero
-of a run that a non-zero coefficient ends, or the EOB after the last non-zero coefficient). Slot bit
-offsets are a cumulative sum, the bits are packed into 32-bit words by a scatter, and the 0xFF bytes,
-each followed by a stuffed 0x00 byte, are counted.
-"""
+and the entropy-coded scan, built here as libjpeg builds it but on tensors. The blocks are gathered
+in coding order (MCU interleave, MCU-fill blocks, zigzag; DC as differences). The coded slots are
+each block's DC, its non-zero AC coefficients and its position 63, which holds the EOB when it is
+zero; each slot is one Huffman code with its extra bits, preceded by a ZRL per 16 zeros of the run
+since the previous slot. The slots' bit offsets are a cumulative sum, the bits are packed into
+32-bit words by a scatter, and the 0xFF bytes, each followed by a stuffed 0x00 byte, are counted.
 
 from __future__ import annotations
 
@@ -268,6 +267,8 @@ def jpeg_file_size(
     ``len(cv2.imencode(".jpg", ...)[1])`` and the length of Pillow's ``save(format="JPEG")`` output for
     the same settings (``quality`` or ``qtables``, ``subsampling``, ``optimize``), for the 8-bit image
     ``round(255 * image)``. No gradient flows; see ``diff_jpeg_file_size`` for a differentiable estimate.
+    Vectorized over images and blocks, with two host syncs (the number of coded symbols and of ZRLs;
+    ``optimize`` adds a few), so it is not meant for ``torch.compile(fullgraph=True)``.
 
     Args:
         image: float images in [0, 1], (B, C, H, W) or (C, H, W), C = 1 or 3, or the
@@ -288,7 +289,7 @@ def jpeg_file_size(
         >>> image = torch.rand(2, 3, 40, 52)
         >>> jpeg_file_size(image, 75.0).shape
         torch.Size([2])
-        >>> int(jpeg_file_size(torch.zeros(1, 8, 8), 50.0))  # 330 header bytes, 1 data byte
+        >>> int(jpeg_file_size(torch.zeros(1, 8, 8), 50.0))  # 330 header bytes, 2 bytes of data
         332
     """
     if not isinstance(optimize, bool):
