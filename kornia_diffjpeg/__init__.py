@@ -12,6 +12,7 @@ from kornia_diffjpeg.codec import (
     jpeg_decode,
     jpeg_encode,
 )
+from kornia_diffjpeg.control import CodecControl, codec_control_loss, encode_with_control
 from kornia_diffjpeg.filesize import DiffJPEGFileSize, JPEGFileSizeRegressor, diff_jpeg_file_size, jpeg_file_size
 
 __version__ = "0.1.0"
@@ -19,6 +20,7 @@ __version__ = "0.1.0"
 __all__ = [
     "MODES",
     "ROUNDING_SURROGATES",
+    "CodecControl",
     "DiffJPEG",
     "DiffJPEGCodec",
     "DiffJPEGFileSize",
@@ -26,8 +28,10 @@ __all__ = [
     "JPEGFileSizeRegressor",
     "RandomDiffJPEG",
     "annex_k_tables",
+    "codec_control_loss",
     "diff_jpeg",
     "diff_jpeg_file_size",
+    "encode_with_control",
     "jfif_color",
     "jpeg_decode",
     "jpeg_encode",
