@@ -7,6 +7,7 @@ each block's DC, its non-zero AC coefficients and its position 63, which holds t
 zero; each slot is one Huffman code with its extra bits, preceded by a ZRL per 16 zeros of the run
 since the previous slot. The slots' bit offsets are a cumulative sum, the bits are packed into
 32-bit words by a scatter, and the 0xFF bytes, each followed by a stuffed 0x00 byte, are counted.
+"""
 
 from __future__ import annotations
 
