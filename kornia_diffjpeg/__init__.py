@@ -1,5 +1,6 @@
 """kornia_diffjpeg: JPEG coding as a differentiable layer for PyTorch."""
 
+from kornia_diffjpeg import attacks
 from kornia_diffjpeg.augmentation import DiffJPEG, RandomDiffJPEG
 from kornia_diffjpeg.codec import (
     MODES,
@@ -18,6 +19,7 @@ from kornia_diffjpeg.filesize import DiffJPEGFileSize, JPEGFileSizeRegressor, di
 __version__ = "0.1.0"
 
 __all__ = [
+    "attacks",
     "MODES",
     "ROUNDING_SURROGATES",
     "CodecControl",

@@ -1,0 +1,198 @@
+"""Adversarial attacks through JPEG: FGSM, iterative FGSM and PGD with a differentiable codec in the loop.
+
+Each attack perturbs images in [0, 1] within an L-infinity ball of radius ``eps`` so that
+``model(jpeg(image))`` misclassifies them, where ``jpeg`` is any differentiable image -> image callable:
+``functools.partial(diff_jpeg, quality=q, mode="ste")``, a :class:`~kornia_diffjpeg.DiffJPEG` module,
+``kornia.enhance.jpeg_codec_differentiable`` wrapped the same way, or ``None`` for no JPEG. Per-sample
+qualities come with the callable (a (B,) quality tensor).
+
+Scale of ``eps``: the images' [0, 1] scale. The attack literature often states budgets on the 0..255
+scale ("eps = 3"); that is ``eps = 3 / 255`` here.
+
+The model is used as it is: the attacks never call ``model.eval()`` or ``model.train()``, so put it in
+the mode you want attacked (usually ``eval()``, so that batch normalization uses its running statistics).
+Gradients are taken w.r.t. the images only (``torch.autograd.grad``): the model's ``.grad`` fields are
+left untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from numbers import Real
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from kornia_diffjpeg._checks import check_image
+
+__all__ = ["fgsm", "ifgsm", "pgd"]
+
+ImageMap = Callable[[Tensor], Tensor]
+
+
+def _check_inputs(model: Any, images: Any, labels: Any, eps: Any, jpeg: Any) -> None:
+    if not callable(model):
+        raise TypeError(f"model must be callable (an nn.Module or function), got {type(model).__name__}")
+    batched = check_image(images)
+    if images.ndim != 4:
+        raise ValueError(f"images must have shape (B, C, H, W), got shape {tuple(images.shape)}")
+    if not isinstance(labels, Tensor) or labels.dtype != torch.int64:
+        got = labels.dtype if isinstance(labels, Tensor) else type(labels).__name__
+        raise TypeError(f"labels must be an int64 tensor of class indices, got {got}")
+    if labels.shape != (batched.shape[0],):
+        raise ValueError(f"labels must have shape ({batched.shape[0]},), got shape {tuple(labels.shape)}")
+    if labels.device != images.device:
+        raise ValueError(f"labels are on {labels.device} but images are on {images.device}")
+    if isinstance(eps, bool) or not isinstance(eps, Real) or not 0 <= float(eps) <= 1:
+        raise ValueError(f"eps must be a number in [0, 1] (the [0, 1] image scale; 3/255 for '3'), got {eps!r}")
+    if jpeg is not None and not callable(jpeg):
+        raise TypeError(f"jpeg must be a callable image -> image or None, got {type(jpeg).__name__}")
+
+
+def _check_steps(steps: Any, step_size: Any) -> None:
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+    if step_size is not None and (isinstance(step_size, bool) or not isinstance(step_size, Real) or step_size <= 0):
+        raise ValueError(f"step_size must be a positive number or None, got {step_size!r}")
+
+
+def _loss_gradient(model: ImageMap, images: Tensor, labels: Tensor, jpeg: ImageMap | None) -> Tensor:
+    """Gradient w.r.t. the images of the summed cross-entropy (summed: each sample's gradient is its own)."""
+    with torch.enable_grad():
+        images = images.detach().requires_grad_(True)
+        coded = images if jpeg is None else jpeg(images)
+        loss = F.cross_entropy(model(coded), labels, reduction="sum")
+        (gradient,) = torch.autograd.grad(loss, images)
+    return gradient
+
+
+def _project(images: Tensor, originals: Tensor, eps: float) -> Tensor:
+    """Into the eps-ball around the originals, then into [0, 1] (both box constraints: the result is in both)."""
+    return torch.min(torch.max(images, originals - eps), originals + eps).clamp_(0.0, 1.0)
+
+
+def _sign_steps(
+    model: ImageMap,
+    start: Tensor,
+    images: Tensor,
+    labels: Tensor,
+    eps: float,
+    jpeg: ImageMap | None,
+    steps: int,
+    size: float,
+) -> Tensor:
+    adversarial = start
+    for _ in range(steps):
+        gradient = _loss_gradient(model, adversarial, labels, jpeg)
+        adversarial = _project(adversarial + size * gradient.sign(), images, eps)
+    return adversarial.detach()
+
+
+def fgsm(model: ImageMap, images: Tensor, labels: Tensor, eps: float, jpeg: ImageMap | None = None) -> Tensor:
+    """Fast gradient sign method through JPEG: one step of size ``eps`` along the loss gradient's sign.
+
+    Args:
+        model: classifier mapping (B, C, H, W) images to (B, classes) logits; used in its current mode.
+        images: (B, C, H, W) float images in [0, 1].
+        labels: (B,) int64 true classes (the attack increases their cross-entropy).
+        eps: L-infinity budget on the [0, 1] scale (``3 / 255`` is "3" on the 0..255 scale).
+        jpeg: differentiable image -> image callable applied before the model, or ``None``.
+
+    Returns:
+        The adversarial images, detached, within ``eps`` of ``images`` and in [0, 1].
+
+    Example:
+        >>> import functools
+        >>> from kornia_diffjpeg import diff_jpeg
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 16 * 16, 10))
+        >>> images, labels = torch.rand(2, 3, 16, 16), torch.tensor([3, 7])
+        >>> jpeg = functools.partial(diff_jpeg, quality=torch.tensor([10.0, 50.0]), mode="ste")
+        >>> adversarial = fgsm(model, images, labels, eps=3 / 255, jpeg=jpeg)
+        >>> bool((adversarial - images).abs().max() <= 3 / 255 + 1e-6)
+        True
+    """
+    _check_inputs(model, images, labels, eps, jpeg)
+    return _sign_steps(model, images, images, labels, float(eps), jpeg, 1, float(eps))
+
+
+def ifgsm(
+    model: ImageMap,
+    images: Tensor,
+    labels: Tensor,
+    eps: float,
+    jpeg: ImageMap | None = None,
+    *,
+    steps: int = 10,
+) -> Tensor:
+    """Iterative FGSM through JPEG: ``steps`` sign steps of ``eps / steps``, each projected to the ball and [0, 1].
+
+    Args:
+        model: classifier mapping (B, C, H, W) images to (B, classes) logits; used in its current mode.
+        images: (B, C, H, W) float images in [0, 1].
+        labels: (B,) int64 true classes.
+        eps: L-infinity budget on the [0, 1] scale.
+        jpeg: differentiable image -> image callable applied before the model, or ``None``.
+        steps: number of steps.
+
+    Returns:
+        The adversarial images, detached, within ``eps`` of ``images`` and in [0, 1].
+
+    Example:
+        >>> from kornia_diffjpeg import DiffJPEG
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 16 * 16, 10))
+        >>> images, labels = torch.rand(2, 3, 16, 16), torch.tensor([3, 7])
+        >>> adversarial = ifgsm(model, images, labels, eps=3 / 255, jpeg=DiffJPEG(quality=25.0), steps=3)
+        >>> adversarial.shape
+        torch.Size([2, 3, 16, 16])
+    """
+    _check_inputs(model, images, labels, eps, jpeg)
+    _check_steps(steps, None)
+    return _sign_steps(model, images, images, labels, float(eps), jpeg, steps, float(eps) / steps)
+
+
+def pgd(
+    model: ImageMap,
+    images: Tensor,
+    labels: Tensor,
+    eps: float,
+    jpeg: ImageMap | None = None,
+    *,
+    steps: int = 10,
+    step_size: float | None = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Projected gradient descent (Madry et al.) through JPEG: a uniform random start in the ball, then sign steps.
+
+    Args:
+        model: classifier mapping (B, C, H, W) images to (B, classes) logits; used in its current mode.
+        images: (B, C, H, W) float images in [0, 1].
+        labels: (B,) int64 true classes.
+        eps: L-infinity budget on the [0, 1] scale.
+        jpeg: differentiable image -> image callable applied before the model, or ``None``.
+        steps: number of steps.
+        step_size: size of each sign step on the [0, 1] scale (default ``2.5 * eps / steps``).
+        generator: random generator of the start (on the images' device), for reproducible attacks;
+            ``None`` uses torch's global generator.
+
+    Returns:
+        The adversarial images, detached, within ``eps`` of ``images`` and in [0, 1].
+
+    Example:
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(1 * 16 * 16, 10))
+        >>> images, labels = torch.rand(2, 1, 16, 16), torch.tensor([3, 7])
+        >>> first = pgd(model, images, labels, eps=0.03, steps=2, generator=torch.Generator().manual_seed(0))
+        >>> again = pgd(model, images, labels, eps=0.03, steps=2, generator=torch.Generator().manual_seed(0))
+        >>> bool(torch.equal(first, again))
+        True
+    """
+    _check_inputs(model, images, labels, eps, jpeg)
+    _check_steps(steps, step_size)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    eps = float(eps)
+    size = 2.5 * eps / steps if step_size is None else float(step_size)
+    noise = torch.rand(images.shape, generator=generator, device=images.device, dtype=images.dtype)
+    start = _project(images + eps * (2.0 * noise - 1.0), images, eps)
+    return _sign_steps(model, start, images, labels, eps, jpeg, steps, size)

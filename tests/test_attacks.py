@@ -1,0 +1,160 @@
+"""Tests of the attacks through JPEG: loss increase, projections, gradients per mode, determinism, inputs."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import load_photo
+from torch import nn
+
+from kornia_diffjpeg import MODES, DiffJPEG, attacks, diff_jpeg
+from kornia_diffjpeg.reference import from_uint8, opencv_jpeg, to_uint8
+
+ATTACKS = {
+    "fgsm": attacks.fgsm,
+    "ifgsm": functools.partial(attacks.ifgsm, steps=3),
+    "pgd": functools.partial(attacks.pgd, steps=3, generator=torch.Generator().manual_seed(0)),
+}
+
+
+def tiny_model(channels: int = 3, seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    model = nn.Sequential(
+        nn.Conv2d(channels, 6, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(96, 5)
+    )
+    return model.eval()
+
+
+def photos(channels: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+    names = ("astronaut", "chelsea", "coffee") if channels == 3 else ("camera",)
+    images = torch.stack([from_uint8(load_photo(name, 32, 32)) for name in names])
+    return images, torch.arange(len(names)) % 5
+
+
+def loss(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
+    with torch.no_grad():
+        return float(F.cross_entropy(model(images), labels))
+
+
+@pytest.mark.parametrize("name", ATTACKS)
+@pytest.mark.parametrize("mode", [None, *MODES])
+def test_attacks_increase_the_loss(name, mode):
+    model, (images, labels) = tiny_model(), photos()
+    jpeg = None if mode is None else functools.partial(diff_jpeg, quality=torch.tensor([20.0, 50.0, 90.0]), mode=mode)
+    coded = (lambda x: x) if jpeg is None else jpeg
+    adversarial = ATTACKS[name](model, images, labels, 8 / 255, jpeg)
+    assert loss(model, coded(adversarial), labels) > loss(model, coded(images), labels)
+
+
+@pytest.mark.parametrize("mode", ["ste", "exact"])
+def test_attack_through_jpeg_transfers_to_the_real_codec(mode):
+    """Adversarial images made through the differentiable codec raise the loss after OpenCV's JPEG."""
+    model, (images, labels) = tiny_model(), photos()
+    quality = 75
+    adversarial = attacks.ifgsm(
+        model, images, labels, 8 / 255, functools.partial(diff_jpeg, quality=quality, mode=mode)
+    )
+
+    def real(batch: torch.Tensor) -> torch.Tensor:
+        return torch.stack([from_uint8(opencv_jpeg(to_uint8(image), quality)) for image in batch])
+
+    assert loss(model, real(adversarial), labels) > loss(model, real(images), labels)
+
+
+@pytest.mark.parametrize("name", ATTACKS)
+@pytest.mark.parametrize("eps", [0.0, 1 / 255, 0.05, 0.5])
+def test_projection_keeps_the_ball_and_the_range(name, eps):
+    model = tiny_model()
+    images = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    images[:, :, :4] = 0.0  # saturated pixels: the range constraint binds
+    images[:, :, -4:] = 1.0
+    labels = torch.tensor([0, 1, 2, 3])
+    attack = functools.partial(attacks.pgd, steps=3, step_size=0.2) if name == "pgd" else ATTACKS[name]
+    adversarial = attack(model, images, labels, eps)
+    assert (adversarial - images).abs().max() <= eps + 1e-6
+    assert adversarial.min() >= 0.0 and adversarial.max() <= 1.0
+    assert adversarial.shape == images.shape and adversarial.dtype == images.dtype and not adversarial.requires_grad
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("mode", MODES)
+def test_gradients_flow_through_every_mode(mode, channels):
+    model, (images, labels) = tiny_model(channels), photos(channels)
+    quality = torch.linspace(5.0, 95.0, images.shape[0])
+    jpeg = functools.partial(diff_jpeg, quality=quality, mode=mode)
+    leaf = images.clone().requires_grad_(True)
+    F.cross_entropy(model(jpeg(leaf)), labels).backward()
+    assert torch.isfinite(leaf.grad).all() and (leaf.grad.flatten(1).abs().sum(1) > 0).all()
+    adversarial = attacks.ifgsm(model, images, labels, 4 / 255, jpeg, steps=2)
+    assert ((adversarial - images).flatten(1).abs().amax(1) > 0).all()
+
+
+def test_kornia_codec_and_diffjpeg_module_as_the_jpeg():
+    kornia = pytest.importorskip("kornia")
+    model, (images, labels) = tiny_model(), photos()
+    quality = torch.tensor([10.0, 40.0, 80.0])
+    for jpeg in (lambda x: kornia.enhance.jpeg_codec_differentiable(x, quality), DiffJPEG(quality=30.0)):
+        adversarial = attacks.fgsm(model, images, labels, 4 / 255, jpeg)
+        assert loss(model, jpeg(adversarial), labels) > loss(model, jpeg(images), labels)
+
+
+def test_per_sample_qualities_attack_each_sample_independently():
+    """A batch with per-sample qualities gives what attacking each sample alone at its quality gives."""
+    model, (images, labels) = tiny_model(), photos()
+    quality = torch.tensor([5.0, 40.0, 85.0])
+    batched = attacks.ifgsm(model, images, labels, 4 / 255, functools.partial(diff_jpeg, quality=quality), steps=3)
+    for index in range(images.shape[0]):
+        jpeg = functools.partial(diff_jpeg, quality=quality[index : index + 1])
+        alone = attacks.ifgsm(model, images[index : index + 1], labels[index : index + 1], 4 / 255, jpeg, steps=3)
+        torch.testing.assert_close(batched[index : index + 1], alone, atol=1e-6, rtol=0)
+
+
+def test_determinism_and_seeds():
+    model, (images, labels) = tiny_model(), photos()
+
+    def run(seed: int) -> torch.Tensor:
+        return attacks.pgd(model, images, labels, 0.03, steps=2, generator=torch.Generator().manual_seed(seed))
+
+    assert torch.equal(run(3), run(3))
+    assert not torch.equal(run(3), run(4))
+    assert torch.equal(attacks.ifgsm(model, images, labels, 0.03), attacks.ifgsm(model, images, labels, 0.03))
+
+
+def test_model_mode_and_parameters_are_left_alone():
+    model, (images, labels) = tiny_model(), photos()
+    model.train()
+    attacks.pgd(model, images, labels, 0.03, steps=2)
+    assert model.training
+    assert all(parameter.grad is None for parameter in model.parameters())
+    with torch.no_grad():  # works inside no_grad (evaluation loops)
+        adversarial = attacks.fgsm(model, images, labels, 0.03)
+    assert not torch.equal(adversarial, images)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"model": "not a model"}, TypeError, "model"),
+        ({"images": torch.rand(3, 16, 16)}, ValueError, "images"),
+        ({"images": torch.randint(0, 255, (1, 3, 16, 16), dtype=torch.uint8)}, TypeError, "image"),
+        ({"labels": torch.tensor([0.0])}, TypeError, "labels"),
+        ({"labels": [0]}, TypeError, "labels"),
+        ({"labels": torch.tensor([0, 1])}, ValueError, "labels"),
+        ({"eps": 3}, ValueError, "eps"),
+        ({"eps": -0.1}, ValueError, "eps"),
+        ({"eps": True}, ValueError, "eps"),
+        ({"jpeg": 75}, TypeError, "jpeg"),
+        ({"steps": 0}, ValueError, "steps"),
+        ({"steps": 2.0}, ValueError, "steps"),
+        ({"step_size": 0.0}, ValueError, "step_size"),
+        ({"generator": 0}, TypeError, "generator"),
+    ],
+)
+def test_bad_inputs_name_the_argument(kwargs, error, match):
+    arguments = {"model": tiny_model(), "images": torch.rand(1, 3, 16, 16), "labels": torch.tensor([0]), "eps": 0.01}
+    arguments.update(kwargs)
+    with pytest.raises(error, match=match):
+        attacks.pgd(**arguments)
