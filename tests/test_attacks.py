@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import pytest
 import torch
@@ -158,3 +159,20 @@ def test_bad_inputs_name_the_argument(kwargs, error, match):
     arguments.update(kwargs)
     with pytest.raises(error, match=match):
         attacks.pgd(**arguments)
+
+
+def test_gradients_benchmark_smoke(tmp_path, monkeypatch, capsys):
+    """benchmarks/gradients.py end to end: one photo, qualities 5 and 50, two attack steps."""
+    pytest.importorskip("efficientnet_lite_pytorch")
+    benchmarks = Path(__file__).resolve().parents[1] / "benchmarks"
+    monkeypatch.syspath_prepend(str(benchmarks))
+    common = pytest.importorskip("_common")
+    gradients = pytest.importorskip("gradients")
+    monkeypatch.setattr(common, "THREADS", torch.get_num_threads())  # keep the suite's single thread
+    tables = gradients.main(["--quick", "--results-dir", str(tmp_path)])
+    assert set(tables) == {"attack", "attack per quality", "vanishing", "recovery"}
+    for name in gradients.CODECS:
+        assert all(name in table for table in tables.values())
+    assert "no attack" in tables["attack"]
+    assert (tmp_path / "gradients.png").stat().st_size > 0
+    assert "Quality recovery" in capsys.readouterr().out
