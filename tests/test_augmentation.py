@@ -223,6 +223,17 @@ class TestParameters:
         assert abs(float(qualities.mean()) - 40) < 0.5  # standard error 0.18
         assert abs(float(qualities.std()) - 40 / 12**0.5) < 0.5
 
+    @pytest.mark.parametrize("learnable", (False, True))
+    def test_qualities_never_leave_the_range(self, learnable):
+        # q = lo + (hi - lo) * u must not round past hi: the codec rejects a quality above 100.
+        u = torch.tensor([0.0, 0.5 - 2**-25, 0.5, 1.0 - 2**-24])
+        for low, high in ((33.3, 100.0), (1.0, 1.0), (100.0, 100.0), (70.3, 100.0), (1.0, 2.0)):
+            aug = RandomDiffJPEG((low, high), p=1.0, learnable=learnable)
+            bounds = [float(bound.detach().float()) for bound in aug.quality_range]  # u is float32
+            quality = aug.qualities(u).detach()
+            assert bounds[0] <= float(quality.min()) and float(quality.max()) <= bounds[1] <= 100, (low, high)
+            assert aug(torch.rand(4, 3, 8, 8), params={"quality_u": u}).shape == (4, 3, 8, 8)
+
     @pytest.mark.parametrize("p", (1.0, 0.5))
     def test_same_on_batch(self, p):
         torch.manual_seed(1)

@@ -40,7 +40,7 @@ class DiffJPEG(JPEGAugmentationBase):
         >>> aug = DiffJPEG(quality=30.0, learnable=True)
         >>> out = aug(torch.rand(2, 3, 32, 32))
         >>> out.mean().backward()
-        >>> out.shape, aug.quality_logit.grad is not None, round(float(aug.quality), 3)
+        >>> out.shape, aug.quality_logit.grad is not None, round(float(aug.quality.detach()), 3)
         (torch.Size([2, 3, 32, 32]), True, 30.0)
     """
 

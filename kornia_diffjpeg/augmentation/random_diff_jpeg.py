@@ -86,17 +86,17 @@ class RandomDiffJPEG(JPEGAugmentationBase):
     def quality_range(self) -> tuple[Tensor, Tensor]:
         """The current ``(lo, hi)`` as 0-d tensors (differentiable when learnable)."""
         if self.low_logit is None:
-            return torch.tensor(self.fixed_range[0]), torch.tensor(self.fixed_range[1])
+            return tuple(torch.tensor(bound, dtype=torch.float64) for bound in self.fixed_range)
         low = bounded(self.low_logit, *QUALITY_BOUNDS)
         return low, bounded(self.width_logit, low, QUALITY_BOUNDS[1])
 
     def qualities(self, quality_u: Tensor) -> Tensor:
-        """The qualities ``lo + (hi - lo) * u`` of draws ``u`` with the current range."""
-        if self.low_logit is None:
-            low, high = self.fixed_range
-        else:
-            low, high = (bound.to(quality_u.device) for bound in self.quality_range)
-        return low + (high - low) * quality_u
+        """The qualities ``lo + (hi - lo) * u`` of draws ``u`` with the current range.
+
+        ``torch.lerp`` rounds so that they never leave [lo, hi] (the codec rejects a quality above 100).
+        """
+        low, high = (bound.to(quality_u) for bound in self.quality_range)
+        return torch.lerp(low, high, quality_u)
 
     def generate_parameters(self, batch_shape: tuple[int, ...]) -> dict[str, Tensor]:
         params = super().generate_parameters(batch_shape)
