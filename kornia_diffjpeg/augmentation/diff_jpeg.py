@@ -58,13 +58,13 @@ class DiffJPEG(JPEGAugmentationBase):
     ) -> None:
         super().__init__(qt_y, qt_c, mode, subsampling, learnable, p, same_on_batch=False, keepdim=keepdim)
         fixed = parse_quality(quality)
-        if fixed is None and self.qt_y_fixed is None and self.qt_y_logit is None:
+        if fixed is None and self.tables[0] is None:
             raise ValueError("give a quality, or qt_y (and qt_c for RGB images) to use as given; got neither")
         if learnable and fixed is not None:
             self.quality_logit = nn.Parameter(unbounded(fixed, *QUALITY_BOUNDS))
         else:
             self.register_parameter("quality_logit", None)
-        self.fixed_quality = fixed
+        self.fixed_quality = None if learnable else fixed
 
     @property
     def quality(self) -> Tensor | None:

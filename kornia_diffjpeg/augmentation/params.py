@@ -70,7 +70,7 @@ def check_probability(value: Any) -> float:
 
 
 def _as_number(name: str, value: Any) -> float:
-    if isinstance(value, Tensor) and value.numel() == 1 and not value.dtype == torch.bool:
+    if isinstance(value, Tensor) and value.numel() == 1 and value.dtype != torch.bool:
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{name} must be a number in [1, 100], got {type(value).__name__}")

@@ -79,7 +79,7 @@ class RandomDiffJPEG(JPEGAugmentationBase):
         else:
             self.register_parameter("low_logit", None)
             self.register_parameter("width_logit", None)
-        self.fixed_range = (low, high)
+        self.fixed_range = None if learnable else (low, high)
         self._param_generator = QualityGenerator()
 
     @property
