@@ -98,7 +98,7 @@ def train(
     minutes: float = 15.0,
     batch: int = 8,
     pool: int = 240,
-    bootstrap_steps: int = 200,
+    bootstrap_steps: int = 150,
     bootstrap_batch: int = 16,
     size: int = CROP,
     device: str = "cpu",

@@ -108,9 +108,10 @@ class CodecControl(nn.Module):
     r"""Predicts JPEG quantization tables for an image and a target file size.
 
     The backbone's feature map is pooled to 8x8 and concatenated with :func:`dct_statistics` of the
-    image and two frequency-coordinate planes; a head of conditional residual blocks, whose
-    conditional batch normalization reads the target size as ``log10`` bytes normalized over
-    ``size_range``, maps them to two 8x8 tables through ``1 + 254 * sigmoid``.
+    image, two frequency-coordinate planes and a constant plane of the condition (the target size as
+    ``log10`` bytes normalized over ``size_range``); a head of conditional residual blocks, whose
+    conditional batch normalization reads the same condition, maps them to two 8x8 tables through
+    ``1 + 254 * sigmoid``.
 
     Args:
         backbone: any module mapping (B, 3, H, W) images in [0, 1] to a (B, C, h, w) feature map
@@ -144,7 +145,7 @@ class CodecControl(nn.Module):
         self.register_buffer("size_range", torch.tensor([low, high]))
         grid = torch.linspace(-1.0, 1.0, 8)
         self.register_buffer("frequency", torch.stack(torch.meshgrid(grid, grid, indexing="ij")).unsqueeze(0))
-        self.stem = nn.Conv2d(_feature_channels(self.backbone) + 6 + 2, width, 1)
+        self.stem = nn.Conv2d(_feature_channels(self.backbone) + 6 + 2 + 1, width, 1)
         self.blocks = nn.ModuleList(ConditionalResidualBlock(width) for _ in range(blocks))
         self.out = nn.Conv2d(width, 2, 1)
 
@@ -162,8 +163,10 @@ class CodecControl(nn.Module):
         features = F.adaptive_avg_pool2d(self.backbone(image), 8)
         statistics = dct_statistics(image.to(features.dtype))
         frequency = self.frequency.to(features.dtype).expand(image.shape[0], -1, -1, -1)
-        out = self.stem(torch.cat([features, statistics, frequency], 1))
-        condition = self.condition(target_bytes.to(out.dtype))
+        condition = self.condition(target_bytes.to(features.dtype))
+        # The condition enters the stem too: the CBN alone learns the size-to-table mapping slowly.
+        plane = condition.view(-1, 1, 1, 1).expand(-1, 1, 8, 8)
+        out = self.stem(torch.cat([features, statistics, frequency, plane], 1))
         for block in self.blocks:
             out = block(out, condition)
         tables = TABLE_MIN + (TABLE_MAX - TABLE_MIN) * torch.sigmoid(self.out(out))
