@@ -8,7 +8,7 @@ EfficientNet-Lite0's prediction on the uncompressed crop as pseudo label:
    and the other ten ImageNet photos are held out for ``benchmarks/control.py``;
 2. working range: the median real (Pillow) file size of the training crops at quality 10 and 90;
 3. bootstrap: the control learns standard JPEG's mapping from (image, real file size at a random
-   quality) to the Annex K tables at that quality;
+   quality) to the Annex K tables at that quality (at most 40% of the time left after the setup);
 4. control: the four-term loss, with one target size drawn from each of ``batch`` log-spaced bins of
    the working range per batch, until the time budget is spent (cosine learning rate over time).
 
@@ -104,8 +104,13 @@ def train(
     device: str = "cpu",
     seed: int = 0,
     log_every: int = 10,
+    bootstrap_share: float = 0.4,
 ) -> tuple[CodecControl, dict]:
-    """Train a control within ``minutes`` of wall time; returns it and a record of the run."""
+    """Train a control within ``minutes`` of wall time; returns it and a record of the run.
+
+    The bootstrap stops after ``bootstrap_steps`` or ``bootstrap_share`` of the time left after the
+    setup, whichever comes first, so that a loaded machine still leaves time for the control phase.
+    """
     start = time.perf_counter()
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
@@ -121,7 +126,10 @@ def train(
     print(f"setup {time.perf_counter() - start:.0f} s", flush=True)
 
     # 1. Bootstrap on standard JPEG: real sizes at random qualities -> Annex K tables at those qualities.
+    bootstrap_end = time.perf_counter() + bootstrap_share * (60.0 * minutes - (time.perf_counter() - start))
     for step in range(bootstrap_steps):
+        if time.perf_counter() > bootstrap_end:
+            break
         index = torch.randint(len(images), (bootstrap_batch,), generator=generator)
         quality = torch.randint(5, 96, (bootstrap_batch,), generator=generator)
         sizes = [float(pillow_size(images[i], int(q))) for i, q in zip(index, quality, strict=True)]
@@ -131,10 +139,12 @@ def train(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        if step % (10 * log_every) == 0 or step == bootstrap_steps - 1:
+        if step % (5 * log_every) == 0:
             print(f"bootstrap {step:4d}  table L1 {255 * loss.item() / 2:.2f}", flush=True)
     boot_done = time.perf_counter() - start
-    print(f"bootstrap done at {boot_done:.0f} s", flush=True)
+    print(f"bootstrap: {step + 1} steps, table L1 {255 * loss.item() / 2:.2f}, done at {boot_done:.0f} s", flush=True)
+
+    boot_steps = step + 1
 
     # 2. End-to-end control training until the budget is spent.
     budget = max(60.0 * minutes - boot_done, 1.0)
@@ -161,7 +171,7 @@ def train(
         if step % log_every == 0:
             history.append(log_step(step, elapsed, image, target, qt_y, qt_c, terms))
         step += 1
-    record = {"size_range": (low, high), "crop": size, "steps": step, "bootstrap_steps": bootstrap_steps}
+    record = {"size_range": (low, high), "crop": size, "steps": step, "bootstrap_steps": boot_steps}
     record |= {"batch": batch, "pool": len(images), "seconds": time.perf_counter() - start, "history": history}
     print(f"trained {step} control steps in {record['seconds'] / 60:.1f} min", flush=True)
     return control, record
