@@ -30,11 +30,15 @@ def ceil_div(a: int, b: int) -> int:
 
 
 def replicate_edges(plane: Tensor, height: int, width: int) -> Tensor:
-    """Extend the bottom and right edges to (height, width) by repeating the last row and column."""
+    """Extend the bottom and right edges to (height, width) by repeating the last row and column.
+
+    Float planes use ``F.pad(mode="replicate")`` (one fused kernel) except under ``torch.compile``, where
+    inductor mis-strides its backward (torch 2.13); integer planes and compiled code gather indices.
+    """
     pad_h, pad_w = height - plane.shape[-2], width - plane.shape[-1]
     if pad_h == 0 and pad_w == 0:
         return plane
-    if plane.is_floating_point():
+    if plane.is_floating_point() and not torch.compiler.is_compiling():
         return F.pad(plane, (0, pad_w, 0, pad_h), mode="replicate")
     rows = torch.arange(height, device=plane.device).clamp_(max=plane.shape[-2] - 1)
     cols = torch.arange(width, device=plane.device).clamp_(max=plane.shape[-1] - 1)
@@ -79,7 +83,8 @@ def downsample_chroma(chroma: Tensor, subsampling: str, ops: Discretization) -> 
 def _neighbours(x: Tensor, dim: int) -> tuple[Tensor, Tensor]:
     """The previous and next sample along ``dim`` (-1 or -2) with the edge sample repeated."""
     size = x.shape[dim]
-    if not x.is_floating_point():  # replication padding is float-only in torch
+    # Replication padding is float-only in torch, and inductor mis-strides its backward (torch 2.13).
+    if not x.is_floating_point() or torch.compiler.is_compiling():
         previous = torch.cat((x.narrow(dim, 0, 1), x.narrow(dim, 0, size - 1)), dim=dim)
         following = torch.cat((x.narrow(dim, 1, size - 1), x.narrow(dim, size - 1, 1)), dim=dim)
         return previous, following
