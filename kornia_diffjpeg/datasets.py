@@ -11,6 +11,7 @@ Nothing is downloaded: a missing source raises a clear error saying what to inst
 
 from __future__ import annotations
 
+import functools
 import gzip
 import importlib.util
 from collections.abc import Sequence
@@ -51,6 +52,17 @@ def photo(name: str) -> np.ndarray:
     return array[0] if name == "stereo_motorcycle" else array  # a stereo pair: keep the left view
 
 
+@functools.cache
+def _downscaled_photo(name: str, scale: int) -> np.ndarray:
+    """A photo area-downscaled by ``scale`` (cached: crops are drawn from the same few photos)."""
+    array = photo(name)
+    if scale == 1:
+        return array
+    height, width = array.shape[0] // scale * scale, array.shape[1] // scale * scale
+    blocks = array[:height, :width].reshape(height // scale, scale, width // scale, scale, *array.shape[2:])
+    return np.round(blocks.mean(axis=(1, 3))).astype(np.uint8)
+
+
 def photo_crops(
     names: Sequence[str] = COLOR_PHOTOS, count: int = 16, size: int = 224, scale: int = 1, seed: int = 0
 ) -> Tensor:
@@ -68,11 +80,7 @@ def photo_crops(
     generator = np.random.default_rng(seed)
     crops = []
     for index in range(count):
-        array = photo(names[index % len(names)])
-        if scale > 1:
-            height, width = array.shape[0] // scale * scale, array.shape[1] // scale * scale
-            blocks = array[:height, :width].reshape(height // scale, scale, width // scale, scale, *array.shape[2:])
-            array = np.round(blocks.mean(axis=(1, 3))).astype(np.uint8)
+        array = _downscaled_photo(names[index % len(names)], scale)
         if min(array.shape[:2]) < size:
             raise ValueError(f"size {size} exceeds photo {names[index % len(names)]!r} of shape {array.shape[:2]}")
         top = int(generator.integers(0, array.shape[0] - size + 1))
