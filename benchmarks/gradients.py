@@ -160,7 +160,7 @@ def accuracy_tables(
     ]
     quality_rows = [[name] + [values[q] for q in qualities] for name, values in per_quality.items()]
     header = ["after real JPEG", *(f"top-1 % {b}" for b in bands), *(f"p(true) % {b}" for b in bands)]
-    band_table = format_table(header, band_rows, ".1f")
+    band_table = format_table(header, band_rows, ".2f")
     quality_table = format_table(["top-1 % at q", *map(str, qualities)], quality_rows, ".0f")
     return band_table, quality_table, per_quality
 
