@@ -12,12 +12,11 @@ the codec runs one-component JPEG):
 Each model is evaluated on the first ``--test-size`` test images: clean, after the real codec
 (OpenCV) at qualities 10, 25, 50 and 90, and under PGD (eps 0.1, 10 steps, random start, seeded)
 through ``diff_jpeg(mode="exact")`` at quality 50, the adversarial image then rounded to 8 bits and
-coded by OpenCV at quality 50, as a JPEG pipeline in deployment would. 28x28 images have only 16 8x8
-blocks, so low qualities are strong on them.
+coded by OpenCV at quality 50, as a JPEG pipeline in deployment would.
 
 Data: Fashion-MNIST from the Debian package ``dataset-fashion-mnist`` (no download).
 
-Run:   python examples/robust_training.py                               (about 10 minutes on 2 CPU cores)
+Run:   python examples/robust_training.py           (about 470 s of CPU time; 16 min on 2 loaded shared cores)
        python examples/robust_training.py --epochs 10 --train-size 60000 --test-size 10000   (longer)
 """
 
