@@ -33,7 +33,7 @@ own Annex K base tables, 4:2:0 with average-pool / bilinear chroma filters). The
    codec's forward pins the quality down at all), over 8 photos (``--full``: all 20, three draws each).
 4. A plot of accuracy after the attack against quality, per method: benchmarks/results/gradients.png.
 
-Run:   python benchmarks/gradients.py           (about 470 s of CPU time; 16 min on 2 loaded shared cores)
+Run:   python benchmarks/gradients.py           (3 min on 2 quiet CPU cores; 16 min heavily loaded)
        python benchmarks/gradients.py --quick   (one photo, qualities 5 and 50, 2 attack steps; smoke test)
        python benchmarks/gradients.py --full    (every photo at 19 qualities; hours on CPU)
 """

@@ -16,7 +16,7 @@ coded by OpenCV at quality 50, as a JPEG pipeline in deployment would.
 
 Data: Fashion-MNIST from the Debian package ``dataset-fashion-mnist`` (no download).
 
-Run:   python examples/robust_training.py           (about 470 s of CPU time; 16 min on 2 loaded shared cores)
+Run:   python examples/robust_training.py           (2 min on 2 quiet CPU cores; 16 min heavily loaded)
        python examples/robust_training.py --epochs 10 --train-size 60000 --test-size 10000   (longer)
 """
 
