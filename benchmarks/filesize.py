@@ -25,6 +25,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 from _common import format_table, interleaved_median_ms, load_photos, make_parser, setup
+from _filesize_models import estimate_section, regressor_section
 from skimage import data
 
 from kornia_diffjpeg import jpeg_encode, jpeg_file_size
@@ -164,7 +165,8 @@ def main() -> None:
     device = setup(args.device)
     mismatches = exact_count_section(args, device)
     timing_section(args, device)
-    # The smooth estimate's and the regressor's sections (benchmarks/_filesize_models.py) go here.
+    estimate_section(args)
+    regressor_section(args)
     print(f"exact count: {mismatches} mismatching files (target 0): {'PASS' if mismatches == 0 else 'FAIL'}")
 
 
