@@ -16,9 +16,7 @@ JFIF_RGB_TO_YCBCR = (
 JFIF_OFFSET = (0.0, 128.0, 128.0)
 
 
-def jfif_color(
-    dtype: torch.dtype = torch.float32, device: torch.device | str | None = None
-) -> tuple[Tensor, Tensor]:
+def jfif_color(dtype: torch.dtype = torch.float32, device: torch.device | str | None = None) -> tuple[Tensor, Tensor]:
     """The JFIF RGB -> YCbCr matrix (3, 3) and offset (3,), on the 0..255 scale.
 
     Example:

@@ -65,9 +65,7 @@ def _reconstruct_exact(blocks: Tensor, table: Tensor, size: tuple[int, int]) -> 
     return (unblockify(samples)[..., : size[0], : size[1]] + 128).clamp_(0, 255)
 
 
-def encode_exact(
-    samples: Tensor, qt_y: Tensor, qt_c: Tensor | None, subsampling: str
-) -> tuple[Tensor, Tensor | None]:
+def encode_exact(samples: Tensor, qt_y: Tensor, qt_c: Tensor | None, subsampling: str) -> tuple[Tensor, Tensor | None]:
     """Quantized coefficients (int32) of 8-bit images (B, C, H, W) int32, tables (B, 8, 8) int32."""
     if samples.shape[1] == 1:
         return _quantize_exact(pad_to_multiple(samples, 8, 8), qt_y), None

@@ -381,8 +381,14 @@ class DiffJPEGCodec(nn.Module):
         color: Color = None,
     ) -> Tensor:
         return diff_jpeg(
-            image, quality, qt_y=qt_y, qt_c=qt_c, mode=self.mode, subsampling=self.subsampling,
-            rounding=self.rounding, color=color,
+            image,
+            quality,
+            qt_y=qt_y,
+            qt_c=qt_c,
+            mode=self.mode,
+            subsampling=self.subsampling,
+            rounding=self.rounding,
+            color=color,
         )
 
     def extra_repr(self) -> str:

@@ -121,9 +121,7 @@ def resolve_rounding(rounding: str | RoundingSurrogate) -> RoundingSurrogate:
         return rounding
     if isinstance(rounding, str) and rounding in ROUNDING_SURROGATES:
         return ROUNDING_SURROGATES[rounding]
-    raise ValueError(
-        f"rounding must be one of {sorted(ROUNDING_SURROGATES)} or a callable, got {rounding!r}"
-    )
+    raise ValueError(f"rounding must be one of {sorted(ROUNDING_SURROGATES)} or a callable, got {rounding!r}")
 
 
 def straight_through(forward_value: Tensor, surrogate_value: Tensor) -> Tensor:
