@@ -130,14 +130,18 @@ def regressor_section(args: argparse.Namespace) -> None:
 
     model = JPEGFileSizeRegressor()
     checkpoint = RESULTS_DIR / "filesize_regressor.pt"
+    source = None
     if checkpoint.exists():
         state = torch.load(checkpoint, map_location="cpu")
-        model.load_state_dict(state["state_dict"])
-        source = f"weights from {checkpoint.name} ({state['steps']} steps of examples/train_filesize_regressor.py)"
-    else:
+        try:
+            model.load_state_dict(state["state_dict"])
+            source = f"weights from {checkpoint.name} ({state['steps']} steps of examples/train_filesize_regressor.py)"
+        except RuntimeError:  # written by an older version of the model: train afresh instead
+            model = JPEGFileSizeRegressor()
+    if source is None:
         steps = 20 if args.quick else 150
         train_file_size_regressor(model, load(TRAIN_PHOTOS), steps, lr=3e-3)
-        source = f"no {checkpoint.name}: trained here for {steps} steps (run the example for its full budget)"
+        source = f"no usable {checkpoint.name}: trained here for {steps} steps (run the example for its full budget)"
     model.eval()
     mare = held_out_mare(model, batches=2 if args.quick else 8)
     print(f"\nLearned regressor JPEGFileSizeRegressor, {source}")
