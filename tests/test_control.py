@@ -10,7 +10,7 @@ import torch
 from conftest import load_photo, read_dct
 from PIL import Image
 
-from kornia_diffjpeg import diff_jpeg
+from kornia_diffjpeg import diff_jpeg, jpeg_file_size
 from kornia_diffjpeg.codec.tables import ANNEX_K_CHROMA, ANNEX_K_LUMA
 from kornia_diffjpeg.control import (
     CodecControl,
@@ -19,6 +19,7 @@ from kornia_diffjpeg.control import (
     codec_control_loss,
     dct_statistics,
     encode_with_control,
+    fit_tables_to_size,
     integer_tables,
     standard_tables,
 )
@@ -207,6 +208,46 @@ def test_encode_with_control_keeps_training_mode_and_matches_pillow(control):
     assert data == reference
 
 
+def test_fit_tables_to_size_gives_the_largest_file_that_fits():
+    images = photos(3)
+    scales = torch.tensor([0.3, 1.0, 2.0]).view(3, 1, 1)
+    qt_y = torch.tensor(ANNEX_K_LUMA, dtype=torch.float32) * scales
+    qt_c = torch.tensor(ANNEX_K_CHROMA, dtype=torch.float32) * scales
+    target = torch.tensor([900.0, 1500.0, 2500.0])
+    luma, chroma = fit_tables_to_size(images, qt_y, qt_c, target)
+    assert luma.dtype == torch.int64 and luma.shape == (3, 8, 8)
+    sizes = jpeg_file_size(images, qt_y=luma.float(), qt_c=chroma.float())
+    assert bool((sizes <= target).all())
+    # One scale per image keeps the order of the entries (rounding and clamping may tie them).
+    for given, fitted in ((qt_y, luma), (qt_c, chroma)):
+        order = given.flatten(1).argsort(1)
+        assert bool((fitted.flatten(1).gather(1, order).diff(dim=1) >= 0).all())
+    # Largest that fits: no scale on a fine grid gives a fitting file more than 1% larger.
+    grid = torch.exp2(torch.linspace(-3.0, 3.0, 121)).view(-1, 1, 1, 1)
+    grid_sizes = jpeg_file_size(
+        images.repeat(121, 1, 1, 1),
+        qt_y=integer_tables(qt_y * grid).flatten(0, 1).float(),
+        qt_c=integer_tables(qt_c * grid).flatten(0, 1).float(),
+    ).view(121, 3)
+    best = torch.where(grid_sizes <= target, grid_sizes, 0).amax(0)
+    assert bool((best <= 1.01 * sizes).all()) and bool((sizes > 0.95 * target).all())
+    # Targets out of reach: the coarsest tables when nothing fits, the finest when everything does.
+    luma, chroma = fit_tables_to_size(images, qt_y, qt_c, torch.tensor([10.0, 10.0, 1e7]))
+    assert bool((luma[:2] == 255).all() and (chroma[:2] == 255).all())
+    assert bool((luma[2] == 1).all() and (chroma[2] == 1).all())
+
+
+def test_encode_with_control_fit_size_meets_the_targets(control):
+    images = photos(3)
+    target = torch.tensor([900.0, 1400.0, 2800.0])
+    files = encode_with_control(control, images, target, fit_size=True)
+    sizes = np.array([len(data) for data in files])
+    assert bool((sizes <= target.numpy()).all())
+    assert bool((sizes > 0.9 * target.numpy()).all())
+    for data in files:
+        assert decode(data, "opencv").shape == (48, 64, 3)
+
+
 def test_bad_input(control):
     images = photos(2)
     target = torch.tensor([800.0, 900.0])
@@ -228,6 +269,12 @@ def test_bad_input(control):
         encode_with_control(torch.nn.Identity(), images, target)
     with pytest.raises(ValueError, match="subsampling"):
         encode_with_control(control, images, target, subsampling="4:1:1")
+    with pytest.raises(TypeError, match="fit_size"):
+        encode_with_control(control, images, target, fit_size="yes")
+    with pytest.raises(ValueError, match="steps"):
+        fit_tables_to_size(images, *standard_tables(torch.tensor([50.0, 50.0])), target, steps=0)
+    with pytest.raises(ValueError, match="qt_c"):
+        fit_tables_to_size(images, standard_tables(torch.tensor([50.0, 50.0]))[0], torch.ones(8, 8), target)
     sizes, target4, output, reference, qt_y, qt_c = loss_inputs(requires_grad=False)
     with pytest.raises(ValueError, match="target_bytes"):
         codec_control_loss(sizes, target4[:2], output, reference, qt_y, qt_c)

@@ -6,36 +6,37 @@ import torch
 from torch import Tensor
 
 from kornia_diffjpeg._checks import check_choice, check_image
+from kornia_diffjpeg.control.fit import fit_tables_to_size
 from kornia_diffjpeg.control.network import CodecControl, _check_targets
+from kornia_diffjpeg.control.tables import integer_tables
 from kornia_diffjpeg.reference import PILLOW_SUBSAMPLING, pillow_encode, to_uint8
 
-__all__ = ["encode_with_control", "integer_tables"]
-
-
-def integer_tables(table: Tensor) -> Tensor:
-    """Tables as the file stores them: rounded half up (as the codec rounds given tables), in [1, 255], int64.
-
-    Example:
-        >>> integer_tables(torch.tensor([0.2, 1.5, 254.5, 300.0])).tolist()
-        [1, 2, 255, 255]
-    """
-    return torch.floor(table.detach() + 0.5).clamp(1.0, 255.0).long()
+__all__ = ["encode_with_control"]
 
 
 @torch.no_grad()
 def encode_with_control(
-    control: CodecControl, image: Tensor, target_bytes: Tensor | float, subsampling: str = "4:2:0"
+    control: CodecControl,
+    image: Tensor,
+    target_bytes: Tensor | float,
+    subsampling: str = "4:2:0",
+    fit_size: bool = False,
 ) -> list[bytes]:
     """Encode each image to a baseline JPEG file with the tables ``control`` predicts for its target size.
 
     The control runs in eval mode (its mode is restored afterwards); the tables are rounded by
     :func:`integer_tables` and written by Pillow (libjpeg-turbo), so any JPEG decoder reads the files.
+    The network's size condition is learned, so its files miss the target by a few percent; with
+    ``fit_size=True`` each image's predicted tables are scaled by the one factor that makes its file
+    the largest that fits the target (:func:`fit_tables_to_size`, sized exactly without an encoder),
+    the rule a binary search over quality applies to standard tables.
 
     Args:
         control: a (trained) :class:`CodecControl`.
         image: RGB images in [0, 1], (B, 3, H, W) or (3, H, W); quantized to 8 bits for the encoder.
         target_bytes: target file sizes in bytes, (B,) or one number for all.
         subsampling: chroma layout, ``"4:2:0"``, ``"4:2:2"`` or ``"4:4:4"``.
+        fit_size: scale the predicted tables to fit each target exactly (see above).
 
     Returns:
         One JPEG file (bytes) per image.
@@ -52,12 +53,18 @@ def encode_with_control(
         raise ValueError(f"image must be RGB (B, 3, H, W), got shape {tuple(image.shape)}")
     target_bytes = _check_targets(target_bytes, batched)
     check_choice("subsampling", subsampling, PILLOW_SUBSAMPLING)
+    if not isinstance(fit_size, bool):
+        raise TypeError(f"fit_size must be a bool, got {type(fit_size).__name__}")
     training = control.training
     control.eval()
     try:
         qt_y, qt_c = control(batched, target_bytes)
     finally:
         control.train(training)
+    if fit_size:
+        # Size the 8-bit image the encoder is given (rounded as ``to_uint8`` rounds).
+        image_8bit = torch.floor(batched.double().clamp(0.0, 1.0) * 255.0 + 0.5).div(255.0).to(batched.dtype)
+        qt_y, qt_c = fit_tables_to_size(image_8bit, qt_y, qt_c, target_bytes, subsampling)
     tables = torch.stack([integer_tables(qt_y), integer_tables(qt_c)], 1).cpu().numpy()
     return [
         pillow_encode(to_uint8(sample), subsampling=subsampling, qtables=list(pair))
