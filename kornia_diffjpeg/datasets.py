@@ -24,6 +24,7 @@ from torch import Tensor
 __all__ = [
     "COLOR_PHOTOS",
     "FASHION_MNIST_DIR",
+    "IMAGENET_VIEWS",
     "fashion_mnist",
     "imagenet_photos",
     "photo",
@@ -96,22 +97,38 @@ def _foolbox_data_dir() -> Path:
     return Path(spec.origin).parent / "data"
 
 
-def imagenet_photos(size: int = 224) -> tuple[Tensor, Tensor]:
-    """foolbox's 20 labelled ImageNet photos, resized (area) to ``size``.
+#: Square views of a 512x512 photo as (top, left, side): the whole photo, a 384 px center crop and
+#: four 400 px corner crops. Each shows the labelled object at a different scale and position.
+IMAGENET_VIEWS = ((0, 0, 512), (64, 64, 384), (0, 0, 400), (112, 112, 400), (0, 112, 400), (112, 0, 400))
+
+
+def imagenet_photos(size: int = 224, views: int = 1) -> tuple[Tensor, Tensor]:
+    """foolbox's 20 labelled ImageNet photos, resized (area) to ``size``, optionally in several views.
+
+    Args:
+        size: side of the returned images.
+        views: views per photo, 1..6, from :data:`IMAGENET_VIEWS` in order (1: the whole photos);
+            each view keeps its photo's label. Views are photo-major: photo 0's views come first.
 
     Returns:
-        Images (20, 3, size, size) in [0, 1] and their ImageNet class indices (20,).
+        Images (20 * views, 3, size, size) in [0, 1] and their ImageNet class indices (20 * views,).
     """
     import cv2
 
+    if isinstance(views, bool) or not isinstance(views, int) or not 1 <= views <= len(IMAGENET_VIEWS):
+        raise ValueError(f"views must be an int in 1..{len(IMAGENET_VIEWS)}, got {views!r}")
     files = sorted(_foolbox_data_dir().glob("imagenet_*.jpg"))
     if not files:
         raise FileNotFoundError(f"no imagenet_*.jpg in {_foolbox_data_dir()}")
     images, labels = [], []
     for file in files:
         array = cv2.cvtColor(cv2.imread(str(file), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-        images.append(_to_tensor(cv2.resize(array, (size, size), interpolation=cv2.INTER_AREA)))
-        labels.append(int(file.stem.split("_")[-1]))
+        scale = array.shape[0] / 512.0  # the views are stated for foolbox's 512x512 files
+        for top, left, side in IMAGENET_VIEWS[:views]:
+            top, left, side = round(top * scale), round(left * scale), round(side * scale)
+            view = array[top : top + side, left : left + side]
+            images.append(_to_tensor(cv2.resize(view, (size, size), interpolation=cv2.INTER_AREA)))
+            labels.append(int(file.stem.split("_")[-1]))
     return torch.stack(images), torch.tensor(labels)
 
 

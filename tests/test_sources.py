@@ -35,6 +35,18 @@ def test_efficientnet_classifies_the_labelled_imagenet_photos():
     assert not any(parameter.requires_grad for parameter in classifier.parameters())
 
 
+def test_imagenet_views_keep_the_labels_and_start_with_the_whole_photos():
+    whole, labels = imagenet_photos(size=32)
+    views, view_labels = imagenet_photos(size=32, views=6)
+    assert views.shape == (120, 3, 32, 32) and view_labels.shape == (120,)
+    assert torch.equal(views[::6], whole) and torch.equal(view_labels[::6], labels)
+    assert torch.equal(view_labels.view(20, 6), labels[:, None].expand(20, 6))
+    assert not torch.equal(views[1::6], whole)  # the crops are other views of the photos
+    for bad in (0, 7, 2.0, True):
+        with pytest.raises(ValueError, match="views"):
+            imagenet_photos(size=32, views=bad)
+
+
 def test_classifier_passes_gradients_to_the_image_and_resizes():
     classifier = efficientnet_lite0()
     image = torch.rand(1, 3, 64, 80, requires_grad=True)
