@@ -121,6 +121,8 @@ def test_regressor_loss_falls_on_a_tiny_batch():
     batch = file_size_batch(photos, 4, (32, 32), torch.Generator().manual_seed(0), table_fraction=0.0)
     coefficients = batch.encode()
     model = JPEGFileSizeRegressor(dim=32, depth=1)
+    with torch.no_grad():
+        model.rate.mul_(3.0)  # a prior three times too large: training must correct it
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     losses = []
     for _ in range(15):
@@ -137,8 +139,66 @@ def test_regressor_gradients_reach_the_quality():
     from kornia_diffjpeg.filesize.regressor import JPEGFileSizeRegressor
 
     quality = torch.tensor([40.0], requires_grad=True)
-    size = JPEGFileSizeRegressor(dim=32, depth=1)(jpeg_encode(from_uint8(load_photo("coffee")), quality))
+    model = JPEGFileSizeRegressor(dim=32, depth=1)
+    size = model(jpeg_encode(from_uint8(load_photo("coffee")), quality))
     size.sum().backward()
     assert size.shape == (1,) and bool(torch.isfinite(quality.grad).all())
+    assert float(quality.grad) > 0.0  # a higher quality makes a larger file
+    assert bool(torch.isfinite(model.rate.grad).all()) and float(model.rate.grad.abs().sum()) > 0.0
     with pytest.raises(TypeError, match="coefficients"):
         JPEGFileSizeRegressor(dim=32, depth=1)(torch.rand(1, 3, 8, 8))
+
+
+def test_block_features_count_rate_terms():
+    from kornia_diffjpeg.filesize.huffman import ZIGZAG
+    from kornia_diffjpeg.filesize.regressor import block_features
+
+    assert bool((block_features(torch.zeros(2, 2, 3, 64)) == 0).all())
+    blocks = torch.zeros(1, 1, 3, 64)
+    blocks[0, 0, :, 0] = torch.tensor([4.0, 4.0, -4.0])  # DC values in row order
+    blocks[0, 0, 1, ZIGZAG[10]] = 3.0  # one AC coefficient at zigzag position 10
+    blocks[0, 0, 2, ZIGZAG[2]] = -1.0
+    blocks[0, 0, 2, ZIGZAG[5]] = 1.0
+    features = block_features(blocks)[0]
+    assert features.shape == (3, 4)
+    assert features[:, 0].tolist() == [0.0, 1.0, 2.0]  # non-zero AC count
+    torch.testing.assert_close(features[:, 1], torch.tensor([0.0, 2.0, 2.0]))  # sum log2(1 + |y|)
+    torch.testing.assert_close(features[:, 2], torch.log2(torch.tensor([5.0, 1.0, 9.0])))  # DC differences 4, 0, -8
+    assert features[:, 3].tolist() == [0.0, 10.0, 5.0]  # zigzag position of the last non-zero AC
+    soft = (torch.randn(2, 2, 2, 64) * 3).requires_grad_()
+    block_features(soft).sum().backward()
+    assert bool(torch.isfinite(soft.grad).all()) and float(soft.grad.abs().sum()) > 0.0
+
+
+def test_untrained_regressor_is_its_rate_prior():
+    from kornia_diffjpeg import jpeg_encode
+    from kornia_diffjpeg.filesize.regressor import JPEGFileSizeRegressor, block_features
+
+    coefficients = jpeg_encode(torch.stack([from_uint8(load_photo(n)) for n in ("astronaut", "chelsea")]), 50)
+    model = JPEGFileSizeRegressor(dim=32, depth=1)
+    planes = [coefficients.luma[:, 0], *coefficients.chroma.unbind(1)]
+    features = torch.cat([block_features(plane) for plane in planes], dim=1)
+    per_block = features @ model.rate[:4] + model.rate[4]
+    expected = header_size(3) + per_block.sum(1)
+    torch.testing.assert_close(model(coefficients), expected.detach())
+
+
+def test_fit_rate_prior_minimizes_the_squared_relative_error():
+    from kornia_diffjpeg.filesize.regressor import RATE_PRIOR, JPEGFileSizeRegressor
+    from kornia_diffjpeg.filesize.training import file_size_batch, fit_rate_prior
+
+    photos = [from_uint8(load_photo(name)) for name in ("astronaut", "coffee")]
+    fitted = fit_rate_prior(photos, 3, batch_size=4, sizes=[(32, 32)], seed=3)
+    assert len(fitted) == len(RATE_PRIOR) and all(np.isfinite(fitted))
+    generator = torch.Generator().manual_seed(3)  # the crops the fit saw
+    batches = [file_size_batch(photos, 4, (32, 32), generator) for _ in range(3)]
+
+    def squared_error(rate) -> float:
+        model = JPEGFileSizeRegressor(dim=16, depth=1)
+        with torch.no_grad():
+            model.rate.copy_(torch.tensor(rate))
+            return sum(float(((model(b.encode()) / b.sizes - 1.0) ** 2).sum()) for b in batches)
+
+    best = squared_error(fitted)
+    for other in (RATE_PRIOR, [1.1 * r for r in fitted], [r + 0.01 for r in fitted]):
+        assert best <= squared_error(other) * (1.0 + 1e-4)

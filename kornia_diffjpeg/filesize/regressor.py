@@ -15,8 +15,16 @@ from torch import Tensor, nn
 
 from kornia_diffjpeg.codec.pipeline import JPEGCoefficients
 from kornia_diffjpeg.filesize.exact import header_size
+from kornia_diffjpeg.filesize.huffman import ZIGZAG
 
-__all__ = ["ClassAttentionBlock", "JPEGFileSizeRegressor", "XCABlock", "file_size_loss"]
+__all__ = [
+    "RATE_PRIOR",
+    "ClassAttentionBlock",
+    "JPEGFileSizeRegressor",
+    "XCABlock",
+    "block_features",
+    "file_size_loss",
+]
 
 
 class _FeedForward(nn.Sequential):
@@ -85,16 +93,54 @@ def _sinusoidal(positions: Tensor, dim: int) -> Tensor:
     return torch.cat((angles.sin(), angles.cos()), dim=-1)
 
 
+#: Zigzag index (1..63) of each AC coefficient in natural order, for the end-of-block position.
+_AC_ZIGZAG_INDEX = torch.tensor([ZIGZAG.index(i) for i in range(1, 64)], dtype=torch.float32)
+
+#: Bytes per block of each :func:`block_features` channel and a constant:
+#: ``fit_rate_prior(load(TRAIN_PHOTOS))`` (:mod:`kornia_diffjpeg.filesize.training`, least squares of
+#: the relative error against the exact size) on the training crops of
+#: ``examples/train_filesize_regressor.py``, rounded; never fitted on its held-out photos. The example
+#: prints its held-out MARE on its own; the network learns a factor on top of it.
+RATE_PRIOR = (-0.002, 0.267, 0.174, 0.125, 0.695)
+
+
+def block_features(blocks: Tensor) -> Tensor:
+    """Hand-crafted rate features (..., rows * cols, 4) of quantized blocks (..., rows, cols, 64).
+
+    Per block (coefficients in natural order): the (soft) number of non-zero AC coefficients, their
+    magnitude bits ``sum log2(1 + |y|)``, the bits ``log2(1 + |d|)`` of the DC difference to the
+    previous block in row order (JPEG codes DC differentially, which no single token sees) and the
+    zigzag position of the last non-zero AC coefficient (where the end-of-block code cuts the zero
+    runs). Differentiable almost everywhere.
+
+    Example:
+        >>> block_features(torch.zeros(2, 3, 4, 64)).shape
+        torch.Size([2, 12, 4])
+    """
+    values = blocks.flatten(-3, -2)
+    ac = values[..., 1:].abs()
+    # The polynomial rounding surrogate keeps zeros below 0.125 and non-zeros above 0.875.
+    nonzero = ((ac - 0.125) / 0.75).clamp(0.0, 1.0)
+    dc = values[..., 0]
+    dc_difference = dc - torch.cat((torch.zeros_like(dc[..., :1]), dc[..., :-1]), dim=-1)
+    last = (nonzero * _AC_ZIGZAG_INDEX.to(ac)).amax(dim=-1)
+    return torch.stack(
+        (nonzero.sum(-1), torch.log2(1.0 + ac).sum(-1), torch.log2(1.0 + dc_difference.abs()), last), dim=-1
+    )
+
+
 class JPEGFileSizeRegressor(nn.Module):
     """Regress the JPEG file size in bytes from (differentiably) quantized coefficients.
 
     Each 8x8 block of each component is a token: its 64 coefficients (signed ``log1p`` of the
-    magnitude) with their non-zero fraction and mean
-    ``log1p`` magnitude, its component's table (``log`` of the steps), sinusoidal encodings of its block row
-    and column (chroma positions scaled to luma units) and a component embedding, linearly embedded.
-    XCA blocks mix the tokens, class-attention blocks read them into a regression token, and a linear
-    head with softplus gives the mean entropy-coded bytes per block; the size is that times the
-    number of blocks plus the header.
+    magnitude), its :func:`block_features` (scaled to about [0, 1]), its component's table (``log`` of
+    the steps), sinusoidal encodings of its block row and column (chroma positions scaled to luma
+    units) and a component embedding, linearly embedded. XCA blocks mix the tokens, class-attention
+    blocks read them into a regression token, and a linear head with softplus gives the mean
+    entropy-coded bytes per block as a factor on a linear rate prior (trainable, initialized to
+    :data:`RATE_PRIOR`) of the mean block features; the size is that times the number of blocks plus
+    the header. The factor starts at 1, so training learns a correction in log space, where the
+    loss is, rather than a scale spanning three decades.
 
     Args:
         dim: embedding width.
@@ -114,29 +160,33 @@ class JPEGFileSizeRegressor(nn.Module):
         if dim % heads or dim % 4:
             raise ValueError(f"dim must be a multiple of 4 and of heads ({heads}), got {dim}")
         self.dim = dim
-        self.embed = nn.Linear(130 + dim, dim)
+        self.embed = nn.Linear(132 + dim, dim)
         self.component = nn.Embedding(3, dim)
         self.blocks = nn.ModuleList(XCABlock(dim, heads) for _ in range(depth))
         self.class_blocks = nn.ModuleList(ClassAttentionBlock(dim, heads) for _ in range(class_depth))
         self.cls = nn.Parameter(torch.zeros(1, 1, dim))
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, 1)
-        nn.init.constant_(self.head.bias, 8.0)  # softplus(8) ~ 8 bytes per block, a mid-quality start
+        self.rate = nn.Parameter(torch.tensor(RATE_PRIOR))
+        nn.init.zeros_(self.head.weight)
+        nn.init.constant_(self.head.bias, math.log(math.e - 1.0))  # softplus = 1: the prior alone
 
-    def _tokens(self, blocks: Tensor, table: Tensor, component: Tensor, scale: tuple[int, int]) -> Tensor:
-        """(B, rows * cols, dim) tokens of one component's (B, rows, cols, 64) blocks."""
+    def _tokens(
+        self, blocks: Tensor, table: Tensor, component: Tensor, scale: tuple[int, int]
+    ) -> tuple[Tensor, Tensor]:
+        """Tokens (B, rows * cols, dim) and block features (B, rows * cols, 4) of one component's blocks."""
         batch, rows, cols, _ = blocks.shape
         values = blocks.reshape(batch, rows * cols, 64)
-        magnitude = torch.log1p(values.abs())
-        # Rate-like summaries (non-zero count, magnitude bits) speed up learning a lot at CPU scale.
-        summary = torch.stack((values.abs().clamp(max=1.0).mean(-1), magnitude.mean(-1)), dim=-1)
-        values = torch.sign(values) * magnitude
+        features = block_features(blocks)
+        values = torch.sign(values) * torch.log1p(values.abs())
         steps = torch.log(table.reshape(batch, 1, 64).clamp_min(1.0)).expand(batch, rows * cols, 64)
         row = _sinusoidal(torch.arange(rows, device=blocks.device) * scale[0], self.dim // 2)
         col = _sinusoidal(torch.arange(cols, device=blocks.device) * scale[1], self.dim // 2)
         position = torch.cat((row[:, None].expand(rows, cols, -1), col[None].expand(rows, cols, -1)), dim=-1)
         position = position.reshape(1, rows * cols, self.dim).expand(batch, -1, -1).to(values)
-        return self.embed(torch.cat((values, steps, summary, position), dim=-1)) + self.component(component)
+        scaled = features / features.new_tensor((63.0, 64.0, 12.0, 63.0))
+        tokens = self.embed(torch.cat((values, steps, scaled, position), dim=-1)) + self.component(component)
+        return tokens, features
 
     def forward(self, coefficients: JPEGCoefficients) -> Tensor:
         """Estimated sizes in bytes (B,) of the files these coefficients make."""
@@ -151,13 +201,15 @@ class JPEGFileSizeRegressor(nn.Module):
             scale = (c.luma.shape[2] // c.chroma.shape[2] or 1, c.luma.shape[3] // c.chroma.shape[3] or 1)
             for index, plane in enumerate(c.chroma.unbind(1), start=1):
                 parts.append(self._tokens(plane, c.qt_c, torch.tensor(index, device=device), scale))
-        tokens = torch.cat(parts, dim=1)
+        tokens = torch.cat([part[0] for part in parts], dim=1)
+        features = torch.cat([part[1] for part in parts], dim=1).mean(dim=1)
+        prior = (features @ self.rate[:4] + self.rate[4]).clamp_min(0.05)
         for block in self.blocks:
             tokens = block(tokens)
         cls = self.cls.expand(tokens.shape[0], -1, -1).to(tokens)
         for block in self.class_blocks:
             cls = block(cls, tokens)
-        per_block = F.softplus(self.head(self.norm(cls[:, 0]))).squeeze(-1)
+        per_block = prior * F.softplus(self.head(self.norm(cls[:, 0]))).squeeze(-1)
         return header_size(c.channels) + per_block * tokens.shape[1]
 
 

@@ -13,10 +13,16 @@ import torch
 from torch import Tensor
 
 from kornia_diffjpeg.codec.pipeline import jpeg_encode
-from kornia_diffjpeg.filesize.exact import jpeg_file_size
-from kornia_diffjpeg.filesize.regressor import JPEGFileSizeRegressor, file_size_loss
+from kornia_diffjpeg.filesize.exact import header_size, jpeg_file_size
+from kornia_diffjpeg.filesize.regressor import JPEGFileSizeRegressor, block_features, file_size_loss
 
-__all__ = ["FileSizeBatch", "file_size_batch", "mean_absolute_relative_error", "train_file_size_regressor"]
+__all__ = [
+    "FileSizeBatch",
+    "file_size_batch",
+    "fit_rate_prior",
+    "mean_absolute_relative_error",
+    "train_file_size_regressor",
+]
 
 
 @dataclass
@@ -68,6 +74,39 @@ def file_size_batch(
         quality = torch.randint(1, 100, (batch_size,), generator=generator).float()
     sizes = jpeg_file_size(images, quality, qt_y=qt_y, qt_c=qt_c, subsampling=subsampling)
     return FileSizeBatch(images, quality, qt_y, qt_c, sizes)
+
+
+@torch.no_grad()
+def fit_rate_prior(
+    photos: Sequence[Tensor],
+    batches: int = 300,
+    *,
+    batch_size: int = 8,
+    sizes: Sequence[tuple[int, int]] = ((64, 64), (96, 96), (128, 128)),
+    seed: int = 0,
+) -> tuple[float, ...]:
+    """Least-squares fit of a :data:`~kornia_diffjpeg.filesize.regressor.RATE_PRIOR`: bytes per block
+    of each :func:`~kornia_diffjpeg.filesize.regressor.block_features` channel and a constant.
+
+    Minimizes the squared relative error of ``header + blocks * (mean features @ w + b)`` against the
+    exact size, on the crops :func:`train_file_size_regressor` draws with the same arguments.
+
+    Example:
+        >>> len(fit_rate_prior([torch.rand(3, 40, 40)], 2, sizes=[(16, 16)]))
+        5
+    """
+    generator = torch.Generator().manual_seed(seed)
+    rows, targets = [], []
+    for step in range(batches):
+        batch = file_size_batch(photos, batch_size, sizes[step % len(sizes)], generator)
+        c = batch.encode()
+        planes = [c.luma[:, 0], *(() if c.chroma is None else c.chroma.unbind(1))]
+        features = torch.cat([block_features(plane) for plane in planes], dim=1).double()
+        size = batch.sizes.double()
+        design = torch.cat((features.mean(1), torch.ones_like(size)[:, None]), dim=1) * features.shape[1]
+        rows.append(design / size[:, None])
+        targets.append(1.0 - header_size(c.channels) / size)
+    return tuple(torch.linalg.lstsq(torch.cat(rows), torch.cat(targets)[:, None]).solution[:, 0].tolist())
 
 
 def mean_absolute_relative_error(predicted: Tensor, target: Tensor) -> float:
