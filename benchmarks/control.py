@@ -22,6 +22,7 @@ trains a short one first).
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -66,6 +67,20 @@ def single_quality(arrays: list[np.ndarray], target: float, mean_sizes: dict[int
 
 
 @torch.no_grad()
+def discordant(ours: np.ndarray, baseline: np.ndarray) -> tuple[int, int]:
+    """Counts of (crop, target) pairs where only one of two encoders keeps the model's prediction."""
+    return int((ours & ~baseline).sum()), int((baseline & ~ours).sum())
+
+
+def sign_test(wins: int, losses: int) -> float:
+    """Exact two-sided sign test on the discordant pairs (McNemar's exact test)."""
+    n = wins + losses
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, k) for k in range(min(wins, losses) + 1)) / 2.0**n
+    return min(1.0, 2.0 * tail)
+
+
 def top1(model: torch.nn.Module, files: list[bytes]) -> torch.Tensor:
     images = torch.stack([from_uint8(decode(data, "pillow")) for data in files])
     return torch.cat([model(part).argmax(1) for part in images.split(32)])
@@ -98,6 +113,7 @@ def main() -> None:
     cache: list[dict[int, int]] = [{} for _ in arrays]
     mean_sizes: dict[int, float] = {}
     rows, results = [], {method: {"mare": [], "over": [], "agreement": []} for method in METHODS}
+    agrees: dict[str, list[np.ndarray]] = {method: [] for method in METHODS}  # per crop, for the paired test
     for target in targets:
         quality = single_quality(arrays, target, mean_sizes)
         files = {
@@ -112,7 +128,8 @@ def main() -> None:
         for method in METHODS:
             sizes = np.array([len(data) for data in files[method]], dtype=np.float64)
             relative = sizes / target - 1.0
-            agreement = float((top1(model, files[method]).cpu() == reference).double().mean())
+            agrees[method].append((top1(model, files[method]).cpu() == reference).numpy())
+            agreement = float(agrees[method][-1].mean())
             entry = {
                 "mare": float(np.abs(relative).mean()),
                 "over": float((relative > 0).mean()),
@@ -139,6 +156,11 @@ def main() -> None:
         wins = sum(c > b for c, b in zip(results[method]["agreement"], baseline, strict=True))
         ties = sum(c == b for c, b in zip(results[method]["agreement"], baseline, strict=True))
         print(f"{method} agreement above binary search at {wins}/{len(targets)} targets ({ties} ties)")
+        only_ours, only_baseline = discordant(np.concatenate(agrees[method]), np.concatenate(agrees["binary search"]))
+        print(
+            f"  paired over all crops and targets: only {method} agrees {only_ours}, only binary search "
+            f"{only_baseline}, two-sided sign test p = {sign_test(only_ours, only_baseline):.2f}"
+        )
     plot(targets, results, RESULTS_DIR / "control.png")
 
 
