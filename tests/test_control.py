@@ -235,6 +235,10 @@ def test_fit_tables_to_size_gives_the_largest_file_that_fits():
     luma, chroma = fit_tables_to_size(images, qt_y, qt_c, torch.tensor([10.0, 10.0, 1e7]))
     assert bool((luma[:2] == 255).all() and (chroma[:2] == 255).all())
     assert bool((luma[2] == 1).all() and (chroma[2] == 1).all())
+    # One number is the same target for every image.
+    by_number = fit_tables_to_size(images, qt_y, qt_c, 1500.0)
+    by_tensor = fit_tables_to_size(images, qt_y, qt_c, torch.full((3,), 1500.0))
+    assert torch.equal(by_number[0], by_tensor[0]) and torch.equal(by_number[1], by_tensor[1])
 
 
 def test_encode_with_control_fit_size_meets_the_targets(control):
@@ -275,6 +279,12 @@ def test_bad_input(control):
         fit_tables_to_size(images, *standard_tables(torch.tensor([50.0, 50.0])), target, steps=0)
     with pytest.raises(ValueError, match="qt_c"):
         fit_tables_to_size(images, standard_tables(torch.tensor([50.0, 50.0]))[0], torch.ones(8, 8), target)
+    with pytest.raises(TypeError, match="qt_y"):
+        fit_tables_to_size(images, None, torch.ones(2, 8, 8), target)
+    with pytest.raises(ValueError, match="target_bytes"):
+        fit_tables_to_size(images, *standard_tables(torch.tensor([50.0, 50.0])), torch.tensor([800.0, float("nan")]))
+    with pytest.raises(TypeError, match="image"):
+        fit_tables_to_size(images.numpy(), *standard_tables(torch.tensor([50.0, 50.0])), target)
     sizes, target4, output, reference, qt_y, qt_c = loss_inputs(requires_grad=False)
     with pytest.raises(ValueError, match="target_bytes"):
         codec_control_loss(sizes, target4[:2], output, reference, qt_y, qt_c)

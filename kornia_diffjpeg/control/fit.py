@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from kornia_diffjpeg._checks import check_image
+from kornia_diffjpeg.control.network import _check_targets
 from kornia_diffjpeg.control.tables import integer_tables
 from kornia_diffjpeg.filesize.exact import jpeg_file_size
 
@@ -19,7 +21,7 @@ def fit_tables_to_size(
     image: Tensor,
     qt_y: Tensor,
     qt_c: Tensor,
-    target_bytes: Tensor,
+    target_bytes: Tensor | float,
     subsampling: str = "4:2:0",
     steps: int = 14,
 ) -> tuple[Tensor, Tensor]:
@@ -36,7 +38,7 @@ def fit_tables_to_size(
         image: RGB images in [0, 1], (B, 3, H, W).
         qt_y: luma tables (B, 8, 8) in [1, 255], e.g. a :class:`CodecControl`'s prediction.
         qt_c: chroma tables (B, 8, 8) in [1, 255].
-        target_bytes: target file sizes in bytes, (B,).
+        target_bytes: target file sizes in bytes, (B,), or one number for the whole batch.
         subsampling: chroma layout of the file, ``"4:2:0"``, ``"4:2:2"`` or ``"4:4:4"``.
         steps: bisection steps; 14 resolves the scale to 0.1%, finer than the 8-bit rounding.
 
@@ -45,7 +47,11 @@ def fit_tables_to_size(
     """
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
         raise ValueError(f"steps must be a positive int, got {steps!r}")
+    image = check_image(image)
+    target_bytes = _check_targets(target_bytes, image)
     for name, table in (("qt_y", qt_y), ("qt_c", qt_c)):
+        if not isinstance(table, Tensor):
+            raise TypeError(f"{name} must be a tensor of shape (B, 8, 8), got {type(table).__name__}")
         if table.shape != (image.shape[0], 8, 8):
             raise ValueError(f"{name} must have shape ({image.shape[0]}, 8, 8), got {tuple(table.shape)}")
     qt_y, qt_c = qt_y.detach().to(image.dtype), qt_c.detach().to(image.dtype)
