@@ -57,9 +57,10 @@ RANGE_QUALITIES = (10, 90)
 LOSS_SETTINGS = {"table_std": 36.0, "size_weight": 10.0, "condition_margin": 0.01, "size_margin": 0.04}
 
 
-def crops(photos: tuple[str, ...], imagenet: slice, count: int, size: int, seed: int) -> torch.Tensor:
-    """``count`` crops: random crops of ``photos`` at full and half scale, and whole ImageNet photos."""
-    whole = imagenet_photos(size)[0][imagenet]
+def crops(photos: tuple[str, ...], imagenet: slice, count: int, size: int, seed: int, views: int = 1) -> torch.Tensor:
+    """``count`` crops: random crops of ``photos`` at full and half scale, and ``views`` views of each
+    ImageNet photo (see :data:`~kornia_diffjpeg.datasets.IMAGENET_VIEWS`; 1: the whole photos)."""
+    whole = imagenet_photos(size, views)[0].unflatten(0, (-1, views))[imagenet].flatten(0, 1)
     per_scale = max((count - len(whole)) // 2, 1)
     return torch.cat(
         [
@@ -70,8 +71,8 @@ def crops(photos: tuple[str, ...], imagenet: slice, count: int, size: int, seed:
     )
 
 
-def training_crops(count: int, size: int = CROP, seed: int = 0) -> torch.Tensor:
-    return crops(TRAIN_PHOTOS, IMAGENET_TRAIN, count, size, seed)
+def training_crops(count: int, size: int = CROP, seed: int = 0, views: int = 1) -> torch.Tensor:
+    return crops(TRAIN_PHOTOS, IMAGENET_TRAIN, count, size, seed, views)
 
 
 def heldout_crops(count: int, size: int = CROP, seed: int = 100) -> torch.Tensor:
@@ -105,6 +106,7 @@ def train(
     seed: int = 0,
     log_every: int = 10,
     bootstrap_share: float = 0.4,
+    views: int = 1,
 ) -> tuple[CodecControl, dict]:
     """Train a control within ``minutes`` of wall time; returns it and a record of the run.
 
@@ -116,7 +118,7 @@ def train(
     generator = torch.Generator().manual_seed(seed)
     model = efficientnet_lite0(frozen=True).to(device)
     model.size = size  # run the classifier at the crop's own size
-    images = training_crops(pool, size, seed)
+    images = training_crops(pool, size, seed, views)
     low, high = working_range(images)
     images = images.to(device)
     pseudo = pseudo_logits(model, images)
@@ -172,7 +174,13 @@ def train(
             history.append(log_step(step, elapsed, image, target, qt_y, qt_c, terms))
         step += 1
     record = {"size_range": (low, high), "crop": size, "steps": step, "bootstrap_steps": boot_steps}
-    record |= {"batch": batch, "pool": len(images), "seconds": time.perf_counter() - start, "history": history}
+    record |= {
+        "batch": batch,
+        "pool": len(images),
+        "views": views,
+        "seconds": time.perf_counter() - start,
+        "history": history,
+    }
     print(f"trained {step} control steps in {record['seconds'] / 60:.1f} min", flush=True)
     return control, record
 
@@ -223,6 +231,8 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="bigger pool and batches, longer; GPU if present")
     parser.add_argument("--output", type=Path, default=CHECKPOINT)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--pool", type=int, default=None, help="training crops (default 240, 1500 with --full)")
+    parser.add_argument("--views", type=int, default=1, help="views of each ImageNet training photo, 1..6")
     args = parser.parse_args()
     if args.full:
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -233,7 +243,9 @@ def main() -> None:
         settings = {"minutes": 15.0}
     if args.minutes is not None:
         settings["minutes"] = args.minutes
-    control, record = train(seed=args.seed, **settings)
+    if args.pool is not None:
+        settings["pool"] = args.pool
+    control, record = train(seed=args.seed, views=args.views, **settings)
     save(control, record, args.output)
 
 
