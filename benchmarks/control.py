@@ -66,7 +66,6 @@ def single_quality(arrays: list[np.ndarray], target: float, mean_sizes: dict[int
     return 1
 
 
-@torch.no_grad()
 def discordant(ours: np.ndarray, baseline: np.ndarray) -> tuple[int, int]:
     """Counts of (crop, target) pairs where only one of two encoders keeps the model's prediction."""
     return int((ours & ~baseline).sum()), int((baseline & ~ours).sum())
@@ -81,6 +80,7 @@ def sign_test(wins: int, losses: int) -> float:
     return min(1.0, 2.0 * tail)
 
 
+@torch.no_grad()
 def top1(model: torch.nn.Module, files: list[bytes]) -> torch.Tensor:
     images = torch.stack([from_uint8(decode(data, "pillow")) for data in files])
     return torch.cat([model(part).argmax(1) for part in images.split(32)])
