@@ -14,7 +14,9 @@ ten foolbox ImageNet photos, none seen in training), all written by Pillow:
 Reported per target: file-size MARE to the target and the fraction of files over it, and the top-1
 agreement of EfficientNet-Lite0 (run at the crop size, as in training) on the decoded image with
 its prediction on the uncompressed crop. Targets are log-spaced over the working range stored with
-the control. Writes ``control.png`` into ``benchmarks/results``.
+the control. Against the binary search, each control encoder also gets a paired count over all
+crop-target pairs (only one of the two keeps the prediction) and an exact two-sided sign test.
+Writes ``control.png`` into ``benchmarks/results``.
 
 Run: ``python benchmarks/control.py`` (needs ``benchmarks/results/codec_control.pt``; ``--train MIN``
 trains a short one first).

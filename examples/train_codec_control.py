@@ -16,7 +16,8 @@ Crops are 128 pixels and the classifier runs on them at that size: resizing them
 away part of the coding artifacts and cost three times as much. The default budget (``--minutes 15``)
 is sized for 2 shared CPU cores; ``--full`` trains longer on bigger batches (on a GPU when present).
 
-Run: ``python examples/train_codec_control.py`` (writes ``benchmarks/results/codec_control.pt``).
+Run: ``python examples/train_codec_control.py`` (writes ``benchmarks/results/codec_control.pt``); ``--minutes``,
+``--pool`` (training crops) and ``--views`` (views of each ImageNet training photo) change the run.
 """
 
 from __future__ import annotations
