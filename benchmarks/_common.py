@@ -1,4 +1,4 @@
-"""Shared helpers of the benchmark scripts: photos, PSNR, timing, peak memory, command line, tables.
+"""Shared helpers of the benchmark scripts: timing, peak memory, command line, tables.
 
 Not a benchmark itself; ``fidelity.py`` and ``speed.py`` import it (run them from any directory, e.g.
 ``python benchmarks/fidelity.py``).
@@ -29,44 +29,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from skimage import data
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
 THREADS = 2
-PSNR_CAP_DB = 100.0
-
-
-# --- images -------------------------------------------------------------------------------------
-
-
-def load_photos(names: Sequence[str] = PHOTOS) -> dict[str, np.ndarray]:
-    """skimage sample photos as uint8 (H, W, 3), cropped (top-left) to multiples of 16."""
-    photos = {}
-    for name in names:
-        array = getattr(data, name)()
-        height, width = array.shape[0] // 16 * 16, array.shape[1] // 16 * 16
-        photos[name] = np.ascontiguousarray(array[:height, :width])
-    return photos
-
-
-def center_crop(array: np.ndarray, height: int, width: int) -> np.ndarray:
-    """The central (height, width) window of an (H, W[, C]) array."""
-    top, left = (array.shape[0] - height) // 2, (array.shape[1] - width) // 2
-    return np.ascontiguousarray(array[top : top + height, left : left + width])
-
-
-# --- quality measure ----------------------------------------------------------------------------
-
-
-def psnr(output: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-    """Per-sample PSNR in dB of (B, C, H, W) images in [0, 1] (peak 1), capped at ``PSNR_CAP_DB``.
-
-    The cap turns identical images (infinite PSNR) into a finite value so that averages stay defined.
-    """
-    error = (output.double() - reference.double()).square().flatten(1).mean(1)
-    floor = 10.0 ** (-PSNR_CAP_DB / 10.0)
-    return -10.0 * torch.log10(error.clamp_min(floor))
 
 
 # --- command line -------------------------------------------------------------------------------

@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from _common import RESULTS_DIR, format_table
-from skimage import data
 
 from kornia_diffjpeg import jpeg_encode
 from kornia_diffjpeg.filesize.estimate import DEFAULT_CALIBRATION, diff_jpeg_file_size, entropy_coded_cost
 from kornia_diffjpeg.filesize.exact import header_size
-from kornia_diffjpeg.reference import from_uint8, opencv_encode, pillow_encode
+from testing.datasets import photo
+from testing.reference import from_uint8, opencv_encode, pillow_encode
 
 #: The calibration scalars were fitted on crops of these; the evaluation photos below are disjoint.
 CALIBRATION_PHOTOS = {
@@ -34,14 +34,9 @@ LAYOUTS = ("4:2:0", "4:2:2", "4:4:4", "grayscale")
 SETTINGS = ("q 1-99", "q 100", "random tables")
 
 
-def _photo(name: str) -> np.ndarray:
-    array = getattr(data, name)()
-    return array[0] if name == "stereo_motorcycle" else array
-
-
 def _cases(photos: dict[str, tuple[str, ...]], layout: str, setting: str, count: int, rng: np.random.Generator):
     """(crop, quality or None, tables or None) for random crops 32-256 px a side."""
-    arrays = [_photo(name) for name in photos["gray" if layout == "grayscale" else "color"]]
+    arrays = [photo(name) for name in photos["gray" if layout == "grayscale" else "color"]]
     for _ in range(count):
         array = arrays[int(rng.integers(len(arrays)))]
         height, width = (int(min(rng.integers(32, 257), side)) for side in array.shape[:2])
@@ -125,8 +120,8 @@ def regressor_section(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
     from train_filesize_regressor import TRAIN_PHOTOS, held_out_mare, load
 
+    from examples.filesize_training import train_file_size_regressor
     from kornia_diffjpeg.filesize.regressor import JPEGFileSizeRegressor
-    from kornia_diffjpeg.filesize.training import train_file_size_regressor
 
     model = JPEGFileSizeRegressor()
     checkpoint = RESULTS_DIR / "filesize_regressor.pt"

@@ -36,8 +36,8 @@ from _common import RESULTS_DIR, format_table, make_parser, setup  # noqa: E402
 from train_codec_control import CHECKPOINT, heldout_crops, load, save, train  # noqa: E402
 
 from kornia_diffjpeg.control import encode_with_control  # noqa: E402
-from kornia_diffjpeg.pretrained import efficientnet_lite0  # noqa: E402
-from kornia_diffjpeg.reference import decode, from_uint8, pillow_encode, to_uint8  # noqa: E402
+from testing.pretrained import efficientnet_lite0  # noqa: E402
+from testing.reference import decode, from_uint8, pillow_encode, to_uint8  # noqa: E402
 
 TARGETS = 10
 METHODS = ("control", "control fit", "binary search", "single quality")

@@ -40,12 +40,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from _common import PHOTOS, RESULTS_DIR, center_crop, format_table, load_photos, make_parser, psnr, setup
+from _common import RESULTS_DIR, format_table, make_parser, setup
 from kornia.enhance import jpeg_codec_differentiable
 from skimage import data
 
 from kornia_diffjpeg import diff_jpeg
-from kornia_diffjpeg.reference import from_uint8, opencv_jpeg, pillow_jpeg
+from testing.datasets import BENCHMARK_PHOTOS as PHOTOS
+from testing.datasets import center_crop, load_photos
+from testing.metrics import psnr
+from testing.reference import from_uint8, opencv_jpeg, pillow_jpeg
 
 # A codec under test: (images (B, C, H, W), qualities (B,), subsampling) -> coded images.
 Codec = Callable[[torch.Tensor, torch.Tensor, str], torch.Tensor]

@@ -24,12 +24,13 @@ from collections.abc import Iterator
 
 import numpy as np
 import torch
-from _common import format_table, interleaved_median_ms, load_photos, make_parser, setup
+from _common import format_table, interleaved_median_ms, make_parser, setup
 from _filesize_models import estimate_section, regressor_section
 from skimage import data
 
 from kornia_diffjpeg import jpeg_encode, jpeg_file_size
-from kornia_diffjpeg.reference import from_uint8, opencv_encode, pillow_encode
+from testing.datasets import load_photos
+from testing.reference import from_uint8, opencv_encode, pillow_encode
 
 LAYOUTS = ("4:2:0", "4:2:2", "4:4:4", "grayscale")
 GRAY_PHOTOS = ("camera", "moon", "coins")

@@ -55,9 +55,9 @@ from _common import RESULTS_DIR, format_table, make_parser, setup
 from kornia.enhance import jpeg_codec_differentiable
 
 from kornia_diffjpeg import annex_k_tables, attacks, diff_jpeg
-from kornia_diffjpeg.datasets import imagenet_photos
-from kornia_diffjpeg.pretrained import efficientnet_lite0
-from kornia_diffjpeg.reference import from_uint8, opencv_jpeg, to_uint8
+from testing.datasets import imagenet_photos
+from testing.pretrained import efficientnet_lite0
+from testing.reference import from_uint8, opencv_jpeg, to_uint8
 
 # A differentiable codec: (images (B, 3, H, W), qualities (B,), base tables (B, 8, 8) or None) -> coded images.
 Codec = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None], torch.Tensor]

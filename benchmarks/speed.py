@@ -33,7 +33,6 @@ from _common import (
     THREADS,
     format_table,
     interleaved_median_ms,
-    load_photos,
     make_parser,
     median_ms,
     peak_memory_bytes,
@@ -42,7 +41,8 @@ from _common import (
 from kornia.enhance import jpeg_codec_differentiable
 
 from kornia_diffjpeg import diff_jpeg
-from kornia_diffjpeg.reference import opencv_jpeg, to_uint8
+from testing.datasets import load_photos
+from testing.reference import opencv_jpeg, to_uint8
 
 Codec = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 

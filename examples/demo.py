@@ -24,18 +24,14 @@ import torch
 from skimage import data
 
 from kornia_diffjpeg import diff_jpeg
-from kornia_diffjpeg.reference import from_uint8, opencv_jpeg
+from testing.metrics import psnr
+from testing.reference import from_uint8, opencv_jpeg
 
 OUTPUT = Path(__file__).resolve().parent / "output" / "comparison.png"
 QUALITIES = (5, 25, 50, 90)
 MODES = ("surrogate", "ste", "exact")
 DETAILS = {"astronaut": (40, 150), "chelsea": (60, 150)}  # top-left corner of the 160x160 detail shown
 DETAIL = 160
-
-
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    """PSNR in dB of two images in [0, 1]."""
-    return float(-10.0 * torch.log10((a.double() - b.double()).square().mean()))
 
 
 def code(photo: np.ndarray) -> dict[int, dict[str, torch.Tensor]]:

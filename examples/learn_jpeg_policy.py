@@ -30,15 +30,11 @@ import numpy as np
 import torch
 
 from kornia_diffjpeg import RandomDiffJPEG
-from kornia_diffjpeg.datasets import COLOR_PHOTOS, photo_crops
-from kornia_diffjpeg.reference import opencv_jpeg, to_uint8
+from testing.datasets import COLOR_PHOTOS, photo_crops
+from testing.metrics import psnr
+from testing.reference import opencv_jpeg, to_uint8
 
 TOLERANCE_DB = 1.0
-
-
-def psnr(coded: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
-    """Per-sample PSNR (dB) of images in [0, 1], (B,)."""
-    return -10.0 * torch.log10((coded - original).square().mean(dim=(1, 2, 3)))
 
 
 def opencv_psnr(crops: torch.Tensor, quality: int) -> float:
@@ -47,7 +43,7 @@ def opencv_psnr(crops: torch.Tensor, quality: int) -> float:
     for crop in crops:
         array = to_uint8(crop)
         coded = opencv_jpeg(array, quality).astype(np.float64) / 255.0
-        values.append(-10.0 * np.log10(np.mean((coded - array / 255.0) ** 2)))
+        values.append(float(psnr(coded, array / 255.0)))
     return float(np.mean(values))
 
 

@@ -32,8 +32,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kornia_diffjpeg import RandomDiffJPEG, attacks, diff_jpeg
-from kornia_diffjpeg.datasets import fashion_mnist
-from kornia_diffjpeg.reference import from_uint8, opencv_jpeg, to_uint8
+from testing.datasets import fashion_mnist
+from testing.reference import from_uint8, opencv_jpeg, to_uint8
 
 EPS = 0.1
 TRAIN_QUALITIES = (10.0, 90.0)

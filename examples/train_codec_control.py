@@ -38,10 +38,10 @@ from kornia_diffjpeg.control import (
     codec_control_loss,
     integer_tables,
 )
-from kornia_diffjpeg.datasets import imagenet_photos, photo_crops
 from kornia_diffjpeg.filesize import diff_jpeg_file_size
-from kornia_diffjpeg.pretrained import efficientnet_lite0
-from kornia_diffjpeg.reference import pillow_encode, to_uint8
+from testing.datasets import imagenet_photos, photo_crops
+from testing.pretrained import efficientnet_lite0
+from testing.reference import pillow_encode, to_uint8
 
 CHECKPOINT = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "codec_control.pt"
 TRAIN_PHOTOS = ("astronaut", "coffee", "immunohistochemistry", "hubble_deep_field", "stereo_motorcycle")
@@ -60,7 +60,7 @@ LOSS_SETTINGS = {"table_std": 36.0, "size_weight": 10.0, "condition_margin": 0.0
 
 def crops(photos: tuple[str, ...], imagenet: slice, count: int, size: int, seed: int, views: int = 1) -> torch.Tensor:
     """``count`` crops: random crops of ``photos`` at full and half scale, and ``views`` views of each
-    ImageNet photo (see :data:`~kornia_diffjpeg.datasets.IMAGENET_VIEWS`; 1: the whole photos)."""
+    ImageNet photo (see :data:`~testing.datasets.IMAGENET_VIEWS`; 1: the whole photos)."""
     whole = imagenet_photos(size, views)[0].unflatten(0, (-1, views))[imagenet].flatten(0, 1)
     per_scale = max((count - len(whole)) // 2, 1)
     return torch.cat(

@@ -19,9 +19,9 @@ from pathlib import Path
 import torch
 from skimage import data
 
+from examples.filesize_training import file_size_batch, mean_absolute_relative_error, train_file_size_regressor
 from kornia_diffjpeg.filesize.regressor import JPEGFileSizeRegressor
-from kornia_diffjpeg.filesize.training import file_size_batch, mean_absolute_relative_error, train_file_size_regressor
-from kornia_diffjpeg.reference import from_uint8
+from testing.reference import from_uint8
 
 TRAIN_PHOTOS = ("hubble_deep_field", "immunohistochemistry", "stereo_motorcycle")
 HELD_OUT_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import load_photo
 from torch import nn
 
 from kornia_diffjpeg import MODES, DiffJPEG, attacks, diff_jpeg
-from kornia_diffjpeg.reference import from_uint8, opencv_jpeg, to_uint8
+from testing.datasets import small_crop as load_photo
+from testing.reference import from_uint8, opencv_jpeg, to_uint8
 
 ATTACKS = {
     "fgsm": attacks.fgsm,

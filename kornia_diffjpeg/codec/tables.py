@@ -16,6 +16,7 @@ from kornia_diffjpeg.codec.discretization import Discretization
 from kornia_diffjpeg.codec.surrogates import differentiable_clip, straight_through
 
 __all__ = [
+    "standard_tables",
     "ANNEX_K_CHROMA",
     "ANNEX_K_LUMA",
     "annex_k_tables",
@@ -102,3 +103,16 @@ def given_table(table: Tensor, ops: Discretization) -> Tensor:
     if ops.interpolates_tables:
         return smooth
     return straight_through(torch.clamp(torch.floor(table.detach() + 0.5), 1.0, 255.0), smooth)
+
+
+def standard_tables(quality: Tensor) -> tuple[Tensor, Tensor]:
+    """libjpeg's Annex K tables at per-sample integer qualities (B,): (qt_y, qt_c), each (B, 8, 8).
+
+    Example:
+        >>> qt_y, qt_c = standard_tables(torch.tensor([50.0]))
+        >>> int(qt_y[0, 0, 0]), int(qt_c[0, 7, 7])
+        (16, 99)
+    """
+    luma, chroma = annex_k_tables(torch.float32, quality.device)
+    quality = quality.float().view(-1, 1, 1)
+    return libjpeg_table(luma, quality), libjpeg_table(chroma, quality)

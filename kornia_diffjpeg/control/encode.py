@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import torch
 from torch import Tensor
 
@@ -9,9 +11,26 @@ from kornia_diffjpeg._checks import check_choice, check_image
 from kornia_diffjpeg.control.fit import fit_tables_to_size
 from kornia_diffjpeg.control.network import CodecControl, _check_targets
 from kornia_diffjpeg.control.tables import integer_tables
-from kornia_diffjpeg.reference import PILLOW_SUBSAMPLING, pillow_encode, to_uint8
 
 __all__ = ["encode_with_control"]
+
+#: Pillow's ``subsampling=`` value of each chroma layout.
+_PILLOW_SUBSAMPLING = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}
+
+
+def _pillow_file(image: Tensor, qt_y: Tensor, qt_c: Tensor, subsampling: str) -> bytes:
+    """A baseline JPEG file of one (3, H, W) image in [0, 1] with integer tables, written by Pillow."""
+    try:
+        from PIL import Image
+    except ImportError as error:
+        raise ImportError(
+            "encode_with_control writes files with Pillow: pip install 'kornia_diffjpeg[reference]'"
+        ) from error
+    array = torch.floor(image.detach().double().clamp(0.0, 1.0) * 255.0 + 0.5).byte().permute(1, 2, 0).cpu().numpy()
+    buffer = io.BytesIO()
+    tables = [qt_y.reshape(64).tolist(), qt_c.reshape(64).tolist()]
+    Image.fromarray(array).save(buffer, format="JPEG", subsampling=_PILLOW_SUBSAMPLING[subsampling], qtables=tables)
+    return buffer.getvalue()
 
 
 @torch.no_grad()
@@ -52,7 +71,7 @@ def encode_with_control(
     if batched.shape[1] != 3:
         raise ValueError(f"image must be RGB (B, 3, H, W), got shape {tuple(image.shape)}")
     target_bytes = _check_targets(target_bytes, batched)
-    check_choice("subsampling", subsampling, PILLOW_SUBSAMPLING)
+    check_choice("subsampling", subsampling, _PILLOW_SUBSAMPLING)
     if not isinstance(fit_size, bool):
         raise TypeError(f"fit_size must be a bool, got {type(fit_size).__name__}")
     training = control.training
@@ -62,11 +81,8 @@ def encode_with_control(
     finally:
         control.train(training)
     if fit_size:
-        # Size the 8-bit image the encoder is given (rounded as ``to_uint8`` rounds).
+        # Size the 8-bit image the file will hold (rounded as _pillow_file rounds).
         image_8bit = torch.floor(batched.double().clamp(0.0, 1.0) * 255.0 + 0.5).div(255.0).to(batched.dtype)
         qt_y, qt_c = fit_tables_to_size(image_8bit, qt_y, qt_c, target_bytes, subsampling)
-    tables = torch.stack([integer_tables(qt_y), integer_tables(qt_c)], 1).cpu().numpy()
-    return [
-        pillow_encode(to_uint8(sample), subsampling=subsampling, qtables=list(pair))
-        for sample, pair in zip(batched, tables, strict=True)
-    ]
+    qt_y, qt_c = integer_tables(qt_y).cpu(), integer_tables(qt_c).cpu()
+    return [_pillow_file(*sample, subsampling) for sample in zip(batched, qt_y, qt_c, strict=True)]

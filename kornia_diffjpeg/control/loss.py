@@ -9,7 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["ControlLoss", "codec_control_loss", "pseudo_label_cross_entropy"]
+from kornia_diffjpeg.codec.tables import standard_tables
+
+__all__ = ["ControlLoss", "bootstrap_loss", "codec_control_loss", "pseudo_label_cross_entropy"]
 
 
 class ControlLoss(NamedTuple):
@@ -128,3 +130,18 @@ def codec_control_loss(
         + table_weight * table_regularizer
     )
     return ControlLoss(total, condition, performance, size_regularizer, table_regularizer)
+
+
+def bootstrap_loss(qt_y: Tensor, qt_c: Tensor, quality: Tensor) -> Tensor:
+    """Mean absolute error (on the 0..1 scale of 255) of predicted tables to the standard tables at ``quality``.
+
+    Feed the control the real file size of each image at ``quality`` as its target: the bootstrap
+    teaches it standard JPEG's size-to-table mapping before the control loss takes over.
+
+    Example:
+        >>> qt_y, qt_c = standard_tables(torch.tensor([30.0, 70.0]))
+        >>> float(bootstrap_loss(qt_y, qt_c, torch.tensor([30.0, 70.0])))
+        0.0
+    """
+    target_y, target_c = standard_tables(quality)
+    return (F.l1_loss(qt_y, target_y) + F.l1_loss(qt_c, target_c)) / 255.0

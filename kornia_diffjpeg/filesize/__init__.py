@@ -3,7 +3,6 @@
 from kornia_diffjpeg.filesize.estimate import DiffJPEGFileSize, diff_jpeg_file_size
 from kornia_diffjpeg.filesize.exact import jpeg_file_size
 from kornia_diffjpeg.filesize.regressor import JPEGFileSizeRegressor, file_size_loss
-from kornia_diffjpeg.filesize.training import train_file_size_regressor
 
 __all__: list[str] = [
     "DiffJPEGFileSize",
@@ -11,5 +10,4 @@ __all__: list[str] = [
     "diff_jpeg_file_size",
     "file_size_loss",
     "jpeg_file_size",
-    "train_file_size_regressor",
 ]

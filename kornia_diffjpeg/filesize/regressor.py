@@ -97,7 +97,7 @@ def _sinusoidal(positions: Tensor, dim: int) -> Tensor:
 _AC_ZIGZAG_INDEX = torch.tensor([ZIGZAG.index(i) for i in range(1, 64)], dtype=torch.float32)
 
 #: Bytes per block of each :func:`block_features` channel and a constant:
-#: ``fit_rate_prior(load(TRAIN_PHOTOS))`` (:mod:`kornia_diffjpeg.filesize.training`, least squares of
+#: ``fit_rate_prior(load(TRAIN_PHOTOS))`` (``examples/filesize_training.py``, least squares of
 #: the relative error against the exact size) on the training crops of
 #: ``examples/train_filesize_regressor.py``, rounded; never fitted on its held-out photos. The example
 #: prints its held-out MARE on its own; the network learns a factor on top of it.

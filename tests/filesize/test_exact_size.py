@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import PHOTO_NAMES, load_photo
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -13,7 +12,9 @@ from kornia_diffjpeg import jpeg_encode, jpeg_file_size
 from kornia_diffjpeg.filesize.codebook import canonical_codes, optimal_bits_and_values
 from kornia_diffjpeg.filesize.exact import header_size
 from kornia_diffjpeg.filesize.huffman import ZIGZAG
-from kornia_diffjpeg.reference import from_uint8, opencv_encode, pillow_encode
+from testing.datasets import PHOTO_NAMES
+from testing.datasets import small_crop as load_photo
+from testing.reference import from_uint8, opencv_encode, pillow_encode
 
 SUBSAMPLINGS = ("4:2:0", "4:2:2", "4:4:4")
 QUALITIES = (1, 7, 30, 50, 75, 90, 97, 100)

@@ -1,4 +1,6 @@
-"""Training data and loop for :class:`JPEGFileSizeRegressor`: random photo crops labelled by the exact count.
+"""Training data and loop of :class:`~kornia_diffjpeg.filesize.JPEGFileSizeRegressor` for the example scripts.
+
+Random photo crops labelled by the exact count.
 
 Labels come from :func:`~kornia_diffjpeg.filesize.exact.jpeg_file_size` (the byte count OpenCV and
 Pillow produce, computed from the coefficients), so no encoder is called.
@@ -12,8 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from kornia_diffjpeg.codec.pipeline import jpeg_encode
-from kornia_diffjpeg.filesize.exact import header_size, jpeg_file_size
+from kornia_diffjpeg import jpeg_encode, jpeg_file_size
+from kornia_diffjpeg.filesize.exact import header_size
 from kornia_diffjpeg.filesize.regressor import JPEGFileSizeRegressor, block_features, file_size_loss
 
 __all__ = [

@@ -10,18 +10,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import as_blocks, load_photo, read_dct
 from hypothesis import given
 from hypothesis import strategies as st
 
 from kornia_diffjpeg import DiffJPEGCodec, JPEGCoefficients, diff_jpeg, jfif_color, jpeg_decode, jpeg_encode
 from kornia_diffjpeg.codec.tables import ANNEX_K_CHROMA, ANNEX_K_LUMA
-from kornia_diffjpeg.reference import (
+from testing.datasets import small_crop as load_photo
+from testing.reference import (
+    as_blocks,
     from_uint8,
     opencv_encode,
     opencv_jpeg,
     pillow_encode,
     pillow_jpeg,
+    read_dct,
     to_uint8,
 )
 

@@ -11,7 +11,6 @@ import io
 import numpy as np
 import pytest
 import torch
-from conftest import as_blocks, read_dct
 from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
@@ -21,7 +20,7 @@ from torch.autograd import gradcheck
 from kornia_diffjpeg import DiffJPEGCodec, JPEGCoefficients, diff_jpeg, jfif_color, jpeg_decode, jpeg_encode
 from kornia_diffjpeg.codec import rgb_to_ycbcr, ycbcr_to_rgb
 from kornia_diffjpeg.codec.surrogates import polynomial_round
-from kornia_diffjpeg.reference import from_uint8, opencv_encode, opencv_jpeg, pillow_jpeg, to_uint8
+from testing.reference import as_blocks, from_uint8, opencv_encode, opencv_jpeg, pillow_jpeg, read_dct, to_uint8
 
 MODES = ("ste", "surrogate")
 SUBSAMPLINGS = ("4:2:0", "4:2:2", "4:4:4")

@@ -7,7 +7,6 @@ import io
 import numpy as np
 import pytest
 import torch
-from conftest import load_photo, read_dct
 from PIL import Image
 
 from kornia_diffjpeg import diff_jpeg, jpeg_file_size
@@ -17,13 +16,14 @@ from kornia_diffjpeg.control import (
     binned_target_sizes,
     bootstrap_loss,
     codec_control_loss,
-    dct_statistics,
     encode_with_control,
     fit_tables_to_size,
     integer_tables,
     standard_tables,
 )
-from kornia_diffjpeg.reference import decode, from_uint8, pillow_encode
+from kornia_diffjpeg.control.network import dct_statistics
+from testing.datasets import small_crop as load_photo
+from testing.reference import decode, from_uint8, pillow_encode, read_dct
 
 SIZE_RANGE = (500.0, 4000.0)
 

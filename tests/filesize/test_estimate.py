@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import load_photo
 
 from kornia_diffjpeg.filesize import DiffJPEGFileSize, diff_jpeg_file_size
 from kornia_diffjpeg.filesize.exact import header_size
-from kornia_diffjpeg.reference import from_uint8, opencv_encode, pillow_encode
+from testing.datasets import small_crop as load_photo
+from testing.reference import from_uint8, opencv_encode, pillow_encode
 
 # The estimate counts the entropy-coded bits exactly; what it models is the 0x00 stuffed after each
 # 0xFF byte and the final padding. Stuffing is 0.1-2% of the entropy-coded bytes with the standard
@@ -113,8 +113,8 @@ def test_bad_inputs():
 
 
 def test_regressor_loss_falls_on_a_tiny_batch():
+    from examples.filesize_training import file_size_batch
     from kornia_diffjpeg.filesize.regressor import JPEGFileSizeRegressor, file_size_loss
-    from kornia_diffjpeg.filesize.training import file_size_batch
 
     torch.manual_seed(0)
     photos = [from_uint8(load_photo(name)) for name in ("astronaut", "chelsea")]
@@ -184,8 +184,8 @@ def test_untrained_regressor_is_its_rate_prior():
 
 
 def test_fit_rate_prior_minimizes_the_squared_relative_error():
+    from examples.filesize_training import file_size_batch, fit_rate_prior
     from kornia_diffjpeg.filesize.regressor import RATE_PRIOR, JPEGFileSizeRegressor
-    from kornia_diffjpeg.filesize.training import file_size_batch, fit_rate_prior
 
     photos = [from_uint8(load_photo(name)) for name in ("astronaut", "coffee")]
     fitted = fit_rate_prior(photos, 3, batch_size=4, sizes=[(32, 32)], seed=3)

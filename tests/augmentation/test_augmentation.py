@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import load_photo
 from kornia.augmentation import AugmentationSequential, RandomAffine
 from torch import nn
 
 import kornia_diffjpeg.augmentation.base as augmentation_base
 from kornia_diffjpeg import DiffJPEG, RandomDiffJPEG, annex_k_tables, diff_jpeg
-from kornia_diffjpeg.reference import from_uint8, opencv_jpeg, to_uint8
+from testing.datasets import small_crop as load_photo
+from testing.reference import from_uint8, opencv_jpeg, to_uint8
 
 MODES = ("surrogate", "ste", "exact")
 SUBSAMPLINGS = ("4:2:0", "4:2:2", "4:4:4")

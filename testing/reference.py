@@ -20,6 +20,8 @@ __all__ = [
     "decode",
     "to_uint8",
     "from_uint8",
+    "read_dct",
+    "as_blocks",
 ]
 
 #: Pillow's ``subsampling=`` value of each chroma layout.
@@ -102,3 +104,20 @@ def pillow_jpeg(
 ) -> np.ndarray:
     """Pillow's decode of Pillow's encode."""
     return decode(pillow_encode(array, quality, subsampling, qtables), "pillow")
+
+
+def read_dct(data: bytes, tmp_path):  # noqa: ANN201 (jpeglib.DCTJPEG)
+    """The DCT coefficients stored in JPEG bytes, read with jpeglib (a test that calls it skips without it)."""
+    import pytest
+
+    jpeglib = pytest.importorskip("jpeglib")
+    path = tmp_path / "image.jpg"
+    path.write_bytes(data)
+    return jpeglib.read_dct(str(path))
+
+
+def as_blocks(plane: np.ndarray):  # noqa: ANN201 (torch.Tensor)
+    """jpeglib's (rows, cols, 8, 8) to (rows, cols, 64) int64 blocks, natural row-major order."""
+    import torch
+
+    return torch.from_numpy(plane.astype(np.int64)).reshape(plane.shape[0], plane.shape[1], 64)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kornia_diffjpeg.datasets import FASHION_MNIST_DIR, fashion_mnist, imagenet_photos, photo, photo_crops
-from kornia_diffjpeg.pretrained import efficientnet_lite0
+from testing.datasets import FASHION_MNIST_DIR, fashion_mnist, imagenet_photos, photo, photo_crops
+from testing.pretrained import efficientnet_lite0
 
 
 def test_photo_crops_shape_range_and_seed():

@@ -22,17 +22,27 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "BENCHMARK_PHOTOS",
     "COLOR_PHOTOS",
+    "COLOR_PHOTO_NAMES",
+    "PHOTO_NAMES",
     "FASHION_MNIST_DIR",
     "IMAGENET_VIEWS",
+    "TEST_PHOTOS",
+    "area_downscale",
+    "center_crop",
     "fashion_mnist",
     "imagenet_photos",
+    "load_photos",
     "photo",
     "photo_crops",
+    "small_crop",
 ]
 
 #: scikit-image color photos never JPEG-compressed before (rocket and retina were, so they are left out).
 COLOR_PHOTOS = ("astronaut", "chelsea", "coffee", "immunohistochemistry", "hubble_deep_field", "stereo_motorcycle")
+#: The photos of the fidelity and speed benchmarks.
+BENCHMARK_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 
@@ -53,15 +63,56 @@ def photo(name: str) -> np.ndarray:
     return array[0] if name == "stereo_motorcycle" else array  # a stereo pair: keep the left view
 
 
-@functools.cache
-def _downscaled_photo(name: str, scale: int) -> np.ndarray:
-    """A photo area-downscaled by ``scale`` (cached: crops are drawn from the same few photos)."""
-    array = photo(name)
+def area_downscale(array: np.ndarray, scale: int) -> np.ndarray:
+    """An (H, W[, C]) uint8 array averaged over ``scale`` x ``scale`` cells (trailing rows and columns dropped)."""
     if scale == 1:
         return array
     height, width = array.shape[0] // scale * scale, array.shape[1] // scale * scale
-    blocks = array[:height, :width].reshape(height // scale, scale, width // scale, scale, *array.shape[2:])
+    blocks = array[:height, :width].astype(np.float64)
+    blocks = blocks.reshape(height // scale, scale, width // scale, scale, *array.shape[2:])
     return np.round(blocks.mean(axis=(1, 3))).astype(np.uint8)
+
+
+@functools.cache
+def _downscaled_photo(name: str, scale: int) -> np.ndarray:
+    """A photo area-downscaled by ``scale`` (cached: crops are drawn from the same few photos)."""
+    return area_downscale(photo(name), scale)
+
+
+def center_crop(array: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The central (height, width) window of an (H, W[, C]) array."""
+    top, left = (array.shape[0] - height) // 2, (array.shape[1] - width) // 2
+    return np.ascontiguousarray(array[top : top + height, left : left + width])
+
+
+def load_photos(names: Sequence[str] = BENCHMARK_PHOTOS) -> dict[str, np.ndarray]:
+    """Photos by name as uint8 arrays, cropped (top-left) to multiples of 16 (whole MCUs)."""
+    photos = {}
+    for name in names:
+        array = photo(name)
+        height, width = array.shape[0] // 16 * 16, array.shape[1] // 16 * 16
+        photos[name] = np.ascontiguousarray(array[:height, :width])
+    return photos
+
+
+#: The tests' photos: name -> (area downscale factor, (top, left) of the crop in the downscaled photo).
+TEST_PHOTOS = {
+    "astronaut": (4, (20, 30)),  # face, helmet edges, flag: strong edges and saturated colors
+    "chelsea": (3, (20, 40)),  # cat fur: fine texture
+    "coffee": (4, (20, 30)),  # cup rim and smooth shading
+    "camera": (4, (20, 30)),  # grayscale
+}
+PHOTO_NAMES = tuple(TEST_PHOTOS)
+COLOR_PHOTO_NAMES = ("astronaut", "chelsea", "coffee")
+
+
+def small_crop(name: str, height: int = 48, width: int = 64) -> np.ndarray:
+    """A small uint8 crop of a downscaled photo of :data:`TEST_PHOTOS` (a fresh copy)."""
+    factor, (top, left) = TEST_PHOTOS[name]
+    crop = _downscaled_photo(name, factor)[top : top + height, left : left + width]
+    if crop.shape[:2] != (height, width):
+        raise ValueError(f"a {height}x{width} crop does not fit photo {name!r} at {(top, left)}")
+    return np.ascontiguousarray(crop).copy()
 
 
 def photo_crops(

@@ -1,0 +1,27 @@
+"""Target file sizes for training a codec control: every batch covers the whole size range."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+__all__ = ["binned_target_sizes"]
+
+
+def binned_target_sizes(
+    batch: int, low: float, high: float, generator: torch.Generator | None = None, device: torch.device | None = None
+) -> Tensor:
+    """Target sizes in bytes (batch,), one drawn log-uniformly from each of ``batch`` equal bins of
+    [log low, log high], in random order: every batch covers the whole range.
+
+    Example:
+        >>> sizes = binned_target_sizes(4, 1000.0, 16000.0, torch.Generator().manual_seed(0))
+        >>> sizes.sort().values.log2().sub(torch.tensor(1000.0).log2()).floor().tolist()
+        [0.0, 1.0, 2.0, 3.0]
+    """
+    if batch < 1 or not (0 < low < high):
+        raise ValueError(f"batch must be >= 1 and 0 < low < high, got {batch}, {low}, {high}")
+    offsets = torch.rand(batch, generator=generator) + torch.arange(batch)
+    offsets = offsets[torch.randperm(batch, generator=generator)] / batch
+    low_t, high_t = torch.tensor(low).log(), torch.tensor(high).log()
+    return (low_t + (high_t - low_t) * offsets).exp().to(device)
