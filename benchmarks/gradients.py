@@ -54,7 +54,8 @@ import torch
 from _common import RESULTS_DIR, format_table, make_parser, setup
 from kornia.enhance import jpeg_codec_differentiable
 
-from kornia_diffjpeg import annex_k_tables, attacks, diff_jpeg
+from kornia_diffjpeg import attacks, diff_jpeg
+from kornia_diffjpeg.codec import annex_k_tables
 from testing.datasets import imagenet_photos
 from testing.pretrained import efficientnet_lite0
 from testing.reference import from_uint8, opencv_jpeg, to_uint8

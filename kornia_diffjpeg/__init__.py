@@ -1,40 +1,45 @@
-"""kornia_diffjpeg: JPEG coding as a differentiable layer for PyTorch."""
+"""kornia_diffjpeg: JPEG coding as a differentiable layer for PyTorch.
 
-from kornia_diffjpeg import attacks
+The codec (:func:`diff_jpeg`, :func:`jpeg_encode`, :func:`jpeg_decode`, :class:`DiffJPEGCodec`),
+the Kornia augmentations (:class:`DiffJPEG`, :class:`RandomDiffJPEG`) and the file size
+(:func:`jpeg_file_size`, :func:`diff_jpeg_file_size`) live at the top level; the namespaces
+:mod:`~kornia_diffjpeg.codec`, :mod:`~kornia_diffjpeg.filesize`, :mod:`~kornia_diffjpeg.control`
+and :mod:`~kornia_diffjpeg.attacks` hold the rest.
+"""
+
+from kornia_diffjpeg import attacks, codec, control, filesize
 from kornia_diffjpeg.augmentation import DiffJPEG, RandomDiffJPEG
 from kornia_diffjpeg.codec import (
     MODES,
-    ROUNDING_SURROGATES,
+    SUBSAMPLINGS,
     DiffJPEGCodec,
     JPEGCoefficients,
-    annex_k_tables,
+    ModeName,
+    Subsampling,
     diff_jpeg,
-    jfif_color,
     jpeg_decode,
     jpeg_encode,
 )
-from kornia_diffjpeg.control import CodecControl, codec_control_loss, encode_with_control
-from kornia_diffjpeg.filesize import DiffJPEGFileSize, JPEGFileSizeRegressor, diff_jpeg_file_size, jpeg_file_size
+from kornia_diffjpeg.filesize import DiffJPEGFileSize, diff_jpeg_file_size, jpeg_file_size
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
-    "attacks",
     "MODES",
-    "ROUNDING_SURROGATES",
-    "CodecControl",
+    "SUBSAMPLINGS",
     "DiffJPEG",
     "DiffJPEGCodec",
     "DiffJPEGFileSize",
     "JPEGCoefficients",
-    "JPEGFileSizeRegressor",
+    "ModeName",
     "RandomDiffJPEG",
-    "annex_k_tables",
-    "codec_control_loss",
+    "Subsampling",
+    "attacks",
+    "codec",
+    "control",
     "diff_jpeg",
     "diff_jpeg_file_size",
-    "encode_with_control",
-    "jfif_color",
+    "filesize",
     "jpeg_decode",
     "jpeg_encode",
     "jpeg_file_size",

@@ -29,20 +29,21 @@ def check_choice(name: str, value: Any, choices: Any) -> None:
 
 
 def check_image(image: Any) -> Tensor:
-    """Validate an image and return it as (B, C, H, W)."""
+    """Validate an image (*, C, H, W) and return it as (N, C, H, W), the leading dimensions flattened."""
     if not isinstance(image, Tensor):
         raise TypeError(f"image must be a torch.Tensor, got {type(image).__name__}")
     if not image.is_floating_point():
         hint = " Convert uint8 images with image.float() / 255." if image.dtype == torch.uint8 else ""
         raise TypeError(f"image must be a floating-point tensor with values in [0, 1], got dtype {image.dtype}.{hint}")
-    if image.ndim not in (3, 4):
-        raise ValueError(f"image must have shape (B, C, H, W) or (C, H, W), got shape {tuple(image.shape)}")
-    batched = image if image.ndim == 4 else image.unsqueeze(0)
-    if batched.shape[1] not in (1, 3):
+    if image.ndim < 3:
+        raise ValueError(
+            f"image must have shape (*, C, H, W), e.g. (B, C, H, W) or (C, H, W), got {tuple(image.shape)}"
+        )
+    if image.shape[-3] not in (1, 3):
         raise ValueError(f"image must have 1 (grayscale) or 3 (RGB) channels, got shape {tuple(image.shape)}")
-    if batched.shape[-2] == 0 or batched.shape[-1] == 0:
+    if image.shape[-2] == 0 or image.shape[-1] == 0:
         raise ValueError(f"image must have a non-empty spatial size, got shape {tuple(image.shape)}")
-    return batched
+    return image.reshape(-1, *image.shape[-3:]).contiguous()  # one layout, so results do not depend on strides
 
 
 def _check_device(name: str, value: Tensor, device: torch.device) -> None:
@@ -50,8 +51,23 @@ def _check_device(name: str, value: Tensor, device: torch.device) -> None:
         raise ValueError(f"{name} is on {value.device} but image is on {device}; move it with .to(image.device)")
 
 
-def check_quality(quality: Any, batch: int, device: torch.device) -> Tensor | None:
-    """Validate a quality and return it as a (B,) tensor (or None)."""
+def _per_sample(expected: str, value: Tensor, batch_shape: tuple[int, ...], trailing: tuple[int, ...]) -> Tensor:
+    """A per-sample value of shape (*batch_shape, *trailing), or broadcastable to it, as (N, *trailing)."""
+    try:
+        return value.broadcast_to((*batch_shape, *trailing)).reshape(-1, *trailing)
+    except RuntimeError as error:
+        full = tuple((*batch_shape, *trailing))
+        raise ValueError(f"{expected}, or broadcastable to {full}, got shape {tuple(value.shape)}") from error
+
+
+def check_quality(
+    quality: Any, batch: int, device: torch.device, batch_shape: tuple[int, ...] | None = None
+) -> Tensor | None:
+    """Validate a quality and return it as a (N,) tensor (or None).
+
+    Per-sample qualities are (N,) for the flattened batch, or broadcastable to ``batch_shape``, the
+    images' leading dimensions (e.g. (B, 1) for clips (B, T, C, H, W)).
+    """
     if quality is None:
         return None
     if isinstance(quality, bool) or not isinstance(quality, (Real, Tensor)):
@@ -60,22 +76,29 @@ def check_quality(quality: Any, batch: int, device: torch.device) -> Tensor | No
         if quality.dtype == torch.bool or quality.is_complex():
             raise TypeError(f"quality must be a real-valued tensor, got dtype {quality.dtype}")
         _check_device("quality", quality, device)
-        if quality.ndim > 1 or (quality.ndim == 1 and quality.shape[0] not in (1, batch)):
-            raise ValueError(
-                f"quality must be a number, a 0-d tensor or a ({batch},) tensor, got shape {tuple(quality.shape)}"
-            )
+        flat = quality.ndim <= 1 and quality.numel() in (1, batch)
+        expected = f"quality must be a number, a 0-d tensor or a ({batch},) tensor"
+        if not flat and (batch_shape is None or quality.ndim > len(batch_shape)):
+            raise ValueError(f"{expected}, got shape {tuple(quality.shape)}")
         if values_checkable() and quality.numel() > 0:
             values = quality.detach()
             if not bool(torch.isfinite(values).all()) or float(values.min()) < 1 or float(values.max()) > 100:
                 raise ValueError(f"quality must be finite and in [1, 100], got {values.tolist()}")
-        return quality.reshape(-1).expand(batch)
+        if flat:
+            return quality.reshape(-1).expand(batch)
+        return _per_sample(expected, quality, batch_shape, ())
     if not (1 <= float(quality) <= 100):  # also rejects NaN
         raise ValueError(f"quality must be finite and in [1, 100], got {quality}")
     return torch.full((batch,), float(quality), dtype=torch.float64, device=device)
 
 
-def check_table(name: str, table: Any, batch: int, device: torch.device) -> Tensor | None:
-    """Validate a quantization table and return it as (B, 8, 8) (or None)."""
+def check_table(
+    name: str, table: Any, batch: int, device: torch.device, batch_shape: tuple[int, ...] | None = None
+) -> Tensor | None:
+    """Validate a quantization table and return it as (N, 8, 8) (or None).
+
+    Per-sample tables are (N, 8, 8) for the flattened batch, or broadcastable to (*batch_shape, 8, 8).
+    """
     if table is None:
         return None
     if not isinstance(table, Tensor):
@@ -88,13 +111,17 @@ def check_table(name: str, table: Any, batch: int, device: torch.device) -> Tens
     if table.dtype == torch.bool or table.is_complex():
         raise TypeError(f"{name} must be a real-valued tensor, got dtype {table.dtype}")
     _check_device(name, table, device)
-    if table.shape[-2:] != (8, 8) or table.ndim not in (2, 3) or (table.ndim == 3 and table.shape[0] not in (1, batch)):
-        raise ValueError(f"{name} must have shape (8, 8) or ({batch}, 8, 8), got shape {tuple(table.shape)}")
+    flat = table.ndim == 2 or (table.ndim == 3 and table.shape[0] in (1, batch))
+    expected = f"{name} must have shape (8, 8) or ({batch}, 8, 8)"
+    if table.shape[-2:] != (8, 8) or (not flat and (batch_shape is None or table.ndim > len(batch_shape) + 2)):
+        raise ValueError(f"{expected}, got shape {tuple(table.shape)}")
     if values_checkable() and table.numel() > 0:
         values = table.detach()
         if not bool(torch.isfinite(values).all()) or float(values.min()) < 1 or float(values.max()) > 255:
             low, high = float(values.min()), float(values.max())
             raise ValueError(f"{name} values must be finite and in [1, 255], got range [{low}, {high}]")
+    if not flat:
+        return _per_sample(expected, table, batch_shape, (8, 8))
     return table.expand(batch, 8, 8) if table.ndim == 3 else table.unsqueeze(0).expand(batch, 8, 8)
 
 

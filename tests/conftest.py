@@ -28,8 +28,6 @@ settings.register_profile("thorough", max_examples=400, deadline=None, suppress_
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
-
-
 @pytest.fixture(params=PHOTO_NAMES)
 def photo(request) -> np.ndarray:
     """Each photo crop (48x64), uint8 as the real codecs take it."""

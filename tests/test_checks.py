@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from kornia_diffjpeg import DiffJPEGCodec, diff_jpeg, jfif_color, jpeg_decode, jpeg_encode
+from kornia_diffjpeg import DiffJPEGCodec, diff_jpeg, jpeg_decode, jpeg_encode
+from kornia_diffjpeg.codec import jfif_color
 
 IMAGE = torch.rand(2, 3, 8, 8)
 GRAY = torch.rand(2, 1, 8, 8)
@@ -42,9 +43,9 @@ class TestImage:
         with pytest.raises(TypeError, match="image"):
             code(torch.zeros(3, 8, 8, dtype=torch.complex64), 50.0)
 
-    @pytest.mark.parametrize("shape", [(8,), (8, 8), (1, 1, 3, 8, 8)])
+    @pytest.mark.parametrize("shape", [(8,), (8, 8)])
     def test_rank(self, code, shape):
-        with pytest.raises(ValueError, match=r"image must have shape \(B, C, H, W\) or \(C, H, W\)"):
+        with pytest.raises(ValueError, match=r"image must have shape \(\*, C, H, W\)"):
             code(torch.rand(shape), 50.0)
 
     @pytest.mark.parametrize("shape", [(2, 8, 8), (4, 8, 8), (1, 2, 8, 8), (1, 4, 8, 8), (1, 0, 8, 8)])

@@ -18,6 +18,7 @@ from kornia_diffjpeg.augmentation.params import (
     unbounded,
 )
 from kornia_diffjpeg.codec import MODES, diff_jpeg
+from kornia_diffjpeg.codec.options import ModeName, Subsampling
 from kornia_diffjpeg.codec.sampling import SUBSAMPLING_FACTORS
 
 __all__ = ["JPEGAugmentationBase"]
@@ -34,8 +35,8 @@ class JPEGAugmentationBase(IntensityAugmentationBase2D):
         self,
         qt_y: Any,
         qt_c: Any,
-        mode: str,
-        subsampling: str,
+        mode: ModeName,
+        subsampling: Subsampling,
         learnable: bool,
         p: float,
         same_on_batch: bool,

@@ -7,6 +7,7 @@ from torch import Tensor, nn
 
 from kornia_diffjpeg.augmentation.base import JPEGAugmentationBase
 from kornia_diffjpeg.augmentation.params import QUALITY_BOUNDS, bounded, parse_quality, unbounded
+from kornia_diffjpeg.codec.options import ModeName, Subsampling
 
 __all__ = ["DiffJPEG"]
 
@@ -50,8 +51,8 @@ class DiffJPEG(JPEGAugmentationBase):
         *,
         qt_y: Tensor | None = None,
         qt_c: Tensor | None = None,
-        mode: str = "surrogate",
-        subsampling: str = "4:2:0",
+        mode: ModeName = "surrogate",
+        subsampling: Subsampling = "4:2:0",
         learnable: bool = False,
         p: float = 1.0,
         keepdim: bool = False,

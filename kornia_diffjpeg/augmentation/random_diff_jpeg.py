@@ -13,6 +13,7 @@ from kornia_diffjpeg.augmentation.params import (
     parse_quality_range,
     unbounded,
 )
+from kornia_diffjpeg.codec.options import ModeName, Subsampling
 
 __all__ = ["RandomDiffJPEG"]
 
@@ -63,8 +64,8 @@ class RandomDiffJPEG(JPEGAugmentationBase):
         *,
         qt_y: Tensor | None = None,
         qt_c: Tensor | None = None,
-        mode: str = "surrogate",
-        subsampling: str = "4:2:0",
+        mode: ModeName = "surrogate",
+        subsampling: Subsampling = "4:2:0",
         learnable: bool = False,
         p: float = 0.5,
         same_on_batch: bool = False,

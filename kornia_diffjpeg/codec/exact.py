@@ -11,8 +11,9 @@ import torch
 from torch import Tensor
 
 from kornia_diffjpeg.codec.dct import blockify, unblockify
-from kornia_diffjpeg.codec.discretization import ExactDiscretization
 from kornia_diffjpeg.codec.islow import forward_islow, inverse_islow
+from kornia_diffjpeg.codec.modes import Exact
+from kornia_diffjpeg.codec.options import Subsampling
 from kornia_diffjpeg.codec.sampling import downsample_chroma, pad_to_multiple, upsample_chroma
 
 __all__ = ["decode_exact", "encode_exact", "rgb_to_ycbcr_exact", "ycbcr_to_rgb_exact"]
@@ -20,7 +21,7 @@ __all__ = ["decode_exact", "encode_exact", "rgb_to_ycbcr_exact", "ycbcr_to_rgb_e
 _SCALE_BITS = 16
 _ONE_HALF = 1 << (_SCALE_BITS - 1)
 _CBCR_OFFSET = 128 << _SCALE_BITS
-_OPS = ExactDiscretization()
+_OPS = Exact()
 
 
 def _fix(x: float) -> int:
@@ -65,7 +66,9 @@ def _reconstruct_exact(blocks: Tensor, table: Tensor, size: tuple[int, int]) -> 
     return (unblockify(samples)[..., : size[0], : size[1]] + 128).clamp_(0, 255)
 
 
-def encode_exact(samples: Tensor, qt_y: Tensor, qt_c: Tensor | None, subsampling: str) -> tuple[Tensor, Tensor | None]:
+def encode_exact(
+    samples: Tensor, qt_y: Tensor, qt_c: Tensor | None, subsampling: Subsampling
+) -> tuple[Tensor, Tensor | None]:
     """Quantized coefficients (int32) of 8-bit images (B, C, H, W) int32, tables (B, 8, 8) int32."""
     if samples.shape[1] == 1:
         return _quantize_exact(pad_to_multiple(samples, 8, 8), qt_y), None
@@ -80,7 +83,7 @@ def decode_exact(
     chroma: Tensor | None,
     qt_y: Tensor,
     qt_c: Tensor | None,
-    subsampling: str,
+    subsampling: Subsampling,
     image_size: tuple[int, int],
     chroma_size: tuple[int, int],
 ) -> Tensor:

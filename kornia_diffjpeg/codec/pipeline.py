@@ -16,12 +16,13 @@ from torch import Tensor, nn
 from kornia_diffjpeg._checks import check_choice, check_color, check_image, check_quality, check_table
 from kornia_diffjpeg.codec.color import jfif_color, rgb_to_ycbcr, ycbcr_to_rgb
 from kornia_diffjpeg.codec.dct import block_dct, block_idct, blockify, unblockify
-from kornia_diffjpeg.codec.discretization import (
-    Discretization,
-    SmoothDiscretization,
-    StraightThroughDiscretization,
-)
 from kornia_diffjpeg.codec.exact import decode_exact, encode_exact
+from kornia_diffjpeg.codec.modes import (
+    STE,
+    Mode,
+    Surrogate,
+)
+from kornia_diffjpeg.codec.options import MODES, ModeName, Subsampling
 from kornia_diffjpeg.codec.sampling import (
     SUBSAMPLING_FACTORS,
     ceil_div,
@@ -34,7 +35,6 @@ from kornia_diffjpeg.codec.tables import annex_k_tables, given_table, quality_sc
 
 __all__ = ["MODES", "DiffJPEGCodec", "JPEGCoefficients", "diff_jpeg", "jpeg_decode", "jpeg_encode"]
 
-MODES = ("surrogate", "ste", "exact")
 Color = Optional[tuple[Tensor, Tensor]]  # noqa: UP045 (a runtime alias)
 
 
@@ -49,7 +49,9 @@ class JPEGCoefficients:
         qt_c: (B, 8, 8) chroma tables used, or None for grayscale.
         subsampling: chroma layout, ``"4:2:0"``, ``"4:2:2"`` or ``"4:4:4"``.
         image_size: (H, W) of the coded image.
-        batched: whether the image was given as (B, C, H, W) rather than (C, H, W).
+        batch_shape: the leading dimensions of the coded images, restored by the decoder: ``(B,)``
+            for (B, C, H, W), ``()`` for a single (C, H, W) image, ``(B, T)`` for (B, T, C, H, W)
+            clips; None means ``(B,)`` of the blocks. The blocks hold them flattened.
         dtype: floating-point dtype of the image, restored by the decoder.
     """
 
@@ -57,10 +59,15 @@ class JPEGCoefficients:
     chroma: Tensor | None
     qt_y: Tensor
     qt_c: Tensor | None
-    subsampling: str
+    subsampling: Subsampling
     image_size: tuple[int, int]
-    batched: bool = True
+    batch_shape: tuple[int, ...] | None = None
     dtype: torch.dtype = torch.float32
+
+    def __post_init__(self) -> None:
+        if self.batch_shape is None:
+            self.batch_shape = (self.luma.shape[0],)
+        self.batch_shape = tuple(int(n) for n in self.batch_shape)
 
     @property
     def channels(self) -> int:
@@ -73,19 +80,19 @@ class JPEGCoefficients:
         return ceil_div(self.image_size[0], factor_h), ceil_div(self.image_size[1], factor_w)
 
 
-def _discretization(mode: str, rounding: str | RoundingSurrogate) -> Discretization:
+def _mode_ops(mode: ModeName, rounding: str | RoundingSurrogate) -> Mode:
     check_choice("mode", mode, MODES)
     surrogate = resolve_rounding(rounding)
     if mode == "ste":
-        return StraightThroughDiscretization(surrogate)
-    return SmoothDiscretization(surrogate)  # "exact" takes its gradients from the smooth face
+        return STE(surrogate)
+    return Surrogate(surrogate)  # "exact" takes its gradients from the smooth face
 
 
 def _needs_grad(*tensors: Tensor | None) -> bool:
     return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
 
 
-def _check_exact_color(mode: str, color: Color) -> None:
+def _check_exact_color(mode: ModeName, color: Color) -> None:
     if mode == "exact" and color is not None:
         raise ValueError(
             "color cannot be used with mode='exact': the exact face is libjpeg's fixed-point JFIF conversion; "
@@ -105,7 +112,7 @@ def _exact_tables(
     """libjpeg's integer tables, with qualities and base tables rounded to integers (halves up)."""
     # Rounded in float64: a float32 value just below a half must not round up.
     rounded = [None if t is None else torch.floor(t.detach().double() + 0.5).to(dtype) for t in (quality, qt_y, qt_c)]
-    libjpeg_rules = StraightThroughDiscretization(round_half_away)  # integer table formula forward
+    libjpeg_rules = STE(round_half_away)  # integer table formula forward
     return _resolve_tables(*rounded, channels, batch, libjpeg_rules, dtype, device)
 
 
@@ -119,7 +126,7 @@ def _resolve_tables(
     qt_c: Tensor | None,
     channels: int,
     batch: int,
-    ops: Discretization,
+    ops: Mode,
     dtype: torch.dtype,
     device: torch.device,
 ) -> tuple[Tensor, Tensor | None]:
@@ -138,7 +145,7 @@ def _resolve_tables(
     return luma, chroma
 
 
-def _quantize(planes: Tensor, table: Tensor, ops: Discretization) -> Tensor:
+def _quantize(planes: Tensor, table: Tensor, ops: Mode) -> Tensor:
     """Blocks, DCT of the level-shifted samples, and quantization by the per-sample tables.
 
     The coefficients' gradient is the rounding surrogate's; the tables' gradient takes the rounding's
@@ -157,7 +164,7 @@ def _quantize(planes: Tensor, table: Tensor, ops: Discretization) -> Tensor:
     return quantized
 
 
-def _reconstruct(blocks: Tensor, table: Tensor, size: tuple[int, int], ops: Discretization) -> Tensor:
+def _reconstruct(blocks: Tensor, table: Tensor, size: tuple[int, int], ops: Mode) -> Tensor:
     """Dequantization, IDCT, level shift, sample rounding and range limit, cropped to ``size``."""
     samples = unblockify(block_idct(blocks * table.reshape(-1, 1, 1, 1, 64)))[..., : size[0], : size[1]]
     return ops.clip(ops.round_sample(samples + 128.0), 0.0, 255.0)
@@ -167,8 +174,8 @@ def _encode(
     image: Tensor,
     qt_y: Tensor,
     qt_c: Tensor | None,
-    subsampling: str,
-    ops: Discretization,
+    subsampling: Subsampling,
+    ops: Mode,
     color: tuple[Tensor, Tensor],
 ) -> tuple[Tensor, Tensor | None]:
     samples = ops.read_samples(image * 255.0)
@@ -180,7 +187,7 @@ def _encode(
     return luma, chroma
 
 
-def _decode(coefficients: JPEGCoefficients, ops: Discretization, color: tuple[Tensor, Tensor]) -> Tensor:
+def _decode(coefficients: JPEGCoefficients, ops: Mode, color: tuple[Tensor, Tensor]) -> Tensor:
     height, width = coefficients.image_size
     luma = _reconstruct(coefficients.luma, coefficients.qt_y, (height, width), ops)
     if coefficients.chroma is None:
@@ -215,19 +222,22 @@ def jpeg_encode(
     *,
     qt_y: Tensor | None = None,
     qt_c: Tensor | None = None,
-    mode: str = "surrogate",
-    subsampling: str = "4:2:0",
+    mode: ModeName = "surrogate",
+    subsampling: Subsampling = "4:2:0",
     rounding: str | RoundingSurrogate = "polynomial",
     color: Color = None,
 ) -> JPEGCoefficients:
     """Encode images into quantized DCT coefficients, differentiably.
 
     Args:
-        image: float images in [0, 1], (B, C, H, W) or (C, H, W), C = 1 (grayscale) or 3 (RGB).
-        quality: JPEG quality in [1, 100]: a number, a 0-d tensor or per-sample (B,); fractional
+        image: float images in [0, 1], (*, C, H, W) with any leading dimensions ((B, C, H, W),
+            (C, H, W), clips (B, T, C, H, W)), C = 1 (grayscale) or 3 (RGB).
+        quality: JPEG quality in [1, 100]: a number, a 0-d tensor or per-sample, (N,) for the N
+            images of the flattened leading dimensions or broadcastable to them; fractional
             values interpolate the integer qualities' tables (``"surrogate"``), follow libjpeg's
             formula (``"ste"``) or are rounded to the nearest integer (``"exact"``).
-        qt_y: luma table (8, 8) or per-sample (B, 8, 8) in [1, 255], natural order. With
+        qt_y: luma table (8, 8) or per-sample ((N, 8, 8) or broadcastable to (*, 8, 8)) in
+            [1, 255], natural row-major order. With
             ``quality`` it is scaled like libjpeg scales its base tables; without, used as given.
         qt_c: chroma table, as ``qt_y``.
         mode: ``"surrogate"`` (smooth forward and backward), ``"ste"`` (true rounding forward,
@@ -251,12 +261,13 @@ def jpeg_encode(
     """
     batched = check_image(image)
     check_choice("subsampling", subsampling, SUBSAMPLING_FACTORS)
-    ops = _discretization(mode, rounding)
+    ops = _mode_ops(mode, rounding)
     batch, channels, height, width = batched.shape
     device = batched.device
-    quality_ = check_quality(quality, batch, device)
-    qt_y_ = check_table("qt_y", qt_y, batch, device)
-    qt_c_ = check_table("qt_c", qt_c, batch, device)
+    leading = tuple(image.shape[:-3])
+    quality_ = check_quality(quality, batch, device, leading)
+    qt_y_ = check_table("qt_y", qt_y, batch, device, leading)
+    qt_c_ = check_table("qt_c", qt_c, batch, device, leading)
     color_ = check_color(color, device)
     _check_exact_color(mode, color_)
     dtype = _compute_dtype(batched.dtype)
@@ -276,14 +287,14 @@ def jpeg_encode(
             values = tuple(None if e is None else straight_through(e, g) for e, g in zip(values, smooth, strict=True))
     luma, chroma, tables_y, tables_c = values
     return JPEGCoefficients(
-        luma, chroma, tables_y, tables_c, subsampling, (height, width), image.ndim == 4, image.dtype
+        luma, chroma, tables_y, tables_c, subsampling, (height, width), tuple(image.shape[:-3]), image.dtype
     )
 
 
 def jpeg_decode(
     coefficients: JPEGCoefficients,
     *,
-    mode: str = "surrogate",
+    mode: ModeName = "surrogate",
     rounding: str | RoundingSurrogate = "polynomial",
     color: Color = None,
 ) -> Tensor:
@@ -303,7 +314,7 @@ def jpeg_decode(
     """
     if not isinstance(coefficients, JPEGCoefficients):
         raise TypeError(f"coefficients must be JPEGCoefficients (from jpeg_encode), got {type(coefficients).__name__}")
-    ops = _discretization(mode, rounding)
+    ops = _mode_ops(mode, rounding)
     dtype = coefficients.luma.dtype
     color_ = check_color(color, coefficients.luma.device)
     _check_exact_color(mode, color_)
@@ -314,8 +325,7 @@ def jpeg_decode(
             image = straight_through(image, _decode(c, ops, _color_or_default(None, dtype, c.luma.device)))
     else:
         image = _decode(c, ops, _color_or_default(color_, dtype, c.luma.device))
-    image = image.to(c.dtype)
-    return image if coefficients.batched else image.squeeze(0)
+    return image.to(c.dtype).reshape(*c.batch_shape, *image.shape[1:])
 
 
 def diff_jpeg(
@@ -324,8 +334,8 @@ def diff_jpeg(
     *,
     qt_y: Tensor | None = None,
     qt_c: Tensor | None = None,
-    mode: str = "surrogate",
-    subsampling: str = "4:2:0",
+    mode: ModeName = "surrogate",
+    subsampling: Subsampling = "4:2:0",
     rounding: str | RoundingSurrogate = "polynomial",
     color: Color = None,
 ) -> Tensor:
@@ -358,12 +368,25 @@ def diff_jpeg(
 
 
 class DiffJPEGCodec(nn.Module):
-    """Module form of :func:`diff_jpeg` with fixed settings; quality and tables go to ``forward``."""
+    """Module form of :func:`diff_jpeg` with fixed settings; quality and tables go to ``forward``.
+
+    Args:
+        mode: ``"surrogate"``, ``"ste"`` or ``"exact"`` (see :func:`jpeg_encode`).
+        subsampling: ``"4:2:0"``, ``"4:2:2"`` or ``"4:4:4"``.
+        rounding: rounding surrogate of the smooth face (see :func:`jpeg_encode`).
+
+    Example:
+        >>> codec = DiffJPEGCodec(mode="exact")
+        >>> codec(torch.rand(2, 3, 32, 32), 75.0).shape
+        torch.Size([2, 3, 32, 32])
+        >>> codec(torch.rand(1, 3, 16, 16), qt_y=torch.full((8, 8), 8.0), qt_c=torch.full((8, 8), 16.0)).shape
+        torch.Size([1, 3, 16, 16])
+    """
 
     def __init__(
         self,
-        mode: str = "surrogate",
-        subsampling: str = "4:2:0",
+        mode: ModeName = "surrogate",
+        subsampling: Subsampling = "4:2:0",
         rounding: str | RoundingSurrogate = "polynomial",
     ) -> None:
         super().__init__()
@@ -376,6 +399,7 @@ class DiffJPEGCodec(nn.Module):
         self,
         image: Tensor,
         quality: float | Tensor | None = None,
+        *,
         qt_y: Tensor | None = None,
         qt_c: Tensor | None = None,
         color: Color = None,

@@ -1,6 +1,6 @@
 """Edge replication and chroma resampling (``jcsample.c``, ``jcprepct.c``, ``jdsample.c``).
 
-All functions work on planes (B, C, H, W) and take the mode's discretization for the integer
+All functions work on planes (B, C, H, W) and take the mode (:mod:`codec.modes`) for the integer
 shifts, so the same code is the smooth, straight-through and exact face.
 """
 
@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from kornia_diffjpeg.codec.discretization import Discretization
+from kornia_diffjpeg.codec.modes import Mode
+from kornia_diffjpeg.codec.options import Subsampling
 
 __all__ = [
     "SUBSAMPLING_FACTORS",
@@ -58,7 +59,7 @@ def _alternating_bias(width: int, even: int, odd: int, like: Tensor) -> Tensor:
     return bias.repeat(width // 2)
 
 
-def downsample_chroma(chroma: Tensor, subsampling: str, ops: Discretization) -> Tensor:
+def downsample_chroma(chroma: Tensor, subsampling: Subsampling, ops: Mode) -> Tensor:
     """Downsample full-resolution chroma planes and pad them to whole 8x8 blocks.
 
     libjpeg extends the full-resolution plane to whole MCUs (16 columns, and an even row count for
@@ -106,7 +107,7 @@ def _fancy_rows(x: Tensor) -> Tensor:
     return _interleave(3 * x + above, 3 * x + below, -2)
 
 
-def _fancy_columns(x: Tensor, rounding: tuple[int, int], bits: int, ops: Discretization) -> Tensor:
+def _fancy_columns(x: Tensor, rounding: tuple[int, int], bits: int, ops: Mode) -> Tensor:
     """Horizontal triangle filter: ``(3 * cur + left + r0) >> bits``, ``(3 * cur + right + r1) >> bits``."""
     left, right = _neighbours(x, -1)
     near = 3 * x
@@ -115,7 +116,7 @@ def _fancy_columns(x: Tensor, rounding: tuple[int, int], bits: int, ops: Discret
     return _interleave(even, odd, -1)
 
 
-def upsample_chroma(chroma: Tensor, subsampling: str, ops: Discretization) -> Tensor:
+def upsample_chroma(chroma: Tensor, subsampling: Subsampling, ops: Mode) -> Tensor:
     """Upsample decoded chroma planes, cropped to their downsampled size, by libjpeg's filter.
 
     Fancy (triangle) upsampling is used when the downsampled width exceeds 2 pixels; narrower

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from kornia_diffjpeg.codec.discretization import Discretization
+from kornia_diffjpeg.codec.modes import Mode
 from kornia_diffjpeg.codec.surrogates import differentiable_clip, straight_through
 
 __all__ = [
@@ -84,7 +84,7 @@ def libjpeg_table(base: Tensor, quality: Tensor) -> Tensor:
     return torch.clamp(torch.floor((base * scale + 50.0) / 100.0), 1.0, 255.0)
 
 
-def quality_scaled_table(base: Tensor, quality: Tensor, ops: Discretization) -> Tensor:
+def quality_scaled_table(base: Tensor, quality: Tensor, ops: Mode) -> Tensor:
     """Base tables (..., 8, 8) scaled by qualities (broadcastable, e.g. (B, 1, 1)) for the mode."""
     smooth = differentiable_clip(base * quality_to_scale(quality) / 100.0, 1.0, 255.0)
     base, quality = base.detach(), quality.detach()
@@ -97,7 +97,7 @@ def quality_scaled_table(base: Tensor, quality: Tensor, ops: Discretization) -> 
     return straight_through(forward, smooth)
 
 
-def given_table(table: Tensor, ops: Discretization) -> Tensor:
+def given_table(table: Tensor, ops: Mode) -> Tensor:
     """A table used as given: integer-valued (halves up) except in the smooth face, in [1, 255]."""
     smooth = differentiable_clip(table, 1.0, 255.0)
     if ops.interpolates_tables:

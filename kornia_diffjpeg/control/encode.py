@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from kornia_diffjpeg._checks import check_choice, check_image
+from kornia_diffjpeg.codec.options import Subsampling
 from kornia_diffjpeg.control.fit import fit_tables_to_size
 from kornia_diffjpeg.control.network import CodecControl, _check_targets
 from kornia_diffjpeg.control.tables import integer_tables
@@ -18,7 +19,7 @@ __all__ = ["encode_with_control"]
 _PILLOW_SUBSAMPLING = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}
 
 
-def _pillow_file(image: Tensor, qt_y: Tensor, qt_c: Tensor, subsampling: str) -> bytes:
+def _pillow_file(image: Tensor, qt_y: Tensor, qt_c: Tensor, subsampling: Subsampling) -> bytes:
     """A baseline JPEG file of one (3, H, W) image in [0, 1] with integer tables, written by Pillow."""
     try:
         from PIL import Image
@@ -38,7 +39,7 @@ def encode_with_control(
     control: CodecControl,
     image: Tensor,
     target_bytes: Tensor | float,
-    subsampling: str = "4:2:0",
+    subsampling: Subsampling = "4:2:0",
     fit_size: bool = False,
 ) -> list[bytes]:
     """Encode each image to a baseline JPEG file with the tables ``control`` predicts for its target size.

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from kornia_diffjpeg._checks import check_image
+from kornia_diffjpeg.codec.options import Subsampling
 from kornia_diffjpeg.control.network import _check_targets
 from kornia_diffjpeg.control.tables import integer_tables
 from kornia_diffjpeg.filesize.exact import jpeg_file_size
@@ -22,7 +23,7 @@ def fit_tables_to_size(
     qt_y: Tensor,
     qt_c: Tensor,
     target_bytes: Tensor | float,
-    subsampling: str = "4:2:0",
+    subsampling: Subsampling = "4:2:0",
     steps: int = 14,
 ) -> tuple[Tensor, Tensor]:
     """Scale each image's tables by one factor so its baseline file is the largest that fits the target.

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from kornia_diffjpeg._checks import check_choice, check_image, check_quality, check_table
+from kornia_diffjpeg.codec.options import Subsampling
 from kornia_diffjpeg.codec.pipeline import JPEGCoefficients, jpeg_encode
 from kornia_diffjpeg.codec.sampling import SUBSAMPLING_FACTORS, ceil_div
 from kornia_diffjpeg.filesize.exact import header_size
@@ -185,7 +186,7 @@ def _estimate(
     quality: float | Tensor | None,
     qt_y: Tensor | None,
     qt_c: Tensor | None,
-    subsampling: str,
+    subsampling: Subsampling,
     ff_scale: Tensor,
     stuffing: Tensor,
 ) -> Tensor:
@@ -213,7 +214,7 @@ def diff_jpeg_file_size(
     *,
     qt_y: Tensor | None = None,
     qt_c: Tensor | None = None,
-    subsampling: str = "4:2:0",
+    subsampling: Subsampling = "4:2:0",
 ) -> Tensor:
     """Differentiable estimate of the JPEG file size in bytes with the standard Huffman tables.
 
@@ -260,7 +261,7 @@ class DiffJPEGFileSize(nn.Module):
         torch.Size([1])
     """
 
-    def __init__(self, subsampling: str = "4:2:0") -> None:
+    def __init__(self, subsampling: Subsampling = "4:2:0") -> None:
         super().__init__()
         check_choice("subsampling", subsampling, SUBSAMPLING_FACTORS)
         self.subsampling = subsampling

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from kornia_diffjpeg.codec.options import Subsampling
 from kornia_diffjpeg.codec.pipeline import JPEGCoefficients, jpeg_encode
 from kornia_diffjpeg.codec.sampling import SUBSAMPLING_FACTORS, ceil_div
 from kornia_diffjpeg.filesize.codebook import (
@@ -59,7 +60,7 @@ def header_size(channels: int, dht_values: Tensor | int | None = None) -> Tensor
 
 @functools.lru_cache(maxsize=64)
 def _scan_layout(
-    image_size: tuple[int, int], subsampling: str, channels: int, device: torch.device
+    image_size: tuple[int, int], subsampling: Subsampling, channels: int, device: torch.device
 ) -> tuple[Tensor, ...]:
     """Coding order of the blocks, as index tensors (cached per size, layout and device).
 
@@ -257,7 +258,7 @@ def jpeg_file_size(
     *,
     qt_y: Tensor | None = None,
     qt_c: Tensor | None = None,
-    subsampling: str = "4:2:0",
+    subsampling: Subsampling = "4:2:0",
     optimize: bool = False,
 ) -> Tensor:
     """The exact byte length of the baseline JPEG file OpenCV and Pillow write, without an encoder.
@@ -284,7 +285,8 @@ def jpeg_file_size(
             ``optimize=True``, OpenCV's ``IMWRITE_JPEG_OPTIMIZE``) instead of the standard tables.
 
     Returns:
-        File sizes in bytes, int64 on the input's device: (B,) for batched input, 0-d for (C, H, W).
+        File sizes in bytes, int64 on the input's device, of the images' leading shape: (B,) for
+        (B, C, H, W) input, 0-d for (C, H, W).
 
     Example:
         >>> image = torch.rand(2, 3, 40, 52)
@@ -305,4 +307,4 @@ def jpeg_file_size(
             coefficients = jpeg_encode(image, quality, qt_y=qt_y, qt_c=qt_c, mode="exact", subsampling=subsampling)
     scan, dht_values = _scan_bytes(coefficients, optimize)
     sizes = header_size(coefficients.channels, dht_values) + scan
-    return sizes if coefficients.batched else sizes[0]
+    return sizes.reshape(coefficients.batch_shape)

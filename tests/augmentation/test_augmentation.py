@@ -18,7 +18,8 @@ from kornia.augmentation import AugmentationSequential, RandomAffine
 from torch import nn
 
 import kornia_diffjpeg.augmentation.base as augmentation_base
-from kornia_diffjpeg import DiffJPEG, RandomDiffJPEG, annex_k_tables, diff_jpeg
+from kornia_diffjpeg import DiffJPEG, RandomDiffJPEG, diff_jpeg
+from kornia_diffjpeg.codec import annex_k_tables
 from testing.datasets import small_crop as load_photo
 from testing.reference import from_uint8, opencv_jpeg, to_uint8
 

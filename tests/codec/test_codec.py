@@ -17,8 +17,8 @@ from PIL import Image
 from torch import nn
 from torch.autograd import gradcheck
 
-from kornia_diffjpeg import DiffJPEGCodec, JPEGCoefficients, diff_jpeg, jfif_color, jpeg_decode, jpeg_encode
-from kornia_diffjpeg.codec import rgb_to_ycbcr, ycbcr_to_rgb
+from kornia_diffjpeg import DiffJPEGCodec, JPEGCoefficients, diff_jpeg, jpeg_decode, jpeg_encode
+from kornia_diffjpeg.codec import jfif_color, rgb_to_ycbcr, ycbcr_to_rgb
 from kornia_diffjpeg.codec.surrogates import polynomial_round
 from testing.reference import as_blocks, from_uint8, opencv_encode, opencv_jpeg, pillow_jpeg, read_dct, to_uint8
 
@@ -327,7 +327,7 @@ class TestCoefficients:
         assert coefficients.luma.shape == (batch, 1, ceil_div(height, 8), ceil_div(width, 8), 64)
         assert coefficients.qt_y.shape == (batch, 8, 8)
         assert coefficients.image_size == (height, width)
-        assert coefficients.batched == batched and coefficients.dtype == torch.float32
+        assert coefficients.batch_shape == ((batch,) if batched else ()) and coefficients.dtype == torch.float32
         assert coefficients.channels == channels and coefficients.subsampling == subsampling
         assert torch.equal(coefficients.luma, coefficients.luma.round())  # integers in ste mode
         if channels == 1:
@@ -465,6 +465,28 @@ class TestProperties:
         for form in (table, table.double(), table[None].float(), table.expand(2, 8, 8), table.numpy(), table.tolist()):
             assert torch.equal(diff_jpeg(image, qt_y=form, qt_c=form, mode="ste"), expected)
 
+    @pytest.mark.parametrize("mode", MODES)
+    def test_leading_dimensions(self, mode):
+        # Clips (B, T, C, H, W) code as the flattened batch; per-sample settings follow it or broadcast.
+        clips = _image(3, (2, 3, 3, 16, 24))
+        quality = torch.tensor([20.0, 80.0])
+        flat_quality = quality.repeat_interleave(3)
+        expected = diff_jpeg(clips.flatten(0, 1), flat_quality, mode=mode).unflatten(0, (2, 3))
+        assert torch.equal(diff_jpeg(clips, quality[:, None], mode=mode), expected)
+        assert torch.equal(diff_jpeg(clips, flat_quality, mode=mode), expected)
+        coefficients = jpeg_encode(clips, quality[:, None], mode=mode)
+        assert coefficients.batch_shape == (2, 3) and coefficients.luma.shape[0] == 6
+        assert torch.equal(jpeg_decode(coefficients, mode=mode), expected)
+        table = torch.arange(1.0, 65.0).reshape(8, 8)
+        tables = torch.stack((table, table.flip(0)))[:, None]  # (2, 1, 8, 8): one table per clip
+        flat_tables = tables.expand(2, 3, 8, 8).flatten(0, 1)
+        assert torch.equal(
+            diff_jpeg(clips, qt_y=tables, qt_c=tables, mode=mode),
+            diff_jpeg(clips.flatten(0, 1), qt_y=flat_tables, qt_c=flat_tables, mode=mode).unflatten(0, (2, 3)),
+        )
+        with pytest.raises(ValueError, match="quality"):
+            diff_jpeg(clips, torch.ones(3, 2) * 50.0, mode=mode)
+
     def test_unbatched_equals_batched(self):
         image = _image(2, (3, 19, 26))
         for mode in MODES:
@@ -595,7 +617,7 @@ class TestGradients:
 
     # Full-pipeline gradcheck with the default surrogate fails by design: the 8-bit sample
     # roundings (input, YCbCr, decoded planes, RGB) and the chroma shifts use the surrogate forward
-    # but pass gradients with slope 1 (see codec/discretization.py), and table scaling is likewise
+    # but pass gradients with slope 1 (see codec/modes.py), and table scaling is likewise
     # straight-through (libjpeg's step function forward, the continuous formula backward). So we
     # gradcheck what is smooth:
     #   * the whole pipeline with an identity "rounding": color conversion, block DCT/IDCT, chroma
@@ -661,7 +683,7 @@ class TestGradients:
         )
 
         def decoded(luma, chroma, qt_y, qt_c):
-            coefficients = JPEGCoefficients(luma, chroma, qt_y, qt_c, "4:2:0", (16, 16), True, torch.float64)
+            coefficients = JPEGCoefficients(luma, chroma, qt_y, qt_c, "4:2:0", (16, 16), (1,), torch.float64)
             return jpeg_decode(coefficients, mode="surrogate", rounding=lambda x: x)
 
         assert gradcheck(decoded, inputs, fast_mode=True)

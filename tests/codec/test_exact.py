@@ -13,7 +13,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kornia_diffjpeg import DiffJPEGCodec, JPEGCoefficients, diff_jpeg, jfif_color, jpeg_decode, jpeg_encode
+from kornia_diffjpeg import DiffJPEGCodec, JPEGCoefficients, diff_jpeg, jpeg_decode, jpeg_encode
+from kornia_diffjpeg.codec import jfif_color
 from kornia_diffjpeg.codec.tables import ANNEX_K_CHROMA, ANNEX_K_LUMA
 from testing.datasets import small_crop as load_photo
 from testing.reference import (
@@ -375,7 +376,7 @@ class TestCoefficients:
     def test_unbatched_shapes(self, layout):
         image = from_uint8(make_content("noise", 21, 35, _channels(layout), 0))
         coefficients = jpeg_encode(image, 60.0, mode="exact", subsampling=_subsampling(layout))
-        assert not coefficients.batched
+        assert coefficients.batch_shape == ()
         assert coefficients.luma.shape == (1, 1, 3, 5, 64)
         if layout != "gray":
             rows, cols = {"4:2:0": (2, 3), "4:2:2": (3, 3), "4:4:4": (3, 5)}[layout]

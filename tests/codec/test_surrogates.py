@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch.autograd import gradcheck
 
-from kornia_diffjpeg import ROUNDING_SURROGATES
+from kornia_diffjpeg.codec import ROUNDING_SURROGATES
 from kornia_diffjpeg.codec.surrogates import (
     CLIP_SLOPE,
     differentiable_clip,

@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from kornia_diffjpeg import annex_k_tables, jpeg_encode
+from kornia_diffjpeg import jpeg_encode
+from kornia_diffjpeg.codec import annex_k_tables
 from kornia_diffjpeg.codec.tables import ANNEX_K_CHROMA, ANNEX_K_LUMA, libjpeg_table, quality_to_scale
 
 QUALITIES = range(1, 101)

@@ -35,7 +35,7 @@ from kornia_diffjpeg.codec.surrogates import (
     straight_through,
 )
 
-__all__ = ["Discretization", "ExactDiscretization", "SmoothDiscretization", "StraightThroughDiscretization"]
+__all__ = ["STE", "Exact", "Mode", "Surrogate"]
 
 
 def _value_only(function, x: Tensor) -> Tensor:  # noqa: ANN001
@@ -46,7 +46,7 @@ def _value_only(function, x: Tensor) -> Tensor:  # noqa: ANN001
         return function(x)
 
 
-class Discretization:
+class Mode:
     """Interface of the rounding, flooring and clipping operations of one coding mode.
 
     Attributes:
@@ -77,7 +77,7 @@ class Discretization:
         raise NotImplementedError
 
 
-class SmoothDiscretization(Discretization):
+class Surrogate(Mode):
     """The smooth face: surrogates in the forward pass (mode ``"surrogate"``)."""
 
     interpolates_tables = True
@@ -101,7 +101,7 @@ class SmoothDiscretization(Discretization):
         return differentiable_clip(x, low, high)
 
 
-class StraightThroughDiscretization(Discretization):
+class STE(Mode):
     """True rounding, flooring and clipping forward, the smooth face's gradients backward."""
 
     def read_samples(self, x: Tensor) -> Tensor:
@@ -121,7 +121,7 @@ class StraightThroughDiscretization(Discretization):
         return clip_straight_through(x, low, high)
 
 
-class ExactDiscretization(Discretization):
+class Exact(Mode):
     """The exact face of the pixel stages: integer tensors, libjpeg's shifts and range limits."""
 
     def __init__(self) -> None:
