@@ -8,6 +8,7 @@ and :mod:`~kornia_diffjpeg.attacks` hold the rest.
 """
 
 from kornia_diffjpeg import attacks, codec, control, filesize
+from kornia_diffjpeg._checks import set_validation, validation_enabled
 from kornia_diffjpeg.augmentation import DiffJPEG, RandomDiffJPEG
 from kornia_diffjpeg.codec import (
     MODES,
@@ -43,4 +44,6 @@ __all__ = [
     "jpeg_decode",
     "jpeg_encode",
     "jpeg_file_size",
+    "set_validation",
+    "validation_enabled",
 ]

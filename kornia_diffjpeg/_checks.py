@@ -9,6 +9,8 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "set_validation",
+    "validation_enabled",
     "check_choice",
     "check_color",
     "check_image",
@@ -18,9 +20,52 @@ __all__ = [
 ]
 
 
+_VALIDATION = True
+
+
+def validation_enabled() -> bool:
+    """Whether the public entry points check the values of their inputs (see :class:`set_validation`)."""
+    return _VALIDATION
+
+
+class set_validation:  # noqa: N801 (used like torch.set_grad_enabled: a function and a context manager)
+    """Turn the value checks of the public entry points on or off, globally or within a ``with`` block.
+
+    Value checks (finite pixels, quality and table ranges, ...) read data, which costs one host
+    sync per call on a GPU. They are on by default; turn them off in a training loop whose inputs
+    you trust. Shape, dtype and device checks stay on (they cost nothing). While ``torch.compile``
+    traces, value checks are skipped whatever this says.
+
+    Args:
+        enabled: whether value checks run.
+
+    Example:
+        >>> import kornia_diffjpeg
+        >>> with kornia_diffjpeg.set_validation(False):
+        ...     kornia_diffjpeg.validation_enabled()
+        False
+        >>> kornia_diffjpeg.validation_enabled()
+        True
+    """
+
+    def __init__(self, enabled: bool) -> None:
+        global _VALIDATION
+        if not isinstance(enabled, bool):
+            raise TypeError(f"enabled must be a bool, got {type(enabled).__name__}")
+        self.previous = _VALIDATION
+        _VALIDATION = enabled
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        global _VALIDATION
+        _VALIDATION = self.previous
+
+
 def values_checkable() -> bool:
-    """Value checks need a host sync; they are skipped while torch.compile traces."""
-    return not torch.compiler.is_compiling()
+    """Whether value checks (which need a host sync) run: enabled and not while torch.compile traces."""
+    return _VALIDATION and not torch.compiler.is_compiling()
 
 
 def check_choice(name: str, value: Any, choices: Any) -> None:
