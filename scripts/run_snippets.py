@@ -28,6 +28,11 @@ def section(text: str, title: str) -> str:
     return rest if end is None else rest[: end.start()]
 
 
+def python_blocks(text: str) -> list[str]:
+    """The code of each fenced ``python`` block of a Markdown text, in order."""
+    return _FENCE.findall(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("path", type=Path)
@@ -36,7 +41,7 @@ def main() -> None:
     text = args.path.read_text(encoding="utf-8")
     if args.section:
         text = section(text, args.section)
-    blocks = _FENCE.findall(text)
+    blocks = python_blocks(text)
     if not blocks:
         raise SystemExit(f"no python code block in {args.path}" + (f" under {args.section!r}" if args.section else ""))
     namespace: dict[str, object] = {"__name__": "__main__"}
