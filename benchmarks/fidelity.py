@@ -161,9 +161,11 @@ def as_tensor(array: np.ndarray) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(setting: Setting, device: torch.device, chunk: int) -> tuple[dict[str, Result], dict[int, np.ndarray]]:
+def evaluate(
+    setting: Setting, device: torch.device, chunk: int, per_image: bool = False
+) -> tuple[dict[str, Result], dict[int, np.ndarray]]:
     """Per codec, its ``Result``; and per quality, the values (per image) in which the first two
-    references differ from each other."""
+    references differ from each other. ``per_image`` prints each image's mean PSNR as it is done."""
     count = len(setting.images)
     results = {
         name: Result(
@@ -203,6 +205,9 @@ def evaluate(setting: Setting, device: torch.device, chunk: int) -> tuple[dict[s
                     difference = (levels - expected).abs().nan_to_num(nan=255.0).flatten(1)
                     result.differing[ref][i, part] = (difference > 0).sum(1).numpy()
                     result.largest[ref][i, part] = difference.amax(1).numpy()
+        if per_image:
+            means = ", ".join(f"{name} {np.nanmean(result.psnr[i]):.2f}" for name, result in results.items())
+            tqdm.write(f"  {image_name}: mean PSNR (dB) over its qualities: {means}")
     return results, between
 
 
@@ -387,7 +392,7 @@ def main() -> None:
     main_setting = Setting(
         "4:2:0 vs OpenCV", photos, both_references("4:2:0"), dict.fromkeys(CODECS, qualities), exactness="photos 4:2:0"
     )
-    main_results, main_between = evaluate(main_setting, device, args.chunk)
+    main_results, main_between = evaluate(main_setting, device, args.chunk, per_image=True)
 
     scope = "astronaut only, qualities " + ", ".join(map(str, qualities)) if args.quick else "4 photos, every quality"
     print(f"PSNR (dB) against OpenCV's decode of OpenCV's encode, 4:2:0 RGB, {device.type} ({scope})\n")
