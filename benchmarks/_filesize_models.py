@@ -104,9 +104,11 @@ def estimate_section(args: argparse.Namespace) -> None:
             totals[setting] += errors
             row.append(100.0 * float(np.mean(errors)))
         rows.append(row)
+        cells = ", ".join(f"{setting} {value:.3f}%" for setting, value in zip(SETTINGS, row[1:], strict=True))
+        print(f"  estimate {layout}: MARE {cells}", flush=True)
     rows.append(["all", *(100.0 * float(np.mean(totals[s])) for s in SETTINGS)])
     print(f"\nSmooth estimate diff_jpeg_file_size: MARE (%) vs the real encoders, {count} random crops (32-256 px)")
-    print(f"per cell of {', '.join(EVALUATION_PHOTOS['color'] + EVALUATION_PHOTOS['gray'])} (targets: 1.0 / 3 / 3)")
+    print(f"per cell of {', '.join(EVALUATION_PHOTOS['color'] + EVALUATION_PHOTOS['gray'])}")
     print(format_table(["layout", *SETTINGS], rows, floatfmt=".3f"))
     if not args.quick:
         ff_scale, stuffing = fit_calibration(count=8)
@@ -127,7 +129,7 @@ def regressor_section(args: argparse.Namespace) -> None:
     checkpoint = RESULTS_DIR / "filesize_regressor.pt"
     source = None
     if checkpoint.exists():
-        state = torch.load(checkpoint, map_location="cpu")
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
         try:
             model.load_state_dict(state["state_dict"])
             source = f"weights from {checkpoint.name} ({state['steps']} steps of examples/train_filesize_regressor.py)"
@@ -135,7 +137,7 @@ def regressor_section(args: argparse.Namespace) -> None:
             model = JPEGFileSizeRegressor()
     if source is None:
         steps = 20 if args.quick else 150
-        train_file_size_regressor(model, load(TRAIN_PHOTOS), steps, lr=3e-3)
+        train_file_size_regressor(model, load(TRAIN_PHOTOS), steps, lr=3e-3, log_every=max(steps // 5, 1))
         source = f"no usable {checkpoint.name}: trained here for {steps} steps (run the example for its full budget)"
     model.eval()
     batches = 2 if args.quick else 8

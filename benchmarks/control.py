@@ -110,7 +110,7 @@ def main() -> None:
     low, high = record["size_range"]
     targets = np.geomspace(low, high, 5 if args.quick else TARGETS)
     trained = f"{record['steps']} steps ({record['seconds'] / 60:.1f} min)"
-    print(f"{len(images)} held-out crops {crop}px; control trained {trained}")
+    print(f"{len(images)} held-out crops {crop}px; control trained {trained}", flush=True)
 
     cache: list[dict[int, int]] = [{} for _ in arrays]
     mean_sizes: dict[int, float] = {}
@@ -141,7 +141,12 @@ def main() -> None:
                 results[method][key].append(value)
             row += [100 * entry["mare"], 100 * entry["over"], 100 * agreement]
         rows.append(row + [quality])
-        print(f"target {target:.0f} done", flush=True)
+        cells = "  ".join(
+            f"{method} MARE {100 * results[method]['mare'][-1]:.1f}% over {100 * results[method]['over'][-1]:.0f}% "
+            f"agree {100 * results[method]['agreement'][-1]:.1f}%"
+            for method in METHODS
+        )
+        print(f"target {target:.0f} B: {cells}", flush=True)
 
     header = ["target B"] + [
         f"{m} {k}" for m in ("ctrl", "fit", "bsearch", "single") for k in ("MARE%", "over%", "agree%")

@@ -47,15 +47,18 @@ def code(photo: np.ndarray) -> dict[int, dict[str, torch.Tensor]]:
     }
 
 
-def print_table(results: dict[str, dict[int, dict[str, torch.Tensor]]]) -> None:
+def print_header() -> None:
     print("PSNR (dB) of each mode against OpenCV's decode of OpenCV's encode (4:2:0)\n")
     print(f"{'photo':<10} {'quality':>7} {'OpenCV vs original':>19}" + "".join(f"{m:>11}" for m in MODES))
-    print("-" * (37 + 11 * len(MODES)))
-    for name, per_quality in results.items():
-        for q, images in per_quality.items():
-            reference = images["OpenCV"]
-            cells = "".join(f"{psnr(images[m], reference):>11.2f}" for m in MODES)  # inf: identical pixels
-            print(f"{name:<10} {q:>7} {psnr(reference, images['original']):>19.2f}{cells}")
+    print("-" * (37 + 11 * len(MODES)), flush=True)
+
+
+def print_rows(name: str, per_quality: dict[int, dict[str, torch.Tensor]]) -> None:
+    """The table's rows of one photo, printed as soon as it is coded."""
+    for q, images in per_quality.items():
+        reference = images["OpenCV"]
+        cells = "".join(f"{psnr(images[m], reference):>11.2f}" for m in MODES)  # inf: identical pixels
+        print(f"{name:<10} {q:>7} {psnr(reference, images['original']):>19.2f}{cells}", flush=True)
 
 
 def show_gradients(photo: np.ndarray, qualities: tuple[int, ...] = (10, 50)) -> None:
@@ -121,8 +124,11 @@ def main() -> None:
     torch.set_num_threads(2)
 
     photos = {name: getattr(data, name)() for name in DETAILS}
-    results = {name: code(photo) for name, photo in photos.items()}
-    print_table(results)
+    print_header()
+    results = {}
+    for name, photo in photos.items():
+        results[name] = code(photo)
+        print_rows(name, results[name])
     show_gradients(photos["astronaut"])
     plot(results[args.image], args.image)
     print(f"\nFigure: {OUTPUT}")

@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from tqdm import tqdm
 
 from kornia_diffjpeg import RandomDiffJPEG, attacks, diff_jpeg
 from testing.datasets import fashion_mnist
@@ -89,16 +90,21 @@ def train(
     epochs: int,
     batch_size: int,
     seed: int,
+    name: str = "training",
 ) -> nn.Module:
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     order = torch.Generator().manual_seed(seed)
     model.train()
-    for _ in range(epochs):
-        for batch in torch.randperm(images.shape[0], generator=order).split(batch_size):
-            loss = loss_fn(model, images[batch], labels[batch])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+    steps = epochs * -(-images.shape[0] // batch_size)
+    with tqdm(total=steps, desc=name, unit="batch", leave=False) as progress:
+        for _ in range(epochs):
+            for batch in torch.randperm(images.shape[0], generator=order).split(batch_size):
+                loss = loss_fn(model, images[batch], labels[batch])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                progress.update()
+                progress.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
     return model.eval()
 
 
@@ -160,19 +166,20 @@ def main(argv: Sequence[str] | None = None) -> list[list[object]]:
         "(b) RandomDiffJPEG": augmented_loss(augmentation),
         "(c) PGD through JPEG": adversarial_loss(args.train_attack_steps, generator),
     }
+    header = ["top-1 %", "clean", *(f"JPEG q{q}" for q in TEST_QUALITIES), f"PGD+JPEG q{ATTACK_QUALITY}"]
     rows = []
     for name, loss_fn in recipes.items():
         start = time.perf_counter()
         torch.manual_seed(args.seed)  # same initialization and augmentation draws for every recipe
-        model = train(small_cnn(), loss_fn, train_images, train_labels, args.epochs, args.batch_size, args.seed)
+        model = train(small_cnn(), loss_fn, train_images, train_labels, args.epochs, args.batch_size, args.seed, name)
         trained = time.perf_counter() - start
         rows.append([name, *evaluate(model, test_images, test_labels, args.attack_steps, args.seed)])
         print(
-            f"{name}: trained in {trained:.0f} s, evaluated in {time.perf_counter() - start - trained:.0f} s",
+            f"{name}: trained in {trained:.0f} s, evaluated in {time.perf_counter() - start - trained:.0f} s; "
+            + ", ".join(f"{column} {value:.1f}%" for column, value in zip(header[1:], rows[-1][1:], strict=True)),
             flush=True,
         )
 
-    header = ["top-1 %", "clean", *(f"JPEG q{q}" for q in TEST_QUALITIES), f"PGD+JPEG q{ATTACK_QUALITY}"]
     print(
         f"\nFashion-MNIST, {args.train_size} training images x {args.epochs} epochs, first {args.test_size} test images"
     )

@@ -129,10 +129,10 @@ def train(
     print(f"setup {time.perf_counter() - start:.0f} s", flush=True)
 
     # 1. Bootstrap on standard JPEG: real sizes at random qualities -> Annex K tables at those qualities.
+    # It stops early when the setup has used the budget (then no bootstrap step runs at all).
     bootstrap_end = time.perf_counter() + bootstrap_share * (60.0 * minutes - (time.perf_counter() - start))
-    for step in range(bootstrap_steps):
-        if time.perf_counter() > bootstrap_end:
-            break
+    boot_steps, table_l1 = 0, float("nan")
+    while boot_steps < bootstrap_steps and time.perf_counter() < bootstrap_end:
         index = torch.randint(len(images), (bootstrap_batch,), generator=generator)
         quality = torch.randint(5, 96, (bootstrap_batch,), generator=generator)
         sizes = [float(pillow_size(images[i], int(q))) for i, q in zip(index, quality, strict=True)]
@@ -142,12 +142,12 @@ def train(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        if step % (5 * log_every) == 0:
-            print(f"bootstrap {step:4d}  table L1 {255 * loss.item() / 2:.2f}", flush=True)
+        table_l1 = 255 * loss.item() / 2
+        if boot_steps % (5 * log_every) == 0:
+            print(f"bootstrap {boot_steps:4d}  table L1 {table_l1:.2f}", flush=True)
+        boot_steps += 1
     boot_done = time.perf_counter() - start
-    print(f"bootstrap: {step + 1} steps, table L1 {255 * loss.item() / 2:.2f}, done at {boot_done:.0f} s", flush=True)
-
-    boot_steps = step + 1
+    print(f"bootstrap: {boot_steps} steps, table L1 {table_l1:.2f}, done at {boot_done:.0f} s", flush=True)
 
     # 2. End-to-end control training until the budget is spent.
     budget = max(60.0 * minutes - boot_done, 1.0)
@@ -214,14 +214,16 @@ def jpeg_sizes(image: torch.Tensor, qt_y: torch.Tensor, qt_c: torch.Tensor) -> t
 
 
 def save(control: CodecControl, record: dict, path: Path = CHECKPOINT) -> None:
+    """Tensors and plain Python values only, so that :func:`load` reads it with ``weights_only=True``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"state_dict": control.state_dict(), "record": record}, path)
     print(f"saved {path}")
 
 
 def load(path: Path = CHECKPOINT, device: str = "cpu") -> tuple[CodecControl, dict]:
-    checkpoint = torch.load(path, map_location=device, weights_only=False)
-    control = CodecControl(size_range=checkpoint["record"]["size_range"]).to(device)
+    # weights_only: unpickling a crafted checkpoint cannot run code.
+    checkpoint = torch.load(path, map_location=device, weights_only=True)
+    control = CodecControl(size_range=tuple(checkpoint["record"]["size_range"])).to(device)
     control.load_state_dict(checkpoint["state_dict"])
     return control.eval(), checkpoint["record"]
 

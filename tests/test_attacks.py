@@ -161,6 +161,7 @@ def test_bad_inputs_name_the_argument(kwargs, error, match):
         attacks.pgd(**arguments)
 
 
+@pytest.mark.slow
 def test_gradients_benchmark_smoke(tmp_path, monkeypatch, capsys):
     """benchmarks/gradients.py end to end: one photo, qualities 5 and 50, two attack steps."""
     pytest.importorskip("efficientnet_lite_pytorch")

@@ -24,6 +24,7 @@ def test_photo_errors_name_the_argument():
         photo_crops(("coffee",), count=1, size=5000)
 
 
+@pytest.mark.slow
 def test_efficientnet_classifies_the_labelled_imagenet_photos():
     images, labels = imagenet_photos(size=224)
     assert images.shape == (20, 3, 224, 224) and labels.shape == (20,)
