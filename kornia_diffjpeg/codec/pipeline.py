@@ -13,7 +13,17 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
-from kornia_diffjpeg._checks import check_choice, check_color, check_image, check_quality, check_table
+from kornia_diffjpeg._checks import (
+    ValueChecks,
+    check_choice,
+    check_coefficients,
+    check_color,
+    check_image,
+    check_quality,
+    check_rounding,
+    check_table,
+    entry_point,
+)
 from kornia_diffjpeg.codec.color import jfif_color, rgb_to_ycbcr, ycbcr_to_rgb
 from kornia_diffjpeg.codec.dct import block_dct, block_idct, blockify, unblockify
 from kornia_diffjpeg.codec.exact import decode_exact, encode_exact
@@ -82,7 +92,7 @@ class JPEGCoefficients:
 
 def _mode_ops(mode: ModeName, rounding: str | RoundingSurrogate) -> Mode:
     check_choice("mode", mode, MODES)
-    surrogate = resolve_rounding(rounding)
+    surrogate = resolve_rounding(check_rounding(rounding))
     if mode == "ste":
         return STE(surrogate)
     return Surrogate(surrogate)  # "exact" takes its gradients from the smooth face
@@ -259,17 +269,19 @@ def jpeg_encode(
         >>> coefficients.luma.shape, coefficients.chroma.shape
         (torch.Size([2, 1, 4, 6, 64]), torch.Size([2, 2, 2, 3, 64]))
     """
-    batched = check_image(image)
+    checks = ValueChecks()  # the values of every argument, read with one host sync
+    batched = check_image(image, checks)
     check_choice("subsampling", subsampling, SUBSAMPLING_FACTORS)
     ops = _mode_ops(mode, rounding)
     batch, channels, height, width = batched.shape
     device = batched.device
     leading = tuple(image.shape[:-3])
-    quality_ = check_quality(quality, batch, device, leading)
-    qt_y_ = check_table("qt_y", qt_y, batch, device, leading)
-    qt_c_ = check_table("qt_c", qt_c, batch, device, leading)
+    quality_ = check_quality(quality, batch, device, leading, checks)
+    qt_y_ = check_table("qt_y", qt_y, batch, device, leading, checks)
+    qt_c_ = check_table("qt_c", qt_c, batch, device, leading, checks)
     color_ = check_color(color, device)
     _check_exact_color(mode, color_)
+    checks.run()
     dtype = _compute_dtype(batched.dtype)
     smooth = None  # luma, chroma, qt_y, qt_c of the smooth (or straight-through) face
     if mode != "exact" or _needs_grad(batched, quality_, qt_y_, qt_c_):
@@ -312,9 +324,8 @@ def jpeg_decode(
         >>> jpeg_decode(jpeg_encode(image, 90.0)).shape
         torch.Size([3, 16, 16])
     """
-    if not isinstance(coefficients, JPEGCoefficients):
-        raise TypeError(f"coefficients must be JPEGCoefficients (from jpeg_encode), got {type(coefficients).__name__}")
     ops = _mode_ops(mode, rounding)
+    check_coefficients(coefficients, exact=mode == "exact")
     dtype = coefficients.luma.dtype
     color_ = check_color(color, coefficients.luma.device)
     _check_exact_color(mode, color_)
@@ -328,6 +339,7 @@ def jpeg_decode(
     return image.to(c.dtype).reshape(*c.batch_shape, *image.shape[1:])
 
 
+@entry_point  # the first jpeg_encode checks the values, once per call
 def diff_jpeg(
     image: Tensor,
     quality: float | Tensor | None = None,

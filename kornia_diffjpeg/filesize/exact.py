@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from kornia_diffjpeg._checks import check_coefficients, entry_point
 from kornia_diffjpeg.codec.options import Subsampling
 from kornia_diffjpeg.codec.pipeline import JPEGCoefficients, jpeg_encode
 from kornia_diffjpeg.codec.sampling import SUBSAMPLING_FACTORS, ceil_div
@@ -252,6 +253,7 @@ def _stuffed_bytes(value: Tensor, length: Tensor, start: Tensor, image: Tensor, 
     return (bits + padding) // 8 + stuffed
 
 
+@entry_point  # jpeg_encode checks the values, once per call
 def jpeg_file_size(
     image: Tensor | JPEGCoefficients,
     quality: float | Tensor | None = None,
@@ -301,10 +303,13 @@ def jpeg_file_size(
         given = [name for name, v in (("quality", quality), ("qt_y", qt_y), ("qt_c", qt_c)) if v is not None]
         if given:
             raise ValueError(f"{', '.join(given)} must be None when image is JPEGCoefficients (they are coded already)")
+        check_coefficients(image, name="image", exact=True)
         coefficients = image
     else:
         with torch.no_grad():
             coefficients = jpeg_encode(image, quality, qt_y=qt_y, qt_c=qt_c, mode="exact", subsampling=subsampling)
+    if coefficients.luma.shape[0] == 0:  # no image: no file
+        return torch.zeros(coefficients.batch_shape, dtype=torch.int64, device=coefficients.luma.device)
     scan, dht_values = _scan_bytes(coefficients, optimize)
     sizes = header_size(coefficients.channels, dht_values) + scan
     return sizes.reshape(coefficients.batch_shape)

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from kornia_diffjpeg._checks import check_coefficients, check_number
 from kornia_diffjpeg.codec.pipeline import JPEGCoefficients
 from kornia_diffjpeg.filesize.exact import header_size
 from kornia_diffjpeg.filesize.huffman import ZIGZAG
@@ -157,6 +158,9 @@ class JPEGFileSizeRegressor(nn.Module):
 
     def __init__(self, dim: int = 64, depth: int = 2, class_depth: int = 1, heads: int = 4) -> None:
         super().__init__()
+        dim, heads = check_number("dim", dim, 4, 1 << 16, integer=True), check_number("heads", heads, 1, dim, integer=True)
+        depth = check_number("depth", depth, 0, 1024, integer=True)
+        class_depth = check_number("class_depth", class_depth, 0, 1024, integer=True)
         if dim % heads or dim % 4:
             raise ValueError(f"dim must be a multiple of 4 and of heads ({heads}), got {dim}")
         self.dim = dim
@@ -190,12 +194,22 @@ class JPEGFileSizeRegressor(nn.Module):
 
     def forward(self, coefficients: JPEGCoefficients) -> Tensor:
         """Estimated sizes in bytes (B,) of the files these coefficients make."""
-        if not isinstance(coefficients, JPEGCoefficients):
-            raise TypeError(
-                f"coefficients must be JPEGCoefficients (from jpeg_encode), got {type(coefficients).__name__}"
-            )
+        check_coefficients(coefficients)
         c = coefficients
-        device = c.luma.device
+        dtype, device = self.head.weight.dtype, c.luma.device
+        if c.luma.dtype != dtype:  # coefficients of any image dtype, in the model's dtype (e.g. after .half())
+            c = JPEGCoefficients(
+                c.luma.to(dtype),
+                None if c.chroma is None else c.chroma.to(dtype),
+                c.qt_y.to(dtype),
+                None if c.qt_c is None else c.qt_c.to(dtype),
+                c.subsampling,
+                c.image_size,
+                c.batch_shape,
+                c.dtype,
+            )
+        if c.luma.shape[0] == 0:  # no image: no size
+            return c.luma.new_zeros(0)
         parts = [self._tokens(c.luma[:, 0], c.qt_y, torch.tensor(0, device=device), (1, 1))]
         if c.chroma is not None:
             scale = (c.luma.shape[2] // c.chroma.shape[2] or 1, c.luma.shape[3] // c.chroma.shape[3] or 1)
