@@ -493,8 +493,10 @@ def check_rounding(rounding: Any) -> Any:
     def checked(x: Tensor) -> Tensor:
         try:
             y = rounding(x)
-        except TypeError as error:
-            raise TypeError(f"rounding must be a callable Tensor -> Tensor approximating round; it failed: {error}")
+        except (TypeError, ValueError) as error:
+            raise TypeError(
+                f"rounding must be a callable Tensor -> Tensor approximating round; it failed: {error}"
+            ) from error
         if not isinstance(y, Tensor) or y.shape != x.shape or not y.is_floating_point():
             got = f"shape {tuple(y.shape)}, dtype {y.dtype}" if isinstance(y, Tensor) else type(y).__name__
             raise ValueError(
