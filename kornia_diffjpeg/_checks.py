@@ -181,8 +181,16 @@ class ValueChecks:
     def add(self, stats: Tensor, report: Callable[[list[float]], None]) -> None:
         """Read ``stats`` (any shape, real dtype) in :meth:`run` and pass their values, flattened, to ``report``."""
         if self.active and _readable(stats):
-            self._stats.append(stats.detach().reshape(-1))
+            self._stats.append(stats.detach() if stats.ndim == 1 else stats.detach().reshape(-1))
             self._reports.append((stats.numel(), report))
+
+    def _range(self, tensor: Tensor, report: Callable[[list[float]], None]) -> None:
+        """Add the minimum and maximum of a non-empty tensor (two ops, no autograd record)."""
+        if self.active and tensor.numel() > 0 and _readable(tensor):
+            with torch.no_grad():
+                low, high = torch.aminmax(tensor.reshape(1, -1), dim=1)
+            self._stats += [low, high]
+            self._reports.append((2, report))
 
     def within(self, name: str, tensor: Tensor, low: float, high: float, what: str = "") -> None:
         """``tensor`` (non-empty) must be finite and in [low, high]; ``what`` is e.g. ``" values"``."""
@@ -197,7 +205,7 @@ class ValueChecks:
             if smallest < low or largest > high:
                 raise ValueError(f"{name}{what} must be finite and in [{low:g}, {high:g}], got range [{smallest}, {largest}]")
 
-        self.add(torch.stack(torch.aminmax(tensor.detach())), report)
+        self._range(tensor, report)
 
     def positive(self, name: str, tensor: Tensor) -> None:
         """``tensor`` must be finite and > 0 (sizes in bytes, targets)."""
@@ -211,7 +219,7 @@ class ValueChecks:
                 got = problem or f"range [{smallest}, {largest}]"
                 raise ValueError(f"{name} must be positive and finite, got {got}")
 
-        self.add(torch.stack(torch.aminmax(tensor.detach())), report)
+        self._range(tensor, report)
 
     def finite(self, name: str, tensor: Tensor, bound: float = math.inf) -> None:
         """``tensor`` must be finite (and within ``[-bound, bound]``)."""
@@ -226,7 +234,7 @@ class ValueChecks:
             if max(-smallest, largest) > bound:
                 raise ValueError(f"{name} must lie in [-{bound:g}, {bound:g}], got range [{smallest}, {largest}]")
 
-        self.add(torch.stack(torch.aminmax(tensor.detach())), report)
+        self._range(tensor, report)
 
     def image(self, name: str, image: Tensor) -> None:
         """Images (N, C, H, W) must be finite; values far outside [0, 1] give a warning (another scale)."""
@@ -257,14 +265,18 @@ class ValueChecks:
                     stacklevel=4,
                 )
 
-        self.add(torch.stack(torch.aminmax(image.detach().reshape(count, -1), dim=1)), report)
+        if _readable(image):
+            with torch.no_grad():
+                lows, highs = torch.aminmax(image.reshape(count, -1), dim=1)  # per sample, to name the sample
+            self._stats += [lows, highs]
+            self._reports.append((2 * count, report))
 
     def run(self) -> None:
         """Read every collected statistic with one host sync and raise the first failure."""
         if not self._stats:
             return
         device = self._stats[0].device
-        flat = torch.cat([s.to(device) for s in self._stats])
+        flat = torch.cat([s if s.device == device else s.to(device) for s in self._stats])
         values = flat.tolist()  # the call's one host sync
         if getattr(_CALL, "depth", 0) > 0:
             _CALL.checked = True
