@@ -24,7 +24,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import format_table, interleaved_median_ms, make_parser, synchronize  # noqa: E402
-from kornia_diffjpeg import diff_jpeg, set_validation  # noqa: E402
+from kornia_diffjpeg import ModeName, diff_jpeg, set_validation  # noqa: E402
 from kornia_diffjpeg._checks import ValueChecks, check_image, check_quality  # noqa: E402
 from testing.syncs import HostSyncCounter  # noqa: E402
 
@@ -57,7 +57,7 @@ def main() -> None:
     generator = torch.Generator().manual_seed(0)
     image = torch.rand(batch, 3, side, side, generator=generator).to(device)
     quality = torch.linspace(10.0, 95.0, batch, device=device)
-    modes = ("surrogate",) if args.quick else ("surrogate", "ste", "exact")
+    modes: tuple[ModeName, ...] = ("surrogate",) if args.quick else ("surrogate", "ste", "exact")
 
     print(f"diff_jpeg forward, {batch}x3x{side}x{side} float32, per-sample qualities, device {device}\n")
     rows = []
@@ -82,7 +82,7 @@ def main() -> None:
         rows = []
         for mode in modes:
 
-            def forward(enabled: bool, mode: str = mode) -> None:
+            def forward(enabled: bool, mode: ModeName = mode) -> None:
                 with set_validation(enabled), torch.no_grad():
                     diff_jpeg(image, quality, mode=mode)
 

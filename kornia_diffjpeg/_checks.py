@@ -17,7 +17,7 @@ import math
 import threading
 import warnings
 from collections.abc import Callable
-from numbers import Real
+from numbers import Integral, Real
 from typing import Any, TypeVar
 
 import torch
@@ -32,6 +32,7 @@ __all__ = [
     "check_color",
     "check_coefficients",
     "check_image",
+    "check_int",
     "check_number",
     "check_quality",
     "check_rounding",
@@ -203,7 +204,9 @@ class ValueChecks:
             if problem is not None:
                 raise ValueError(f"{name}{what} must be finite and in [{low:g}, {high:g}], got {problem}")
             if smallest < low or largest > high:
-                raise ValueError(f"{name}{what} must be finite and in [{low:g}, {high:g}], got range [{smallest}, {largest}]")
+                raise ValueError(
+                    f"{name}{what} must be finite and in [{low:g}, {high:g}], got range [{smallest}, {largest}]"
+                )
 
         self._range(tensor, report)
 
@@ -302,24 +305,27 @@ def check_number(
     name: str, value: Any, low: float = -math.inf, high: float = math.inf, *, integer: bool = False
 ) -> float:
     """A finite real number (not a bool) in [low, high], as a float (or an int with ``integer``)."""
-    kind = "an int" if integer else "a number"
+    kind = "int" if integer else "number"
     if math.isinf(low) and math.isinf(high):
-        expected = f"a finite {'int' if integer else 'number'}"
+        expected = f"a finite {kind}"
     elif math.isinf(high):
-        expected = f"a finite {'int' if integer else 'number'} >= {low:g}"
+        expected = f"a finite {kind} >= {low:g}"
     else:
         expected = f"finite and in [{low:g}, {high:g}]" if not integer else f"an int in [{low:g}, {high:g}]"
-    if isinstance(value, bool) or not isinstance(value, Real):
+    if isinstance(value, bool) or not isinstance(value, Integral if integer else Real):
         raise TypeError(f"{name} must be {expected}, got {type(value).__name__} {value!r}")
     try:
         number = float(value)
     except OverflowError:  # an int beyond float range
-        number = math.inf if value > 0 else -math.inf
-    if integer and (not math.isfinite(number) or int(value) != value):
-        raise TypeError(f"{name} must be {expected}, got {type(value).__name__} {value!r}")
+        number = math.inf if value > 0 else -math.inf  # type: ignore[operator]
     if not (math.isfinite(number) and low <= number <= high):
         raise ValueError(f"{name} must be {expected}, got {value!r}")
     return int(value) if integer else number
+
+
+def check_int(name: str, value: Any, low: float = -math.inf, high: float = math.inf) -> int:
+    """An int (not a bool; integral floats are refused too) in [low, high]."""
+    return int(check_number(name, value, low, high, integer=True))
 
 
 def check_image(
@@ -364,8 +370,15 @@ def _check_device(name: str, value: Tensor, device: torch.device) -> None:
 
 
 def _check_real(name: str, value: Tensor) -> None:
-    if value.dtype == torch.bool or value.is_complex() or (value.is_floating_point() and value.dtype not in IMAGE_DTYPES):
-        raise TypeError(f"{name} must be a real-valued tensor (integer, float16, bfloat16, float32 or float64), got dtype {value.dtype}")
+    if (
+        value.dtype == torch.bool
+        or value.is_complex()
+        or (value.is_floating_point() and value.dtype not in IMAGE_DTYPES)
+    ):
+        raise TypeError(
+            f"{name} must be a real-valued tensor (integer, float16, bfloat16, float32 or float64), "
+            f"got dtype {value.dtype}"
+        )
     if value.layout != torch.strided:
         raise TypeError(f"{name} must be a dense (strided) tensor, got layout {value.layout}")
 
@@ -433,7 +446,7 @@ def check_quality(
         if now:
             checks.run()
         quality = libjpeg_quality(quality)
-        if flat:
+        if flat or batch_shape is None:
             return quality.reshape(-1).expand(batch)
         return _per_sample(expected, quality, batch_shape, ())
     number = check_number("quality", quality, low, high)
@@ -473,7 +486,7 @@ def check_table(
     checks.within(name, table, *TABLE_RANGE, what=" values")
     if now:
         checks.run()
-    if not flat:
+    if not flat and batch_shape is not None:
         return _per_sample(expected, table, batch_shape, (8, 8))
     return table.expand(batch, 8, 8) if table.ndim == 3 else table.unsqueeze(0).expand(batch, 8, 8)
 
@@ -559,7 +572,7 @@ def check_coefficients(
             f"{name}.luma must have shape (B, 1, {grid[0]}, {grid[1]}, 64) for image_size {(height, width)}, "
             f"got {tuple(luma.shape)}"
         )
-    parts = {"qt_y": c.qt_y}
+    parts: dict[str, Tensor | None] = {"qt_y": c.qt_y}
     if c.chroma is None:
         if c.qt_c is not None:
             raise ValueError(f"{name}.qt_c must be None for grayscale coefficients (chroma is None)")
@@ -568,16 +581,17 @@ def check_coefficients(
         chroma_grid = (ceil_div(ceil_div(height, factor_h), 8), ceil_div(ceil_div(width, factor_w), 8))
         chroma = c.chroma
         if not isinstance(chroma, Tensor) or chroma.shape != (batch, 2, *chroma_grid, 64):
-            got = tuple(chroma.shape) if isinstance(chroma, Tensor) else type(chroma).__name__
+            chroma_got = tuple(chroma.shape) if isinstance(chroma, Tensor) else type(chroma).__name__
             raise ValueError(
                 f"{name}.chroma must have shape ({batch}, 2, {chroma_grid[0]}, {chroma_grid[1]}, 64) for "
-                f"image_size {(height, width)} and subsampling {c.subsampling!r}, got {got}"
+                f"image_size {(height, width)} and subsampling {c.subsampling!r}, got {chroma_got}"
             )
         parts.update(chroma=chroma, qt_c=c.qt_c)
     for part, tensor in parts.items():
         if part.startswith("qt") and (not isinstance(tensor, Tensor) or tensor.shape != (batch, 8, 8)):
-            got = tuple(tensor.shape) if isinstance(tensor, Tensor) else type(tensor).__name__
-            raise ValueError(f"{name}.{part} must be a tensor of shape ({batch}, 8, 8), got {got}")
+            shape_or_type = tuple(tensor.shape) if isinstance(tensor, Tensor) else type(tensor).__name__
+            raise ValueError(f"{name}.{part} must be a tensor of shape ({batch}, 8, 8), got {shape_or_type}")
+        assert tensor is not None  # chroma checked above, tables just now
         if tensor.dtype != dtype:
             raise TypeError(f"{name}.{part} must have the dtype of {name}.luma ({dtype}), got {tensor.dtype}")
         if tensor.device != device:
@@ -590,7 +604,7 @@ def check_coefficients(
     checks, now = _run_now(checks)
     bound = 32767.0 if exact else math.inf  # libjpeg's coefficients are 16-bit
     checks.finite(f"{name}.luma", luma, bound)
-    if c.chroma is not None:
+    if c.chroma is not None and c.qt_c is not None:
         checks.finite(f"{name}.chroma", c.chroma, bound)
         checks.within(f"{name}.qt_c", c.qt_c, *TABLE_RANGE, what=" values")
     checks.within(f"{name}.qt_y", c.qt_y, *TABLE_RANGE, what=" values")

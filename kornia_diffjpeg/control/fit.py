@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from kornia_diffjpeg._checks import TABLE_RANGE, ValueChecks, check_choice, check_image, check_number, entry_point
-from kornia_diffjpeg.codec.sampling import SUBSAMPLING_FACTORS
+from kornia_diffjpeg._checks import TABLE_RANGE, ValueChecks, check_choice, check_image, check_int, entry_point
 from kornia_diffjpeg.codec.options import Subsampling
+from kornia_diffjpeg.codec.sampling import SUBSAMPLING_FACTORS
 from kornia_diffjpeg.control.network import _check_targets
 from kornia_diffjpeg.control.tables import integer_tables
 from kornia_diffjpeg.filesize.exact import jpeg_file_size
@@ -48,7 +48,7 @@ def fit_tables_to_size(
     Returns:
         Integer tables ``(qt_y, qt_c)``, each (B, 8, 8) int64 in [1, 255].
     """
-    steps = check_number("steps", steps, 1, 64, integer=True)  # 64 halvings exhaust float64
+    steps = check_int("steps", steps, 1, 64)  # 64 halvings exhaust float64
     checks = ValueChecks()
     image = check_image(image, checks)
     target_bytes = _check_targets(target_bytes, image, checks)

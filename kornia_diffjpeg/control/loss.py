@@ -60,7 +60,9 @@ def _check_table(
     if value.shape != (batch, 8, 8):
         raise ValueError(f"{name} must have shape ({batch}, 8, 8), got {tuple(value.shape)}")
     if batch == 0:
-        raise ValueError(f"{name} must hold at least one table (a mean over no image is undefined), got shape (0, 8, 8)")
+        raise ValueError(
+            f"{name} must hold at least one table (a mean over no image is undefined), got shape (0, 8, 8)"
+        )
     if device is not None and value.device != device:
         raise ValueError(f"{name} is on {value.device} but the sizes are on {device}")
     checks.within(name, value, *TABLE_RANGE, what=" values")

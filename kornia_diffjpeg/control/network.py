@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from kornia_diffjpeg._checks import ValueChecks, check_image, check_number
+from kornia_diffjpeg._checks import ValueChecks, check_image, check_int, check_number
 from kornia_diffjpeg.codec.color import jfif_color, rgb_to_ycbcr
 from kornia_diffjpeg.codec.dct import block_dct, blockify
 
@@ -143,8 +143,8 @@ class CodecControl(nn.Module):
         low, high = (check_number("size_range", v, 0.0) for v in size_range)
         if not (0 < low < high):
             raise ValueError(f"size_range must be (low, high) bytes with 0 < low < high, got {size_range}")
-        width = check_number("width", width, 1, 1 << 16, integer=True)
-        blocks = check_number("blocks", blocks, 1, 1024, integer=True)
+        width = check_int("width", width, 1, 1 << 16)
+        blocks = check_int("blocks", blocks, 1, 1024)
         if backbone is not None and not isinstance(backbone, nn.Module):
             raise TypeError(f"backbone must be an nn.Module or None, got {type(backbone).__name__}")
         #: Smallest image side the backbone takes (the default's stem is a 4x4 stride-4 convolution).
@@ -173,7 +173,8 @@ class CodecControl(nn.Module):
             raise ValueError(f"image must be RGB (B, 3, H, W), got shape {tuple(image.shape)}")
         if min(image.shape[-2:]) < self.min_side:
             raise ValueError(
-                f"image must be at least {self.min_side}x{self.min_side} for the backbone, got shape {tuple(image.shape)}"
+                f"image must be at least {self.min_side}x{self.min_side} for the backbone, "
+                f"got shape {tuple(image.shape)}"
             )
         target_bytes = _check_targets(target_bytes, image, checks)
         checks.run()

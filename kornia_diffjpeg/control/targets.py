@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from kornia_diffjpeg._checks import check_number
+from kornia_diffjpeg._checks import check_int, check_number
 
 __all__ = ["binned_target_sizes"]
 
@@ -21,7 +21,7 @@ def binned_target_sizes(
         >>> sizes.sort().values.log2().sub(torch.tensor(1000.0).log2()).floor().tolist()
         [0.0, 1.0, 2.0, 3.0]
     """
-    batch = check_number("batch", batch, 0, 1 << 40, integer=True)
+    batch = check_int("batch", batch, 0, 1 << 40)
     low, high = check_number("low", low, 0.0), check_number("high", high, 0.0)
     if not (0 < low < high):
         raise ValueError(f"low and high must satisfy 0 < low < high, got {low}, {high}")

@@ -309,7 +309,7 @@ def jpeg_file_size(
         with torch.no_grad():
             coefficients = jpeg_encode(image, quality, qt_y=qt_y, qt_c=qt_c, mode="exact", subsampling=subsampling)
     if coefficients.luma.shape[0] == 0:  # no image: no file
-        return torch.zeros(coefficients.batch_shape, dtype=torch.int64, device=coefficients.luma.device)
+        return torch.zeros(coefficients.batch_shape or (0,), dtype=torch.int64, device=coefficients.luma.device)
     scan, dht_values = _scan_bytes(coefficients, optimize)
     sizes = header_size(coefficients.channels, dht_values) + scan
     return sizes.reshape(coefficients.batch_shape)

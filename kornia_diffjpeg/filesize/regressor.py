@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from kornia_diffjpeg._checks import check_coefficients, check_number
+from kornia_diffjpeg._checks import check_coefficients, check_int
 from kornia_diffjpeg.codec.pipeline import JPEGCoefficients
 from kornia_diffjpeg.filesize.exact import header_size
 from kornia_diffjpeg.filesize.huffman import ZIGZAG
@@ -158,9 +158,12 @@ class JPEGFileSizeRegressor(nn.Module):
 
     def __init__(self, dim: int = 64, depth: int = 2, class_depth: int = 1, heads: int = 4) -> None:
         super().__init__()
-        dim, heads = check_number("dim", dim, 4, 1 << 16, integer=True), check_number("heads", heads, 1, dim, integer=True)
-        depth = check_number("depth", depth, 0, 1024, integer=True)
-        class_depth = check_number("class_depth", class_depth, 0, 1024, integer=True)
+        dim, heads = (
+            check_int("dim", dim, 4, 1 << 16),
+            check_int("heads", heads, 1, dim),
+        )
+        depth = check_int("depth", depth, 0, 1024)
+        class_depth = check_int("class_depth", class_depth, 0, 1024)
         if dim % heads or dim % 4:
             raise ValueError(f"dim must be a multiple of 4 and of heads ({heads}), got {dim}")
         self.dim = dim
