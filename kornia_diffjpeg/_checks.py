@@ -55,7 +55,17 @@ IMAGE_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 _SCALE_WARNING = (-0.5, 2.0)
 
 _VALIDATION = True
-_CALL = threading.local()  # depth of nested entry points, and whether the outermost one read its values
+
+
+class _CallState(threading.local):
+    """Per thread: the depth of nested entry points, and whether the outermost one has read its values."""
+
+    depth = 0
+    checked = False
+
+
+_CALL = _CallState()
+_IS_WRAPPED = getattr(torch._C._functorch, "is_functorch_wrapped_tensor", None)  # vmap / grad transforms
 
 
 def validation_enabled() -> bool:
@@ -106,7 +116,7 @@ def values_checkable() -> bool:
     """
     if not _VALIDATION or torch.compiler.is_compiling():
         return False
-    return getattr(_CALL, "depth", 0) == 0 or not getattr(_CALL, "checked", False)
+    return _CALL.depth == 0 or not _CALL.checked
 
 
 Function = TypeVar("Function", bound=Callable[..., Any])
@@ -125,7 +135,7 @@ def entry_point(function: Function) -> Function:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if torch.compiler.is_compiling():
             return function(*args, **kwargs)
-        depth = getattr(_CALL, "depth", 0)
+        depth = _CALL.depth
         if depth == 0:
             _CALL.checked = False
         _CALL.depth = depth + 1
@@ -139,10 +149,9 @@ def entry_point(function: Function) -> Function:
 
 def _readable(tensor: Tensor) -> bool:
     """Whether a tensor's values can be read: not on the meta device, not wrapped by a torch.func transform."""
-    if tensor.device.type == "meta":
+    if tensor.is_meta:
         return False
-    wrapped = getattr(torch._C._functorch, "is_functorch_wrapped_tensor", None)
-    return not (wrapped is not None and wrapped(tensor))
+    return not (_IS_WRAPPED is not None and _IS_WRAPPED(tensor))
 
 
 def _show(values: list[float]) -> str:
@@ -270,7 +279,10 @@ class ValueChecks:
 
         if _readable(image):
             with torch.no_grad():
-                lows, highs = torch.aminmax(image.reshape(count, -1), dim=1)  # per sample, to name the sample
+                # Per sample, to name the sample. amin and amax propagate NaN (and are ~30x faster
+                # than aminmax over a dimension on the CPU).
+                flat = image.reshape(count, -1)
+                lows, highs = flat.amin(dim=1), flat.amax(dim=1)
             self._stats += [lows, highs]
             self._reports.append((2 * count, report))
 
@@ -281,7 +293,7 @@ class ValueChecks:
         device = self._stats[0].device
         flat = torch.cat([s if s.device == device else s.to(device) for s in self._stats])
         values = flat.tolist()  # the call's one host sync
-        if getattr(_CALL, "depth", 0) > 0:
+        if _CALL.depth > 0:
             _CALL.checked = True
         self._stats = []
         offset = 0

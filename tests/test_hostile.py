@@ -448,6 +448,9 @@ BAD_COEFFICIENTS = [
     ("qt-y-float64", dict(qt_y=_C.qt_y.double()), TypeError, "qt_y"),
     ("chroma-float16", dict(chroma=_C.chroma.half()), TypeError, "chroma"),
     ("chroma-on-meta", dict(chroma=_C.chroma.to("meta")), ValueError, "chroma"),
+    ("luma-none", dict(luma=None), TypeError, "luma"),
+    ("batch-shape-floats", dict(batch_shape=(2.0,)), TypeError, "batch_shape"),
+    ("batch-shape-string", dict(batch_shape="2"), TypeError, "batch_shape"),
     ("batch-shape-mismatch", dict(batch_shape=(3,)), ValueError, "batch_shape"),
     ("batch-shape-negative", dict(batch_shape=(-2, -1)), TypeError, "batch_shape"),
     ("dtype-int", dict(dtype=torch.int32), TypeError, "dtype"),
@@ -466,9 +469,8 @@ BAD_COEFFICIENTS = [
 )
 @pytest.mark.parametrize(("changes", "error", "name"), [pytest.param(*c[1:], id=c[0]) for c in BAD_COEFFICIENTS])
 def test_bad_coefficients(entry, changes, error, name):
-    coefficients = replace(_C, **changes)
     with pytest.raises(error, match=name):
-        entry[1](coefficients)
+        entry[1](replace(_C, **changes))  # raised when built (luma, batch_shape) or when used
 
 
 @pytest.mark.parametrize(

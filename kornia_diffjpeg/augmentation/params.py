@@ -79,7 +79,7 @@ def _as_number(name: str, value: Any) -> float:
 
 
 def parse_quality(quality: Any) -> float | None:
-    """A fixed quality: a number (or one-element tensor) in [1, 100], or None."""
+    """A fixed quality: a number (or one-element tensor) in [0, 100], or None."""
     return None if quality is None else _as_number("quality", quality)
 
 

@@ -7,6 +7,7 @@ clip -> [0, 1]
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from typing import Optional
 
@@ -75,9 +76,14 @@ class JPEGCoefficients:
     dtype: torch.dtype = torch.float32
 
     def __post_init__(self) -> None:
+        if not isinstance(self.luma, Tensor):  # the rest is checked where they are decoded or sized
+            raise TypeError(f"luma must be a tensor (B, 1, rows, cols, 64), got {type(self.luma).__name__}")
         if self.batch_shape is None:
             self.batch_shape = (self.luma.shape[0],)
-        self.batch_shape = tuple(int(n) for n in self.batch_shape)
+        try:
+            self.batch_shape = tuple(operator.index(n) for n in self.batch_shape)
+        except TypeError as error:
+            raise TypeError(f"batch_shape must be a tuple of ints, got {self.batch_shape!r}") from error
 
     @property
     def channels(self) -> int:
@@ -242,7 +248,8 @@ def jpeg_encode(
     Args:
         image: float images in [0, 1], (*, C, H, W) with any leading dimensions ((B, C, H, W),
             (C, H, W), clips (B, T, C, H, W)), C = 1 (grayscale) or 3 (RGB).
-        quality: JPEG quality in [1, 100]: a number, a 0-d tensor or per-sample, (N,) for the N
+        quality: JPEG quality in [0, 100] (below 1 coded as 1, as libjpeg does; the gradient there is
+            quality 1's): a number, a 0-d tensor or per-sample, (N,) for the N
             images of the flattened leading dimensions or broadcastable to them; fractional
             values interpolate the integer qualities' tables (``"surrogate"``), follow libjpeg's
             formula (``"ste"``) or are rounded to the nearest integer (``"exact"``).

@@ -279,7 +279,8 @@ def jpeg_file_size(
             :class:`~kornia_diffjpeg.JPEGCoefficients` of an earlier :func:`~kornia_diffjpeg.jpeg_encode`
             (any mode; coefficients are rounded to integers). With coefficients, ``quality``,
             ``qt_y`` and ``qt_c`` must be None and ``subsampling`` is taken from them.
-        quality: JPEG quality in [1, 100] (rounded to an integer), a number or per-sample (B,).
+        quality: JPEG quality in [0, 100] (rounded to an integer; 0 is coded as 1, as libjpeg does),
+            a number or per-sample (B,).
         qt_y: luma quantization table (8, 8) or (B, 8, 8) in [1, 255], as in ``jpeg_encode``.
         qt_c: chroma quantization table, as ``qt_y``.
         subsampling: ``"4:2:0"``, ``"4:2:2"`` or ``"4:4:4"`` (ignored for grayscale).
