@@ -230,8 +230,9 @@ def diff_jpeg_file_size(
 
     Args:
         image: float images in [0, 1], (B, C, H, W) or (C, H, W), C = 1 or 3.
-        quality: JPEG quality in [0, 100] (0 coded as 1, as libjpeg does): a number, a 0-d tensor or per-sample (B,). The value is
-            that of the nearest integer quality; the gradient is the smooth codec's.
+        quality: JPEG quality in [0, 100] (0 coded as 1, as libjpeg does): a number, a 0-d tensor or
+            per-sample (B,). The value is that of the nearest integer quality; the gradient is the
+            smooth codec's.
         qt_y: luma table (8, 8) or per-sample (B, 8, 8) in [1, 255], natural order, as in
             :func:`~kornia_diffjpeg.jpeg_encode`.
         qt_c: chroma table, as ``qt_y``.
