@@ -503,8 +503,9 @@ def check_table(
     return table.expand(batch, 8, 8) if table.ndim == 3 else table.unsqueeze(0).expand(batch, 8, 8)
 
 
-def check_color(color: Any, device: torch.device) -> tuple[Tensor, Tensor] | None:
-    """Validate an RGB -> YCbCr (matrix (3, 3), offset (3,)) pair."""
+def check_color(color: Any, device: torch.device, checks: ValueChecks | None = None) -> tuple[Tensor, Tensor] | None:
+    """Validate an RGB -> YCbCr (matrix (3, 3), offset (3,)) pair: finite, the matrix invertible (the decoder
+    inverts it). Values are added to ``checks``, or checked now."""
     if color is None:
         return None
     if not isinstance(color, (tuple, list)) or len(color) != 2 or not all(isinstance(c, Tensor) for c in color):
@@ -519,6 +520,21 @@ def check_color(color: Any, device: torch.device) -> tuple[Tensor, Tensor] | Non
         raise TypeError(f"color matrix and offset must be floating point, got {matrix.dtype} and {offset.dtype}")
     _check_device("color matrix", matrix, device)
     _check_device("color offset", offset, device)
+    checks, now = _run_now(checks)
+    checks.finite("color matrix", matrix)
+    checks.finite("color offset", offset)
+    if checks.active and _readable(matrix):
+
+        def invertible(values: list[float]) -> None:
+            if not abs(values[0]) > 1e-6:  # also NaN
+                raise ValueError(
+                    f"color matrix must be invertible (the decoder inverts it), got determinant {values[0]}"
+                )
+
+        with torch.no_grad():
+            checks.add(torch.linalg.det(matrix.double()).reshape(1), invertible)
+    if now:
+        checks.run()
     return matrix, offset
 
 

@@ -37,6 +37,7 @@ from kornia_diffjpeg import (
     jpeg_file_size,
     set_validation,
 )
+from kornia_diffjpeg.codec import jfif_color
 from kornia_diffjpeg.control import (
     CodecControl,
     binned_target_sizes,
@@ -503,6 +504,15 @@ def test_decode_needs_coefficients(coefficients):
 # ---------------------------------------------------------------------------------------------
 
 _MODEL = _model()
+_JFIF = jfif_color()
+
+
+def _replay(changes: dict) -> torch.Tensor:
+    aug = RandomDiffJPEG((10, 90), p=1.0)
+    aug(RGB)
+    return aug(RGB, params={**aug._params, **changes})
+
+
 OTHER = [
     # file size
     ("file-size-optimize-string", lambda: jpeg_file_size(RGB, 50.0, optimize="yes"), TypeError, "optimize"),
@@ -714,6 +724,19 @@ OTHER = [
     ("aug-5d-input", lambda: DiffJPEG(50.0)(torch.rand(1, 2, 3, 16, 16)), ValueError, "input"),
     ("aug-1d-input", lambda: DiffJPEG(50.0)(torch.rand(16)), ValueError, "input"),
     ("aug-uint8-input", lambda: DiffJPEG(50.0)(torch.zeros(3, 16, 16, dtype=torch.uint8)), TypeError, "input"),
+    ("aug-replay-nan-draw", lambda: _replay({"quality_u": torch.tensor([0.5, NAN])}), ValueError, "quality_u"),
+    ("aug-replay-draw-above-1", lambda: _replay({"quality_u": torch.tensor([0.5, 3.0])}), ValueError, "quality_u"),
+    ("aug-replay-not-a-dict", lambda: DiffJPEG(50.0)(RGB, params=[1, 2]), TypeError, "params"),
+    # color
+    ("color-nan", lambda: diff_jpeg(RGB, 50.0, color=(_JFIF[0] * NAN, _JFIF[1])), ValueError, "color matrix"),
+    ("color-inf-offset", lambda: diff_jpeg(RGB, 50.0, color=(_JFIF[0], _JFIF[1] + INF)), ValueError, "color offset"),
+    ("color-singular", lambda: diff_jpeg(RGB, 50.0, color=(torch.ones(3, 3), _JFIF[1])), ValueError, "color matrix"),
+    (
+        "decode-color-nan",
+        lambda: jpeg_decode(_C, color=(_JFIF[0], _JFIF[1] * NAN)),
+        ValueError,
+        "color offset",
+    ),
     # the switch
     ("set-validation-int", lambda: set_validation(0), TypeError, "enabled"),
     ("set-validation-string", lambda: set_validation("off"), TypeError, "enabled"),

@@ -79,6 +79,12 @@ class JPEGAugmentationBase(IntensityAugmentationBase2D):
         check_image(image, checks, name="input image")
         for name, parameter in self.named_parameters(recurse=False):
             checks.finite(name, parameter)  # a diverged optimizer step leaves NaN settings
+        if params is not None:  # a replay: the stored draws must be draws
+            if not isinstance(params, dict):
+                raise TypeError(f"params must be a dict of tensors (e.g. aug._params), got {type(params).__name__}")
+            draws = params.get("quality_u")
+            if isinstance(draws, Tensor):
+                checks.within("params['quality_u']", draws, 0.0, 1.0)
         checks.run()
         return super().forward(input, params, **kwargs)
 

@@ -286,7 +286,7 @@ def jpeg_encode(
     quality_ = check_quality(quality, batch, device, leading, checks)
     qt_y_ = check_table("qt_y", qt_y, batch, device, leading, checks)
     qt_c_ = check_table("qt_c", qt_c, batch, device, leading, checks)
-    color_ = check_color(color, device)
+    color_ = check_color(color, device, checks)
     _check_exact_color(mode, color_)
     checks.run()
     dtype = _compute_dtype(batched.dtype)
@@ -332,10 +332,12 @@ def jpeg_decode(
         torch.Size([3, 16, 16])
     """
     ops = _mode_ops(mode, rounding)
-    check_coefficients(coefficients, exact=mode == "exact")
+    checks = ValueChecks()  # read once
+    check_coefficients(coefficients, checks, exact=mode == "exact")
     dtype = coefficients.luma.dtype
-    color_ = check_color(color, coefficients.luma.device)
+    color_ = check_color(color, coefficients.luma.device, checks)
     _check_exact_color(mode, color_)
+    checks.run()
     c = coefficients
     if mode == "exact":
         image = _decode_exact(c).to(dtype).div_(255.0)
