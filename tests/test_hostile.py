@@ -943,6 +943,13 @@ def test_compile_skips_value_checks():
     assert seen == [False]
 
 
+def test_checked_codec_compiles_in_one_graph():
+    # The entry points' checks (and quality 0's clamp) trace without a graph break.
+    compiled = torch.compile(diff_jpeg, fullgraph=True, backend="eager")
+    quality = torch.tensor([0.0, 60.0])
+    torch.testing.assert_close(compiled(RGB, quality), diff_jpeg(RGB, quality))
+
+
 # ---------------------------------------------------------------------------------------------
 # Hypothesis: non-finite and extreme values anywhere.
 # ---------------------------------------------------------------------------------------------
