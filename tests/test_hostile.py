@@ -1027,31 +1027,3 @@ def test_hypothesis_sides_past_limit(side, axis):
     x = torch.zeros(1).expand(shape)  # no memory: a broadcast view
     with pytest.raises(ValueError, match="image sides must be at most 65500"):
         jpeg_encode(x, 50.0)
-
-
-def count_cases() -> int:
-    """The number of hostile calls the tests above make (printed by ``python tests/test_hostile.py``)."""
-    return (
-        len(IMAGE_ENTRY_POINTS) * len(_non_finite_images())
-        + 2 * 3 * 2 * 3
-        + sum(1 for e in IMAGE_ENTRY_POINTS if not e.startswith(("CodecControl", "encode_"))) * len(_bad_images())
-        + 4 * 3
-        + len(ISSUE)
-        + 2 * 12
-        + 2
-        + len(CODEC_CALLS) * len(BAD_QUALITIES)
-        + len(CODEC_CALLS) * 2 * len(BAD_TABLES)
-        + 3
-        + 13 * 2
-        + 5 * len(BAD_COEFFICIENTS)
-        + 3
-        + 1
-        + 4
-        + len(OTHER)
-        + 2
-    )
-
-
-if __name__ == "__main__":
-    print(f"{count_cases()} hostile calls (plus Hypothesis examples)")
-    assert not math.isnan(count_cases())
