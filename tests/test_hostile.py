@@ -46,7 +46,7 @@ from kornia_diffjpeg.control import (
     encode_with_control,
     fit_tables_to_size,
 )
-from kornia_diffjpeg.filesize import JPEGFileSizeRegressor
+from kornia_diffjpeg.filesize import JPEGFileSizeRegressor, file_size_loss
 from testing.reference import from_uint8, opencv_encode, opencv_jpeg, pillow_encode, to_uint8
 from testing.syncs import HostSyncCounter
 
@@ -529,6 +529,16 @@ OTHER = [
     ("regressor-class-depth", lambda: JPEGFileSizeRegressor(class_depth=-1), ValueError, "class_depth"),
     ("regressor-depth-string", lambda: JPEGFileSizeRegressor(depth="2"), TypeError, "depth"),
     ("regressor-image", lambda: JPEGFileSizeRegressor(dim=16, depth=1, heads=2)(RGB), TypeError, "coefficients"),
+    ("size-loss-zero", lambda: file_size_loss(SIZES * 0, SIZES), ValueError, "predicted"),
+    ("size-loss-nan-target", lambda: file_size_loss(SIZES, _set(SIZES, 0, NAN)), ValueError, "target"),
+    ("size-loss-shapes", lambda: file_size_loss(SIZES, SIZES[:1]), ValueError, "target"),
+    ("size-loss-list", lambda: file_size_loss(SIZES, [1.0, 2.0]), TypeError, "target"),
+    (
+        "size-loss-weight",
+        lambda: file_size_loss(SIZES, SIZES, correlation_weight=NAN),
+        ValueError,
+        "correlation_weight",
+    ),
     # control network
     ("control-width-0", lambda: CodecControl(width=0), ValueError, "width"),
     ("control-blocks-negative", lambda: CodecControl(blocks=-1), ValueError, "blocks"),

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from kornia_diffjpeg._checks import check_coefficients, check_int
+from kornia_diffjpeg._checks import ValueChecks, check_coefficients, check_int, check_number
 from kornia_diffjpeg.codec.pipeline import JPEGCoefficients
 from kornia_diffjpeg.filesize.exact import header_size
 from kornia_diffjpeg.filesize.huffman import ZIGZAG
@@ -237,6 +237,20 @@ def file_size_loss(predicted: Tensor, target: Tensor, correlation_weight: float 
         >>> round(float(file_size_loss(torch.tensor([110.0, 200.0]), torch.tensor([100.0, 200.0]))), 4)
         0.0477
     """
+    checks = ValueChecks()
+    for name, sizes in (("predicted", predicted), ("target", target)):
+        if not isinstance(sizes, Tensor) or sizes.dtype == torch.bool or sizes.is_complex():
+            got = sizes.dtype if isinstance(sizes, Tensor) else type(sizes).__name__
+            raise TypeError(f"{name} must be a real tensor of sizes in bytes (B,), got {got}")
+        if sizes.ndim != 1 or sizes.shape != predicted.shape or sizes.shape[0] == 0:
+            raise ValueError(f"{name} must have the shape (B,) of predicted, B >= 1, got {tuple(sizes.shape)}")
+        checks.positive(name, sizes)  # the loss compares log sizes
+    if not predicted.is_floating_point():
+        raise TypeError(f"predicted must be a floating-point tensor, got {predicted.dtype}")
+    if target.device != predicted.device:
+        raise ValueError(f"target is on {target.device} but predicted is on {predicted.device}")
+    check_number("correlation_weight", correlation_weight, 0.0)
+    checks.run()
     log_predicted, log_target = predicted.log(), target.to(predicted).log()
     loss = (log_predicted - log_target).abs().mean()
     if predicted.numel() > 1:
