@@ -332,7 +332,7 @@ def check_number(
         number = math.inf if value > 0 else -math.inf  # type: ignore[operator]
     if not (math.isfinite(number) and low <= number <= high):
         raise ValueError(f"{name} must be {expected}, got {value!r}")
-    return int(value) if integer else number
+    return int(value) if integer else number  # type: ignore[call-overload]
 
 
 def check_int(name: str, value: Any, low: float = -math.inf, high: float = math.inf) -> int:
