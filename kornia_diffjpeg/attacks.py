@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from kornia_diffjpeg._checks import check_image
+from kornia_diffjpeg._checks import ValueChecks, check_image, check_number
 
 __all__ = ["fgsm", "ifgsm", "pgd"]
 
@@ -35,7 +35,8 @@ ImageMap = Callable[[Tensor], Tensor]
 def _check_inputs(model: Any, images: Any, labels: Any, eps: Any, jpeg: Any) -> None:
     if not callable(model):
         raise TypeError(f"model must be callable (an nn.Module or function), got {type(model).__name__}")
-    batched = check_image(images)
+    checks = ValueChecks()  # the images' and labels' values, read once
+    batched = check_image(images, checks, name="images")
     if images.ndim != 4:
         raise ValueError(f"images must have shape (B, C, H, W), got shape {tuple(images.shape)}")
     if not isinstance(labels, Tensor) or labels.dtype != torch.int64:
@@ -45,17 +46,27 @@ def _check_inputs(model: Any, images: Any, labels: Any, eps: Any, jpeg: Any) -> 
         raise ValueError(f"labels must have shape ({batched.shape[0]},), got shape {tuple(labels.shape)}")
     if labels.device != images.device:
         raise ValueError(f"labels are on {labels.device} but images are on {images.device}")
-    if isinstance(eps, bool) or not isinstance(eps, Real) or not 0 <= float(eps) <= 1:
+    if isinstance(eps, bool) or not isinstance(eps, Real) or not 0 <= float(eps) <= 1:  # also rejects NaN
         raise ValueError(f"eps must be a number in [0, 1] (the [0, 1] image scale; 3/255 for '3'), got {eps!r}")
     if jpeg is not None and not callable(jpeg):
         raise TypeError(f"jpeg must be a callable image -> image or None, got {type(jpeg).__name__}")
+    if labels.numel() > 0:
+        checks.add(labels.min(), lambda low: _check_labels(low[0]))
+    checks.run()
+
+
+def _check_labels(smallest: float) -> None:
+    if smallest < 0:
+        raise ValueError(f"labels must be class indices >= 0, got {int(smallest)}")
 
 
 def _check_steps(steps: Any, step_size: Any) -> None:
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be an int >= 1, got {steps!r}")
-    if step_size is not None and (isinstance(step_size, bool) or not isinstance(step_size, Real) or step_size <= 0):
-        raise ValueError(f"step_size must be a positive number or None, got {step_size!r}")
+    if step_size is not None:
+        size = check_number("step_size", step_size, 0.0)  # finite
+        if size <= 0:
+            raise ValueError(f"step_size must be a positive number or None, got {step_size!r}")
 
 
 def _loss_gradient(model: ImageMap, images: Tensor, labels: Tensor, jpeg: ImageMap | None) -> Tensor:

@@ -61,10 +61,10 @@ class TestImage:
 
 class TestQuality:
     @pytest.mark.parametrize(
-        "quality", [0, 0.999, -5.0, 100.001, 101, 1e9, torch.tensor(0.5), torch.tensor([50.0, 100.5])]
+        "quality", [-1, -0.001, -5.0, 100.001, 101, 1e9, torch.tensor(-0.5), torch.tensor([50.0, 100.5])]
     )
     def test_out_of_range(self, code, quality):
-        with pytest.raises(ValueError, match=r"quality must be finite and in \[1, 100\]"):
+        with pytest.raises(ValueError, match=r"quality must be finite and in \[0, 100\]"):
             code(IMAGE, quality)
 
     @pytest.mark.parametrize(
@@ -264,7 +264,7 @@ class TestDevices:
 
 def test_valid_inputs_accepted():
     # Boundaries of the valid ranges.
-    for quality in (1, 1.0, 100, 100.0, np.float64(42.5), torch.tensor([1.0, 100.0])):
+    for quality in (0, 0.5, 1, 1.0, 100, 100.0, np.float64(42.5), torch.tensor([0.0, 100.0])):
         diff_jpeg(IMAGE, quality)
     diff_jpeg(IMAGE, qt_y=torch.ones(8, 8), qt_c=torch.full((2, 8, 8), 255.0))
     diff_jpeg(IMAGE[:1], qt_y=torch.ones(1, 8, 8), qt_c=torch.ones(8, 8))

@@ -8,7 +8,7 @@ import torch
 from kornia.augmentation import IntensityAugmentationBase2D
 from torch import Tensor, nn
 
-from kornia_diffjpeg._checks import check_choice
+from kornia_diffjpeg._checks import ValueChecks, check_choice, check_image, entry_point
 from kornia_diffjpeg.augmentation.params import (
     TABLE_BOUNDS,
     bounded,
@@ -65,6 +65,28 @@ class JPEGAugmentationBase(IntensityAugmentationBase2D):
         qt_y = self.qt_y_fixed if self.qt_y_logit is None else bounded(self.qt_y_logit, *TABLE_BOUNDS)
         qt_c = self.qt_c_fixed if self.qt_c_logit is None else bounded(self.qt_c_logit, *TABLE_BOUNDS)
         return qt_y, qt_c
+
+    @entry_point  # the input and the settings are checked here, before the random gate, once per call
+    def forward(self, input: Tensor, params: dict[str, Tensor] | None = None, **kwargs: Any) -> Tensor:  # noqa: A002
+        """Code the selected samples of ``input`` ((B, C, H, W), (C, H, W) or (H, W); C = 1 or 3).
+
+        The input is validated whatever the random gate selects: a bad input fails on every call.
+        """
+        checks = ValueChecks()
+        if isinstance(input, Tensor) and input.ndim not in (2, 3, 4):
+            raise ValueError(f"input image must have shape (B, C, H, W), (C, H, W) or (H, W), got {tuple(input.shape)}")
+        image = input.unsqueeze(0) if isinstance(input, Tensor) and input.ndim == 2 else input
+        check_image(image, checks, name="input image")
+        for name, parameter in self.named_parameters(recurse=False):
+            checks.finite(name, parameter)  # a diverged optimizer step leaves NaN settings
+        if params is not None:  # a replay: the stored draws must be draws
+            if not isinstance(params, dict):
+                raise TypeError(f"params must be a dict of tensors (e.g. aug._params), got {type(params).__name__}")
+            draws = params.get("quality_u")
+            if isinstance(draws, Tensor):
+                checks.within("params['quality_u']", draws, 0.0, 1.0)
+        checks.run()
+        return super().forward(input, params, **kwargs)
 
     def sample_qualities(self, params: dict[str, Tensor], batch: int, device: torch.device) -> Tensor | None:
         """The (B,) qualities of the samples, differentiable w.r.t. learnable settings (None: tables as given)."""

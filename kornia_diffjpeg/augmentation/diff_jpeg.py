@@ -20,7 +20,8 @@ class DiffJPEG(JPEGAugmentationBase):
     :class:`kornia.augmentation.AugmentationSequential` (masks, boxes and keypoints pass unchanged).
 
     Args:
-        quality: JPEG quality in [1, 100], or None to use ``qt_y`` / ``qt_c`` as given.
+        quality: JPEG quality in [0, 100] (below 1 coded as 1, as libjpeg does), or None to use
+            ``qt_y`` / ``qt_c`` as given.
         qt_y: luma table (8, 8) in [1, 255], natural row-major order. With ``quality`` it is a base
             table scaled by the quality like libjpeg scales its Annex K tables; without, used as given.
         qt_c: chroma table, as ``qt_y`` (needed for RGB images when ``quality`` is None).

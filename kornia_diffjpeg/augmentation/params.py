@@ -73,13 +73,13 @@ def _as_number(name: str, value: Any) -> float:
     if isinstance(value, Tensor) and value.numel() == 1 and value.dtype != torch.bool:
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a number in [1, 100], got {type(value).__name__}")
+        raise TypeError(f"{name} must be a number in [0, 100], got {type(value).__name__}")
     check_quality(float(value), 1, torch.device("cpu"))  # the codec's own range check and message
     return float(value)
 
 
 def parse_quality(quality: Any) -> float | None:
-    """A fixed quality: a number (or one-element tensor) in [1, 100], or None."""
+    """A fixed quality: a number (or one-element tensor) in [0, 100], or None."""
     return None if quality is None else _as_number("quality", quality)
 
 

@@ -26,7 +26,7 @@ class RandomDiffJPEG(JPEGAugmentationBase):
     ``kornia.augmentation.RandomJPEG``, no range is built around it.
 
     Args:
-        quality: ``(lo, hi)`` with ``1 <= lo <= hi <= 100``, or one number.
+        quality: ``(lo, hi)`` with ``0 <= lo <= hi <= 100``, or one number (qualities below 1 are coded as 1).
         qt_y: base luma table (8, 8) in [1, 255], natural row-major order, scaled by each sample's
             quality like libjpeg scales its Annex K tables (default: the Annex K table).
         qt_c: base chroma table, as ``qt_y``.

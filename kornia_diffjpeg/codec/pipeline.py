@@ -7,13 +7,24 @@ clip -> [0, 1]
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from typing import Optional
 
 import torch
 from torch import Tensor, nn
 
-from kornia_diffjpeg._checks import check_choice, check_color, check_image, check_quality, check_table
+from kornia_diffjpeg._checks import (
+    ValueChecks,
+    check_choice,
+    check_coefficients,
+    check_color,
+    check_image,
+    check_quality,
+    check_rounding,
+    check_table,
+    entry_point,
+)
 from kornia_diffjpeg.codec.color import jfif_color, rgb_to_ycbcr, ycbcr_to_rgb
 from kornia_diffjpeg.codec.dct import block_dct, block_idct, blockify, unblockify
 from kornia_diffjpeg.codec.exact import decode_exact, encode_exact
@@ -65,9 +76,14 @@ class JPEGCoefficients:
     dtype: torch.dtype = torch.float32
 
     def __post_init__(self) -> None:
+        if not isinstance(self.luma, Tensor):  # the rest is checked where they are decoded or sized
+            raise TypeError(f"luma must be a tensor (B, 1, rows, cols, 64), got {type(self.luma).__name__}")
         if self.batch_shape is None:
             self.batch_shape = (self.luma.shape[0],)
-        self.batch_shape = tuple(int(n) for n in self.batch_shape)
+        try:
+            self.batch_shape = tuple(operator.index(n) for n in self.batch_shape)
+        except TypeError as error:
+            raise TypeError(f"batch_shape must be a tuple of ints, got {self.batch_shape!r}") from error
 
     @property
     def channels(self) -> int:
@@ -82,7 +98,7 @@ class JPEGCoefficients:
 
 def _mode_ops(mode: ModeName, rounding: str | RoundingSurrogate) -> Mode:
     check_choice("mode", mode, MODES)
-    surrogate = resolve_rounding(rounding)
+    surrogate = resolve_rounding(check_rounding(rounding))
     if mode == "ste":
         return STE(surrogate)
     return Surrogate(surrogate)  # "exact" takes its gradients from the smooth face
@@ -232,7 +248,8 @@ def jpeg_encode(
     Args:
         image: float images in [0, 1], (*, C, H, W) with any leading dimensions ((B, C, H, W),
             (C, H, W), clips (B, T, C, H, W)), C = 1 (grayscale) or 3 (RGB).
-        quality: JPEG quality in [1, 100]: a number, a 0-d tensor or per-sample, (N,) for the N
+        quality: JPEG quality in [0, 100] (below 1 coded as 1, as libjpeg does; the gradient there is
+            quality 1's): a number, a 0-d tensor or per-sample, (N,) for the N
             images of the flattened leading dimensions or broadcastable to them; fractional
             values interpolate the integer qualities' tables (``"surrogate"``), follow libjpeg's
             formula (``"ste"``) or are rounded to the nearest integer (``"exact"``).
@@ -259,17 +276,19 @@ def jpeg_encode(
         >>> coefficients.luma.shape, coefficients.chroma.shape
         (torch.Size([2, 1, 4, 6, 64]), torch.Size([2, 2, 2, 3, 64]))
     """
-    batched = check_image(image)
+    checks = ValueChecks()  # the values of every argument, read with one host sync
+    batched = check_image(image, checks)
     check_choice("subsampling", subsampling, SUBSAMPLING_FACTORS)
     ops = _mode_ops(mode, rounding)
     batch, channels, height, width = batched.shape
     device = batched.device
     leading = tuple(image.shape[:-3])
-    quality_ = check_quality(quality, batch, device, leading)
-    qt_y_ = check_table("qt_y", qt_y, batch, device, leading)
-    qt_c_ = check_table("qt_c", qt_c, batch, device, leading)
-    color_ = check_color(color, device)
+    quality_ = check_quality(quality, batch, device, leading, checks)
+    qt_y_ = check_table("qt_y", qt_y, batch, device, leading, checks)
+    qt_c_ = check_table("qt_c", qt_c, batch, device, leading, checks)
+    color_ = check_color(color, device, checks)
     _check_exact_color(mode, color_)
+    checks.run()
     dtype = _compute_dtype(batched.dtype)
     smooth = None  # luma, chroma, qt_y, qt_c of the smooth (or straight-through) face
     if mode != "exact" or _needs_grad(batched, quality_, qt_y_, qt_c_):
@@ -312,12 +331,13 @@ def jpeg_decode(
         >>> jpeg_decode(jpeg_encode(image, 90.0)).shape
         torch.Size([3, 16, 16])
     """
-    if not isinstance(coefficients, JPEGCoefficients):
-        raise TypeError(f"coefficients must be JPEGCoefficients (from jpeg_encode), got {type(coefficients).__name__}")
     ops = _mode_ops(mode, rounding)
+    checks = ValueChecks()  # read once
+    check_coefficients(coefficients, checks, exact=mode == "exact")
     dtype = coefficients.luma.dtype
-    color_ = check_color(color, coefficients.luma.device)
+    color_ = check_color(color, coefficients.luma.device, checks)
     _check_exact_color(mode, color_)
+    checks.run()
     c = coefficients
     if mode == "exact":
         image = _decode_exact(c).to(dtype).div_(255.0)
@@ -328,6 +348,7 @@ def jpeg_decode(
     return image.to(c.dtype).reshape(*c.batch_shape, *image.shape[1:])
 
 
+@entry_point  # the first jpeg_encode checks the values, once per call
 def diff_jpeg(
     image: Tensor,
     quality: float | Tensor | None = None,

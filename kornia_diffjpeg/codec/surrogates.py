@@ -46,6 +46,8 @@ class _PolynomialRound(torch.autograd.Function):
     Saves one tensor instead of autograd's chain of temporaries: this runs on every coefficient.
     """
 
+    generate_vmap_rule = True  # torch.func.vmap derives the batched rule from forward and setup_context
+
     @staticmethod
     def forward(x: Tensor) -> tuple[Tensor, Tensor]:
         nearest = round_half_away(x)
@@ -133,6 +135,8 @@ def straight_through(forward_value: Tensor, surrogate_value: Tensor) -> Tensor:
 
 class _SlopedClip(torch.autograd.Function):
     """Clip to [low, high] (softly: slope ``slope`` outside, or hard); gradient 1 inside, ``slope`` outside."""
+
+    generate_vmap_rule = True  # torch.func.vmap derives the batched rule from forward and setup_context
 
     @staticmethod
     def forward(x: Tensor, low: float, high: float, slope: float, soft: bool) -> Tensor:

@@ -7,7 +7,7 @@ import io
 import torch
 from torch import Tensor
 
-from kornia_diffjpeg._checks import check_choice, check_image
+from kornia_diffjpeg._checks import ValueChecks, check_choice, check_image, entry_point, validation_enabled
 from kornia_diffjpeg.codec.options import Subsampling
 from kornia_diffjpeg.control.fit import fit_tables_to_size
 from kornia_diffjpeg.control.network import CodecControl, _check_targets
@@ -35,6 +35,7 @@ def _pillow_file(image: Tensor, qt_y: Tensor, qt_c: Tensor, subsampling: Subsamp
 
 
 @torch.no_grad()
+@entry_point  # the values are read once, here; the control and the fit skip their value checks
 def encode_with_control(
     control: CodecControl,
     image: Tensor,
@@ -68,19 +69,25 @@ def encode_with_control(
     """
     if not isinstance(control, CodecControl):
         raise TypeError(f"control must be a CodecControl, got {type(control).__name__}")
-    batched = check_image(image)
+    checks = ValueChecks()
+    batched = check_image(image, checks)
     if batched.shape[1] != 3:
         raise ValueError(f"image must be RGB (B, 3, H, W), got shape {tuple(image.shape)}")
-    target_bytes = _check_targets(target_bytes, batched)
+    target_bytes = _check_targets(target_bytes, batched, checks)
     check_choice("subsampling", subsampling, _PILLOW_SUBSAMPLING)
     if not isinstance(fit_size, bool):
         raise TypeError(f"fit_size must be a bool, got {type(fit_size).__name__}")
+    checks.run()
+    if batched.shape[0] == 0:
+        return []
     training = control.training
     control.eval()
     try:
         qt_y, qt_c = control(batched, target_bytes)
     finally:
         control.train(training)
+    if validation_enabled() and not bool(torch.isfinite(torch.stack((qt_y, qt_c))).all()):
+        raise ValueError("control predicted non-finite tables: its parameters hold NaN or inf")
     if fit_size:
         # Size the 8-bit image the file will hold (rounded as _pillow_file rounds).
         image_8bit = torch.floor(batched.double().clamp(0.0, 1.0) * 255.0 + 0.5).div(255.0).to(batched.dtype)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from kornia_diffjpeg._checks import check_image
+from kornia_diffjpeg._checks import TABLE_RANGE, ValueChecks, check_choice, check_image, check_int, entry_point
 from kornia_diffjpeg.codec.options import Subsampling
+from kornia_diffjpeg.codec.sampling import SUBSAMPLING_FACTORS
 from kornia_diffjpeg.control.network import _check_targets
 from kornia_diffjpeg.control.tables import integer_tables
 from kornia_diffjpeg.filesize.exact import jpeg_file_size
@@ -18,6 +19,7 @@ _LOG2_SCALE_RANGE = (-8.0, 8.0)
 
 
 @torch.no_grad()
+@entry_point  # the values are read once, here; the sizing calls skip their value checks
 def fit_tables_to_size(
     image: Tensor,
     qt_y: Tensor,
@@ -46,15 +48,24 @@ def fit_tables_to_size(
     Returns:
         Integer tables ``(qt_y, qt_c)``, each (B, 8, 8) int64 in [1, 255].
     """
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
-    image = check_image(image)
-    target_bytes = _check_targets(target_bytes, image)
+    steps = check_int("steps", steps, 1, 64)  # 64 halvings exhaust float64
+    checks = ValueChecks()
+    image = check_image(image, checks)
+    target_bytes = _check_targets(target_bytes, image, checks)
+    check_choice("subsampling", subsampling, SUBSAMPLING_FACTORS)
     for name, table in (("qt_y", qt_y), ("qt_c", qt_c)):
-        if not isinstance(table, Tensor):
-            raise TypeError(f"{name} must be a tensor of shape (B, 8, 8), got {type(table).__name__}")
+        if not isinstance(table, Tensor) or table.dtype == torch.bool or table.is_complex():
+            got = table.dtype if isinstance(table, Tensor) else type(table).__name__
+            raise TypeError(f"{name} must be a real-valued tensor of shape (B, 8, 8), got {got}")
         if table.shape != (image.shape[0], 8, 8):
             raise ValueError(f"{name} must have shape ({image.shape[0]}, 8, 8), got {tuple(table.shape)}")
+        if table.device != image.device:
+            raise ValueError(f"{name} is on {table.device} but image is on {image.device}")
+        checks.within(name, table, *TABLE_RANGE, what=" values")
+    checks.run()
+    if image.shape[0] == 0:
+        empty = torch.zeros(0, 8, 8, dtype=torch.int64, device=image.device)
+        return empty, empty.clone()
     qt_y, qt_c = qt_y.detach().to(image.dtype), qt_c.detach().to(image.dtype)
 
     def tables_at(log2_scale: Tensor) -> tuple[Tensor, Tensor]:

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from kornia_diffjpeg._checks import QUALITY_RANGE, TABLE_RANGE, ValueChecks, check_number
 from kornia_diffjpeg.codec.tables import standard_tables
 
 __all__ = ["ControlLoss", "bootstrap_loss", "codec_control_loss", "pseudo_label_cross_entropy"]
@@ -37,20 +38,34 @@ def pseudo_label_cross_entropy(output: Tensor, reference: Tensor) -> Tensor:
     return F.cross_entropy(output, reference.argmax(1))
 
 
-def _check_sizes(name: str, value: object, batch: int | None) -> Tensor:
+def _check_sizes(name: str, value: object, batch: int | None, checks: ValueChecks) -> Tensor:
     if not isinstance(value, Tensor) or not value.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor of sizes in bytes, got {type(value).__name__}")
+        got = value.dtype if isinstance(value, Tensor) else type(value).__name__
+        raise TypeError(f"{name} must be a floating-point tensor of sizes in bytes, got {got}")
     if value.ndim != 1 or (batch is not None and value.shape[0] != batch):
         expected = "(B,)" if batch is None else f"({batch},)"
         raise ValueError(f"{name} must have shape {expected}, got {tuple(value.shape)}")
+    if value.shape[0] == 0:
+        raise ValueError(f"{name} must hold at least one size (a mean over no image is undefined), got shape (0,)")
+    checks.positive(name, value)  # log10 of a size <= 0 is -inf or NaN
     return value
 
 
-def _check_table(name: str, value: object, batch: int) -> Tensor:
+def _check_table(
+    name: str, value: object, batch: int, checks: ValueChecks, device: torch.device | None = None
+) -> Tensor:
     if not isinstance(value, Tensor) or not value.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got {type(value).__name__}")
+        got = value.dtype if isinstance(value, Tensor) else type(value).__name__
+        raise TypeError(f"{name} must be a floating-point tensor, got {got}")
     if value.shape != (batch, 8, 8):
         raise ValueError(f"{name} must have shape ({batch}, 8, 8), got {tuple(value.shape)}")
+    if batch == 0:
+        raise ValueError(
+            f"{name} must hold at least one table (a mean over no image is undefined), got shape (0, 8, 8)"
+        )
+    if device is not None and value.device != device:
+        raise ValueError(f"{name} is on {value.device} but the sizes are on {device}")
+    checks.within(name, value, *TABLE_RANGE, what=" values")
     return value
 
 
@@ -108,16 +123,30 @@ def codec_control_loss(
         >>> bool(terms.condition > 0), float(terms.size_regularizer)
         (True, 0.0)
     """
-    predicted_bytes = _check_sizes("predicted_bytes", predicted_bytes, None)
-    batch = predicted_bytes.shape[0]
-    target_bytes = _check_sizes("target_bytes", target_bytes, batch)
-    qt_y, qt_c = _check_table("qt_y", qt_y, batch), _check_table("qt_c", qt_c, batch)
+    checks = ValueChecks()  # every argument's values, read once
+    predicted_bytes = _check_sizes("predicted_bytes", predicted_bytes, None, checks)
+    batch, device = predicted_bytes.shape[0], predicted_bytes.device
+    target_bytes = _check_sizes("target_bytes", target_bytes, batch, checks)
+    if target_bytes.device != device:
+        raise ValueError(f"target_bytes is on {target_bytes.device} but predicted_bytes is on {device}")
+    qt_y, qt_c = _check_table("qt_y", qt_y, batch, checks, device), _check_table("qt_c", qt_c, batch, checks, device)
     if not callable(performance_loss):
         raise TypeError(f"performance_loss must be callable, got {type(performance_loss).__name__}")
+    for name, weight in (
+        ("condition_weight", condition_weight),
+        ("performance_weight", performance_weight),
+        ("size_weight", size_weight),
+        ("table_weight", table_weight),
+        ("table_std", table_std),
+    ):
+        check_number(name, weight, 0.0)
+    condition_margin = check_number("condition_margin", condition_margin, 0.0, 1.0)
+    size_margin = check_number("size_margin", size_margin, 0.0, 1.0)
     if not (0 <= condition_margin <= size_margin < 1):
         raise ValueError(
             f"margins must satisfy 0 <= condition_margin <= size_margin < 1, got {condition_margin} and {size_margin}"
         )
+    checks.run()
     log_size, log_target = predicted_bytes.log10(), target_bytes.to(predicted_bytes.dtype).log10()
     condition = F.relu(log_size - log_target - torch.log10(torch.tensor(1.0 - condition_margin))).mean()
     size_regularizer = F.relu(log_target + torch.log10(torch.tensor(1.0 - size_margin)) - log_size).mean()
@@ -143,5 +172,15 @@ def bootstrap_loss(qt_y: Tensor, qt_c: Tensor, quality: Tensor) -> Tensor:
         >>> float(bootstrap_loss(qt_y, qt_c, torch.tensor([30.0, 70.0])))
         0.0
     """
-    target_y, target_c = standard_tables(quality)
+    if not isinstance(quality, Tensor) or quality.dtype == torch.bool or quality.is_complex() or quality.ndim != 1:
+        got = f"shape {tuple(quality.shape)}, dtype {quality.dtype}" if isinstance(quality, Tensor) else type(quality)
+        raise TypeError(f"quality must be a real (B,) tensor of qualities in [0, 100], got {got}")
+    if quality.shape[0] == 0:
+        raise ValueError("quality must hold at least one quality (a mean over no image is undefined), got shape (0,)")
+    checks = ValueChecks()
+    checks.within("quality", quality, *QUALITY_RANGE)
+    qt_y = _check_table("qt_y", qt_y, quality.shape[0], checks, quality.device)
+    qt_c = _check_table("qt_c", qt_c, quality.shape[0], checks, quality.device)
+    checks.run()
+    target_y, target_c = standard_tables(quality.clamp_min(1.0))  # libjpeg codes quality 0 as 1
     return (F.l1_loss(qt_y, target_y) + F.l1_loss(qt_c, target_c)) / 255.0

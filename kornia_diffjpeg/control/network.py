@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import math
+from numbers import Real
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from kornia_diffjpeg._checks import check_image
+from kornia_diffjpeg._checks import ValueChecks, check_image, check_int, check_number
 from kornia_diffjpeg.codec.color import jfif_color, rgb_to_ycbcr
 from kornia_diffjpeg.codec.dct import block_dct, blockify
 
 __all__ = ["CodecControl", "ConditionalBatchNorm2d", "ConditionalResidualBlock", "dct_statistics", "small_backbone"]
 
+#: Smallest image side the default backbone takes (its stem is a 4x4 stride-4 convolution).
+_MIN_SIDE = 4
 #: Output range of the tables: baseline JPEG stores 8-bit entries, and 0 is not a valid step.
 TABLE_MIN, TABLE_MAX = 1.0, 255.0
 
@@ -136,11 +138,17 @@ class CodecControl(nn.Module):
         blocks: int = 3,
     ) -> None:
         super().__init__()
-        low, high = (float(v) for v in size_range)
-        if not (0 < low < high and math.isfinite(high)):
+        if not isinstance(size_range, (tuple, list)) or len(size_range) != 2:
+            raise TypeError(f"size_range must be a (low, high) pair of sizes in bytes, got {size_range!r}")
+        low, high = (check_number("size_range", v, 0.0) for v in size_range)
+        if not (0 < low < high):
             raise ValueError(f"size_range must be (low, high) bytes with 0 < low < high, got {size_range}")
-        if width < 1 or blocks < 1:
-            raise ValueError(f"width and blocks must be >= 1, got {width} and {blocks}")
+        width = check_int("width", width, 1, 1 << 16)
+        blocks = check_int("blocks", blocks, 1, 1024)
+        if backbone is not None and not isinstance(backbone, nn.Module):
+            raise TypeError(f"backbone must be an nn.Module or None, got {type(backbone).__name__}")
+        #: Smallest image side the backbone takes (the default's stem is a 4x4 stride-4 convolution).
+        self.min_side = _MIN_SIDE if backbone is None else 1
         self.backbone = small_backbone() if backbone is None else backbone
         self.register_buffer("size_range", torch.tensor([low, high]))
         grid = torch.linspace(-1.0, 1.0, 8)
@@ -155,11 +163,25 @@ class CodecControl(nn.Module):
         return (2.0 * target_bytes.log10() - (low + high)) / (high - low)
 
     def forward(self, image: Tensor, target_bytes: Tensor) -> tuple[Tensor, Tensor]:
-        """Tables (qt_y, qt_c), each (B, 8, 8) in [1, 255], for images (B, 3, H, W) and targets (B,) in bytes."""
-        image = check_image(image)
+        """Tables (qt_y, qt_c), each (B, 8, 8) in [1, 255], for images (B, 3, H, W) and targets (B,) in bytes.
+
+        Images of any floating dtype are converted to the network's (its parameters'), the dtype of the tables.
+        """
+        checks = ValueChecks()  # the image's and the targets' values, read once before they reach batch norm
+        image = check_image(image, checks)
         if image.shape[1] != 3:
             raise ValueError(f"image must be RGB (B, 3, H, W), got shape {tuple(image.shape)}")
-        target_bytes = _check_targets(target_bytes, image)
+        if min(image.shape[-2:]) < self.min_side:
+            raise ValueError(
+                f"image must be at least {self.min_side}x{self.min_side} for the backbone, "
+                f"got shape {tuple(image.shape)}"
+            )
+        target_bytes = _check_targets(target_bytes, image, checks)
+        checks.run()
+        dtype = self.stem.weight.dtype
+        image, target_bytes = image.to(dtype), target_bytes.to(dtype)
+        if image.shape[0] == 0:  # no image: no tables (batch norm takes no empty batch)
+            return image.new_zeros(0, 8, 8), image.new_zeros(0, 8, 8)
         features = F.adaptive_avg_pool2d(self.backbone(image), 8)
         statistics = dct_statistics(image.to(features.dtype))
         frequency = self.frequency.to(features.dtype).expand(image.shape[0], -1, -1, -1)
@@ -173,18 +195,30 @@ class CodecControl(nn.Module):
         return tables[:, 0], tables[:, 1]
 
 
-def _check_targets(target_bytes: object, image: Tensor) -> Tensor:
-    """Validate target sizes: a positive finite (B,) tensor (or a number) on the image's device."""
-    if isinstance(target_bytes, (int, float)) and not isinstance(target_bytes, bool):
-        target_bytes = torch.full((image.shape[0],), float(target_bytes), device=image.device)
+def _check_targets(target_bytes: object, image: Tensor, checks: ValueChecks | None = None) -> Tensor:
+    """Validate target sizes: a positive finite (B,) tensor (or a number) on the image's device.
+
+    Their values are added to ``checks``, or checked now.
+    """
+    if isinstance(target_bytes, Real) and not isinstance(target_bytes, bool):
+        number = check_number("target_bytes", target_bytes, 0.0)
+        if number <= 0:
+            raise ValueError(f"target_bytes must be positive and finite, got {target_bytes!r}")
+        target_bytes = torch.full((image.shape[0],), number, device=image.device)
     if not isinstance(target_bytes, Tensor):
         raise TypeError(f"target_bytes must be a tensor of shape (B,) or a number, got {type(target_bytes).__name__}")
+    if target_bytes.dtype == torch.bool or target_bytes.is_complex():
+        raise TypeError(f"target_bytes must be a real-valued tensor of sizes in bytes, got dtype {target_bytes.dtype}")
     if not target_bytes.is_floating_point():
         target_bytes = target_bytes.float()
     if target_bytes.shape != (image.shape[0],):
         raise ValueError(f"target_bytes must have shape ({image.shape[0]},), got {tuple(target_bytes.shape)}")
     if target_bytes.device != image.device:
         raise ValueError(f"target_bytes is on {target_bytes.device} but image is on {image.device}")
-    if not torch.compiler.is_compiling() and not bool(((target_bytes > 0) & target_bytes.isfinite()).all()):
-        raise ValueError(f"target_bytes must be positive and finite, got {target_bytes.tolist()}")
+    if checks is None:
+        checks = ValueChecks()
+        checks.positive("target_bytes", target_bytes)
+        checks.run()
+    else:
+        checks.positive("target_bytes", target_bytes)
     return target_bytes

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from kornia_diffjpeg._checks import check_int, check_number
+
 __all__ = ["binned_target_sizes"]
 
 
@@ -19,8 +21,12 @@ def binned_target_sizes(
         >>> sizes.sort().values.log2().sub(torch.tensor(1000.0).log2()).floor().tolist()
         [0.0, 1.0, 2.0, 3.0]
     """
-    if batch < 1 or not (0 < low < high):
-        raise ValueError(f"batch must be >= 1 and 0 < low < high, got {batch}, {low}, {high}")
+    batch = check_int("batch", batch, 0, 1 << 40)
+    low, high = check_number("low", low, 0.0), check_number("high", high, 0.0)
+    if not (0 < low < high):
+        raise ValueError(f"low and high must satisfy 0 < low < high, got {low}, {high}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
     offsets = torch.rand(batch, generator=generator) + torch.arange(batch)
     offsets = offsets[torch.randperm(batch, generator=generator)] / batch
     low_t, high_t = torch.tensor(low).log(), torch.tensor(high).log()

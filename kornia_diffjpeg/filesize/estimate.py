@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from kornia_diffjpeg._checks import check_choice, check_image, check_quality, check_table
+from kornia_diffjpeg._checks import ValueChecks, check_choice, check_image, check_quality, check_table, entry_point
 from kornia_diffjpeg.codec.options import Subsampling
 from kornia_diffjpeg.codec.pipeline import JPEGCoefficients, jpeg_encode
 from kornia_diffjpeg.codec.sampling import SUBSAMPLING_FACTORS, ceil_div
@@ -190,12 +190,17 @@ def _estimate(
     ff_scale: Tensor,
     stuffing: Tensor,
 ) -> Tensor:
-    batched = check_image(image)
+    checks = ValueChecks()  # read once: the nested jpeg_encode calls skip their value checks
+    batched = check_image(image, checks)
     check_choice("subsampling", subsampling, SUBSAMPLING_FACTORS)
     batch, device = batched.shape[0], batched.device
-    quality_ = check_quality(quality, batch, device)
-    qt_y_ = check_table("qt_y", qt_y, batch, device)
-    qt_c_ = check_table("qt_c", qt_c, batch, device)
+    quality_ = check_quality(quality, batch, device, checks=checks)
+    qt_y_ = check_table("qt_y", qt_y, batch, device, checks=checks)
+    qt_c_ = check_table("qt_c", qt_c, batch, device, checks=checks)
+    checks.run()
+    if batch == 0:  # no image: no size
+        dtype = torch.float64 if batched.dtype == torch.float64 else torch.float32
+        return batched.new_zeros(0, dtype=dtype)
     settings = {"qt_y": qt_y_, "qt_c": qt_c_, "subsampling": subsampling}
     with torch.no_grad():
         cost = entropy_coded_cost(jpeg_encode(batched, quality_, mode="exact", **settings))
@@ -208,6 +213,7 @@ def _estimate(
     return header_size(batched.shape[1]) + data * (1.0 + stuffing.to(data)) + ff_scale.to(data) * ff
 
 
+@entry_point
 def diff_jpeg_file_size(
     image: Tensor,
     quality: float | Tensor | None = None,
@@ -224,8 +230,9 @@ def diff_jpeg_file_size(
 
     Args:
         image: float images in [0, 1], (B, C, H, W) or (C, H, W), C = 1 or 3.
-        quality: JPEG quality in [1, 100]: a number, a 0-d tensor or per-sample (B,). The value is
-            that of the nearest integer quality; the gradient is the smooth codec's.
+        quality: JPEG quality in [0, 100] (0 coded as 1, as libjpeg does): a number, a 0-d tensor or
+            per-sample (B,). The value is that of the nearest integer quality; the gradient is the
+            smooth codec's.
         qt_y: luma table (8, 8) or per-sample (B, 8, 8) in [1, 255], natural order, as in
             :func:`~kornia_diffjpeg.jpeg_encode`.
         qt_c: chroma table, as ``qt_y``.
@@ -268,6 +275,7 @@ class DiffJPEGFileSize(nn.Module):
         self.ff_scale = nn.Parameter(torch.tensor(DEFAULT_CALIBRATION["ff_scale"]))
         self.stuffing = nn.Parameter(torch.tensor(DEFAULT_CALIBRATION["stuffing"]))
 
+    @entry_point
     def forward(
         self,
         image: Tensor,

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from kornia_diffjpeg._checks import check_coefficients, entry_point
 from kornia_diffjpeg.codec.options import Subsampling
 from kornia_diffjpeg.codec.pipeline import JPEGCoefficients, jpeg_encode
 from kornia_diffjpeg.codec.sampling import SUBSAMPLING_FACTORS, ceil_div
@@ -252,6 +253,7 @@ def _stuffed_bytes(value: Tensor, length: Tensor, start: Tensor, image: Tensor, 
     return (bits + padding) // 8 + stuffed
 
 
+@entry_point  # jpeg_encode checks the values, once per call
 def jpeg_file_size(
     image: Tensor | JPEGCoefficients,
     quality: float | Tensor | None = None,
@@ -277,7 +279,8 @@ def jpeg_file_size(
             :class:`~kornia_diffjpeg.JPEGCoefficients` of an earlier :func:`~kornia_diffjpeg.jpeg_encode`
             (any mode; coefficients are rounded to integers). With coefficients, ``quality``,
             ``qt_y`` and ``qt_c`` must be None and ``subsampling`` is taken from them.
-        quality: JPEG quality in [1, 100] (rounded to an integer), a number or per-sample (B,).
+        quality: JPEG quality in [0, 100] (rounded to an integer; 0 is coded as 1, as libjpeg does),
+            a number or per-sample (B,).
         qt_y: luma quantization table (8, 8) or (B, 8, 8) in [1, 255], as in ``jpeg_encode``.
         qt_c: chroma quantization table, as ``qt_y``.
         subsampling: ``"4:2:0"``, ``"4:2:2"`` or ``"4:4:4"`` (ignored for grayscale).
@@ -301,10 +304,13 @@ def jpeg_file_size(
         given = [name for name, v in (("quality", quality), ("qt_y", qt_y), ("qt_c", qt_c)) if v is not None]
         if given:
             raise ValueError(f"{', '.join(given)} must be None when image is JPEGCoefficients (they are coded already)")
+        check_coefficients(image, name="image", exact=True)
         coefficients = image
     else:
         with torch.no_grad():
             coefficients = jpeg_encode(image, quality, qt_y=qt_y, qt_c=qt_c, mode="exact", subsampling=subsampling)
+    if coefficients.luma.shape[0] == 0:  # no image: no file
+        return torch.zeros(coefficients.batch_shape or (0,), dtype=torch.int64, device=coefficients.luma.device)
     scan, dht_values = _scan_bytes(coefficients, optimize)
     sizes = header_size(coefficients.channels, dht_values) + scan
     return sizes.reshape(coefficients.batch_shape)

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from kornia_diffjpeg._checks import ValueChecks, check_coefficients, check_int, check_number
 from kornia_diffjpeg.codec.pipeline import JPEGCoefficients
 from kornia_diffjpeg.filesize.exact import header_size
 from kornia_diffjpeg.filesize.huffman import ZIGZAG
@@ -157,6 +158,12 @@ class JPEGFileSizeRegressor(nn.Module):
 
     def __init__(self, dim: int = 64, depth: int = 2, class_depth: int = 1, heads: int = 4) -> None:
         super().__init__()
+        dim, heads = (
+            check_int("dim", dim, 4, 1 << 16),
+            check_int("heads", heads, 1, dim),
+        )
+        depth = check_int("depth", depth, 0, 1024)
+        class_depth = check_int("class_depth", class_depth, 0, 1024)
         if dim % heads or dim % 4:
             raise ValueError(f"dim must be a multiple of 4 and of heads ({heads}), got {dim}")
         self.dim = dim
@@ -190,12 +197,22 @@ class JPEGFileSizeRegressor(nn.Module):
 
     def forward(self, coefficients: JPEGCoefficients) -> Tensor:
         """Estimated sizes in bytes (B,) of the files these coefficients make."""
-        if not isinstance(coefficients, JPEGCoefficients):
-            raise TypeError(
-                f"coefficients must be JPEGCoefficients (from jpeg_encode), got {type(coefficients).__name__}"
-            )
+        check_coefficients(coefficients)
         c = coefficients
-        device = c.luma.device
+        dtype, device = self.head.weight.dtype, c.luma.device
+        if c.luma.dtype != dtype:  # coefficients of any image dtype, in the model's dtype (e.g. after .half())
+            c = JPEGCoefficients(
+                c.luma.to(dtype),
+                None if c.chroma is None else c.chroma.to(dtype),
+                c.qt_y.to(dtype),
+                None if c.qt_c is None else c.qt_c.to(dtype),
+                c.subsampling,
+                c.image_size,
+                c.batch_shape,
+                c.dtype,
+            )
+        if c.luma.shape[0] == 0:  # no image: no size
+            return c.luma.new_zeros(0)
         parts = [self._tokens(c.luma[:, 0], c.qt_y, torch.tensor(0, device=device), (1, 1))]
         if c.chroma is not None:
             scale = (c.luma.shape[2] // c.chroma.shape[2] or 1, c.luma.shape[3] // c.chroma.shape[3] or 1)
@@ -220,6 +237,20 @@ def file_size_loss(predicted: Tensor, target: Tensor, correlation_weight: float 
         >>> round(float(file_size_loss(torch.tensor([110.0, 200.0]), torch.tensor([100.0, 200.0]))), 4)
         0.0477
     """
+    checks = ValueChecks()
+    for name, sizes in (("predicted", predicted), ("target", target)):
+        if not isinstance(sizes, Tensor) or sizes.dtype == torch.bool or sizes.is_complex():
+            got = sizes.dtype if isinstance(sizes, Tensor) else type(sizes).__name__
+            raise TypeError(f"{name} must be a real tensor of sizes in bytes (B,), got {got}")
+        if sizes.ndim != 1 or sizes.shape != predicted.shape or sizes.shape[0] == 0:
+            raise ValueError(f"{name} must have the shape (B,) of predicted, B >= 1, got {tuple(sizes.shape)}")
+        checks.positive(name, sizes)  # the loss compares log sizes
+    if not predicted.is_floating_point():
+        raise TypeError(f"predicted must be a floating-point tensor, got {predicted.dtype}")
+    if target.device != predicted.device:
+        raise ValueError(f"target is on {target.device} but predicted is on {predicted.device}")
+    check_number("correlation_weight", correlation_weight, 0.0)
+    checks.run()
     log_predicted, log_target = predicted.log(), target.to(predicted).log()
     loss = (log_predicted - log_target).abs().mean()
     if predicted.numel() > 1:

@@ -101,7 +101,7 @@ def test_bad_inputs():
     with pytest.raises(TypeError, match="image"):
         diff_jpeg_file_size(np.zeros((16, 16, 3)), 50)
     with pytest.raises(ValueError, match="quality"):
-        diff_jpeg_file_size(image, 0.0)
+        diff_jpeg_file_size(image, -1.0)
     with pytest.raises(ValueError, match="subsampling"):
         diff_jpeg_file_size(image, 50, subsampling="4:1:1")
     with pytest.raises(ValueError, match="qt_y"):

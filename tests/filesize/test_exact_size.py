@@ -193,6 +193,6 @@ def test_bad_inputs() -> None:
     with pytest.raises(ValueError, match="subsampling"):
         jpeg_file_size(image, 50.0, subsampling="4:1:1")
     with pytest.raises(ValueError, match="quality"):
-        jpeg_file_size(image, 0.0)
+        jpeg_file_size(image, -1.0)
     with pytest.raises(ValueError, match="qt_y"):
         jpeg_file_size(image, qt_y=torch.full((8, 8), 300.0), qt_c=torch.ones(8, 8))
