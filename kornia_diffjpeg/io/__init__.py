@@ -1,0 +1,5 @@
+"""Real JPEG files: a batched writer byte-identical to libjpeg-turbo and a reader of baseline files."""
+
+from kornia_diffjpeg.io.encode import encode_jpeg
+
+__all__ = ["encode_jpeg"]
