@@ -261,12 +261,16 @@ def _optimal_codebooks(counts: Tensor, tables: int) -> tuple[Tensor, Tensor, Huf
 # --- slots and bits -----------------------------------------------------------------------------
 
 
-def _slots(coefficients: JPEGCoefficients) -> tuple[Tensor, ...]:
+def _slots(coefficients: JPEGCoefficients, scale: int) -> tuple[Tensor, Tensor, Tensor]:
     """The coded slots of all images, image-major in coding order.
 
+    Args:
+        scale: stride of the slot rows in the table the keys index (16 or 4096).
+
     Returns:
-        key: (K,) prefix-table index of each slot (table, distance to the previous slot, size).
-        extra: (K,) its extra bits; size: (K,) their count.
+        key: (K,) ``scale * row`` of each slot, row = table * 128 + distance to the previous slot + 64
+            (the distance is run + 1 for an AC slot, -63 for a DC slot, after the previous block's 63).
+        value: (K,) int16 the slot's value (DC difference, AC coefficient, or 0 for the EOB).
         image_slots: (B,) slots per image.
     """
     blocks, mcu, luma_blocks = coded_blocks(coefficients)
@@ -277,24 +281,42 @@ def _slots(coefficients: JPEGCoefficients) -> tuple[Tensor, ...]:
     slot = _flat_nonzero(coded)
     image_start = torch.arange(1, batch + 1, device=slot.device) * coefficients_per_image
     image_slots = torch.diff(torch.searchsorted(slot, image_start), prepend=image_start.new_zeros(1))
-    value_index = blocks.reshape(-1).index_select(0, slot).long() + _DC_LIMIT
-    size_table, extra_table = _value_tables(blocks.device)
-    size, extra = size_table.index_select(0, value_index), extra_table.index_select(0, value_index)
+    value = blocks.reshape(-1).index_select(0, slot)
     # The slot's place in its MCU gives its table (0 luma, 1 chroma) and zigzag position.
     in_mcu = slot & 63 if mcu == 1 else slot % (64 * mcu)
-    base, position = _mcu_keys(mcu, luma_blocks, slot.device)
+    row, position = _mcu_rows(mcu, luma_blocks, scale, slot.device)
     position = position.index_select(0, in_mcu)
-    # Distance to the previous slot: run + 1 for AC slots, -63 for the DC (after the previous block's 63).
-    key = base.index_select(0, in_mcu) - F.pad(position[:-1], (1, 0), value=63 * 16)
-    return key + size, extra, size, image_slots
+    key = row.index_select(0, in_mcu)
+    key[1:] -= position[:-1]
+    key[0] -= 63 * scale
+    return key, value, image_slots
 
 
 @functools.lru_cache(maxsize=16)
-def _mcu_keys(mcu: int, luma_blocks: int, device: torch.device) -> tuple[Tensor, Tensor]:
-    """For each coefficient of an MCU: its prefix-table base (table and position) and 16 * position."""
-    position = torch.arange(64).repeat(mcu) * 16
+def _mcu_rows(mcu: int, luma_blocks: int, scale: int, device: torch.device) -> tuple[Tensor, Tensor]:
+    """For each coefficient of an MCU: ``scale * (table * 128 + 64 + position) + offset`` (offset 2047
+    for the 4096-column tables, whose columns are values + 2047) and ``scale * position``."""
+    position = torch.arange(64).repeat(mcu)
     table = (torch.arange(64 * mcu) >= 64 * luma_blocks).long()
-    return (table * _TABLE_STRIDE + 64 * 16 + position).to(device), position.to(device)
+    offset = _DC_LIMIT if scale == 4096 else 0
+    return ((table * 128 + 64 + position) * scale + offset).to(device), (position * scale).to(device)
+
+
+@functools.lru_cache(maxsize=8)
+def _standard_slot_tables(tables: int, device: torch.device) -> tuple[Tensor, Tensor]:
+    """Whole bit strings and lengths of every (table, distance, value) with the standard codes.
+
+    Indexed by ``4096 * row + value + 2047`` (rows as in :func:`_slots`): 1M entries, so that a
+    slot's string is one lookup. A string is at most 3 ZRLs (11 bits each), a 16-bit code and 10
+    extra bits: 59 bits.
+    """
+    prefix, prefix_length = _standard_prefix_tables(tables, torch.device("cpu"))
+    size, extra = _value_tables(torch.device("cpu"))
+    size, extra = F.pad(size, (0, 1)), F.pad(extra, (0, 1))  # 4096 columns
+    prefix = prefix.view(tables * 128, 1, 16).expand(-1, 4096, -1).gather(2, size.expand(tables * 128, -1)[..., None])
+    prefix_length = prefix_length.view(tables * 128, 16)[:, size]
+    strings = (prefix.squeeze(2) << size) | extra
+    return strings.reshape(-1).to(device), (prefix_length + size).reshape(-1).to(device)
 
 
 def _symbol_counts(key: Tensor, image: Tensor, tables: int, batch: int) -> Tensor:
@@ -319,26 +341,27 @@ def _pack(strings: list[tuple[Tensor, Tensor]], image_slots: Tensor) -> tuple[Te
         bytes (M,) uint8 of all images, each image's first byte (B,) and its byte count (B,).
     """
     total = strings[0][1] if len(strings) == 1 else sum(length for _, length in strings)
-    end = total.cumsum(0)
+    total[0] -= 1  # so that the cumulative sum is each slot's last bit
+    last_bit = total.cumsum(0)
     last = image_slots.cumsum(0) - 1
-    image_bits = torch.diff(end[last], prepend=end.new_zeros(1))
+    image_bits = torch.diff(last_bit[last] + 1, prepend=last_bit.new_zeros(1))
     padding = (-image_bits) & 7
     if len(last) > 1:  # byte-align the next image: leading zeros of its first slot (a DC, one string)
-        total = total.index_add(0, last[:-1] + 1, padding[:-1])
-        end = total.cumsum(0)
+        total.index_add_(0, last[:-1] + 1, padding[:-1])
+        last_bit = total.cumsum(0)
     image_bytes = (image_bits + padding) >> 3
     # Word 0 is a spare that takes the heads of strings starting before the first word.
-    words = torch.zeros((int(end[-1]) + 63) // 64 + 2, dtype=torch.int64, device=end.device)
+    words = torch.zeros(int(last_bit[-1]) // 64 + 3, dtype=torch.int64, device=last_bit.device)
     for value, length in reversed(strings):
-        # A string ends in word ``word`` (of words[1:]) after ``tail`` bits of it (1..64); the rest
-        # of it, if any, is the end of the word before (strings never overlap: adding is OR-ing).
-        word = (end - 1) >> 6
-        if len(strings) > 1:  # an empty ZRL string may end at bit 0
+        # A string ends in word ``word`` (of words[1:]) at bit ``low`` of it (0..63); the rest of it,
+        # if any, is the end of the word before (strings never overlap: adding is OR-ing).
+        word, low = last_bit >> 6, last_bit & 63
+        if len(strings) > 1:  # an empty ZRL string may end before bit 0
             word.clamp_(min=0)
-        tail = ((end - 1) & 63) + 1
-        words[1:].index_add_(0, word, value << (64 - tail))
-        words[:-1].index_add_(0, word, value >> tail)
-        end = end - length
+        words[1:].index_add_(0, word, value << (low ^ 63))
+        words[:-1].index_add_(0, word, (value >> low) >> 1)
+        if len(strings) > 1:
+            last_bit = last_bit - length
     words = words[1:]
     data = words.view(torch.uint8).reshape(-1, 8)
     data = (data.flip(1) if sys.byteorder == "little" else data).reshape(-1)
@@ -349,22 +372,30 @@ def _pack(strings: list[tuple[Tensor, Tensor]], image_slots: Tensor) -> tuple[Te
 
 
 def _scan(coefficients: JPEGCoefficients, optimize: bool) -> tuple[Tensor, Tensor, Tensor, HuffmanTables]:
-    key, extra, size, image_slots = _slots(coefficients)
-    batch, tables, device = image_slots.shape[0], coefficients.channels // 3 + 1, key.device
-    if optimize:
-        image = torch.arange(batch, device=device).repeat_interleave(image_slots, output_size=key.shape[0])
-        counts = _symbol_counts(key, image, tables, batch)
-        codes, lengths, dht = _optimal_codebooks(counts, tables)
-        code, code_length, zrl, zrl_length = _prefix_tables(codes, lengths, split=True)
-        flat_key = image * (tables * _TABLE_STRIDE) + key
-        strings = [
-            (zrl.reshape(-1).index_select(0, flat_key), zrl_length.reshape(-1).index_select(0, flat_key)),
-            ((code.reshape(-1).index_select(0, flat_key) << size) | extra, code_length.reshape(-1).index_select(0, flat_key) + size),
-        ]
-    else:
-        prefix, prefix_length = _standard_prefix_tables(tables, device)
-        strings = [((prefix.index_select(0, key) << size) | extra, prefix_length.index_select(0, key) + size)]
-        dht = _standard_dht(tables, device)
+    tables, device = coefficients.channels // 3 + 1, coefficients.luma.device
+    if not optimize:
+        key, value, image_slots = _slots(coefficients, 4096)
+        string_table, length_table = _standard_slot_tables(tables, device)
+        key += value
+        strings = [(string_table.index_select(0, key), length_table.index_select(0, key))]
+        data, first_byte, image_bytes = _pack(strings, image_slots)
+        return data, first_byte, image_bytes, _standard_dht(tables, device)
+    key, value, image_slots = _slots(coefficients, 16)
+    batch = image_slots.shape[0]
+    size_table, extra_table = _value_tables(device)
+    value_index = value.long() + _DC_LIMIT
+    size, extra = size_table.index_select(0, value_index), extra_table.index_select(0, value_index)
+    image = torch.arange(batch, device=device).repeat_interleave(image_slots, output_size=key.shape[0])
+    key = key + size
+    counts = _symbol_counts(key, image, tables, batch)
+    codes, lengths, dht = _optimal_codebooks(counts, tables)
+    # The ZRLs apart from the code: with rare (long) ZRL codes they may not fit 64 bits together.
+    code, code_length, zrl, zrl_length = _prefix_tables(codes, lengths, split=True)
+    key += image * (tables * _TABLE_STRIDE)
+    strings = [
+        (zrl.reshape(-1).index_select(0, key), zrl_length.reshape(-1).index_select(0, key)),
+        ((code.reshape(-1).index_select(0, key) << size) | extra, code_length.reshape(-1).index_select(0, key) + size),
+    ]
     data, first_byte, image_bytes = _pack(strings, image_slots)
     return data, first_byte, image_bytes, dht
 
