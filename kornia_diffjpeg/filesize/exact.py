@@ -9,7 +9,6 @@ by a stuffed 0x00 byte, are counted instead of written.
 from __future__ import annotations
 
 import torch
-from torch import Tensor
 
 from kornia_diffjpeg.codec.options import Subsampling
 from kornia_diffjpeg.codec.pipeline import JPEGCoefficients
@@ -21,14 +20,14 @@ __all__ = ["header_size", "jpeg_file_size"]
 
 
 def jpeg_file_size(
-    image: Tensor | JPEGCoefficients,
-    quality: float | Tensor | None = None,
+    image: torch.Tensor | JPEGCoefficients,
+    quality: float | torch.Tensor | None = None,
     *,
-    qt_y: Tensor | None = None,
-    qt_c: Tensor | None = None,
+    qt_y: torch.Tensor | None = None,
+    qt_c: torch.Tensor | None = None,
     subsampling: Subsampling = "4:2:0",
     optimize: bool = False,
-) -> Tensor:
+) -> torch.Tensor:
     """The exact byte length of the baseline JPEG file OpenCV and Pillow write, without an encoder.
 
     The images are coded with :func:`~kornia_diffjpeg.jpeg_encode` in ``mode="exact"`` and the file
@@ -67,4 +66,4 @@ def jpeg_file_size(
     coefficients = coefficients_to_code(image, quality, qt_y, qt_c, subsampling, optimize)
     scan, tables = scan_sizes(coefficients, optimize)
     sizes = header_size(coefficients.channels, tables.bits.sum((1, 2))) + scan
-    return sizes.reshape(coefficients.batch_shape)
+    return sizes.reshape(coefficients.batch_shape or sizes.shape)

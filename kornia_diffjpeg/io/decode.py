@@ -124,7 +124,7 @@ def _decode_interval(
     position = 0
     append = out.append
     for bases in mcu_blocks:
-        for base, (component, dc, ac) in zip(bases, slots):
+        for base, (component, dc, ac) in zip(bases, slots, strict=True):
             consumed, size, diff = dc[bits[position]]
             if consumed > 0:
                 position += consumed
@@ -187,7 +187,9 @@ def _segments(data: np.ndarray, start: int) -> tuple[list[np.ndarray], int]:
 
 def _frame(file: _File, marker: int, body: np.ndarray) -> None:
     if marker != 0xC0 and marker != 0xC1:
-        raise ValueError(f"{_SOF_NAMES[marker]} JPEG (SOF{marker - 0xC0}) is not supported: only baseline sequential Huffman")
+        raise ValueError(
+            f"{_SOF_NAMES[marker]} JPEG (SOF{marker - 0xC0}) is not supported: only baseline sequential Huffman"
+        )
     precision = int(body[0])
     if precision != 8:
         raise ValueError(f"{precision}-bit JPEG is not supported: only 8-bit samples")
@@ -254,7 +256,7 @@ def _allocate(file: _File) -> int:
             c.h = c.v = h_max = v_max = 1
         height, width = -(-file.height * c.v // v_max), -(-file.width * c.h // h_max)
         c.visible = (-(-height // 8), -(-width // 8))
-        c.rows, c.cols = (c.visible if len(file.components) == 1 else (mcu_rows * c.v, mcu_cols * c.h))
+        c.rows, c.cols = c.visible if len(file.components) == 1 else (mcu_rows * c.v, mcu_cols * c.h)
         c.offset = offset
         offset += c.rows * c.cols * 64
     return offset
@@ -276,7 +278,9 @@ def _scan(file: _File, body: np.ndarray, data: np.ndarray, start: int, out: list
         dc, ac = (0, selectors >> 4), (1, selectors & 15)
         if dc not in file.huffman or ac not in file.huffman:
             raise ValueError("a scan uses a Huffman table that the file does not define")
-        tables.append((by_id[identifier], _lookup_table(*file.huffman[dc], False), _lookup_table(*file.huffman[ac], True)))
+        tables.append(
+            (by_id[identifier], _lookup_table(*file.huffman[dc], False), _lookup_table(*file.huffman[ac], True))
+        )
     # Each MCU's blocks: the coefficient index of their first coefficient.
     if count == 1:
         c = members[0]
@@ -397,7 +401,7 @@ def decode_jpeg(
         (torch.Size([1, 1, 2, 3, 64]), '4:2:0', ())
     """
     single = isinstance(data, (bytes, bytearray, memoryview))
-    files = [bytes(data)] if single else list(data)
+    files: list = [data] if single else list(data)
     if not files or not all(isinstance(f, (bytes, bytearray, memoryview)) for f in files):
         raise TypeError("data must be bytes or a non-empty sequence of bytes")
     parsed = [_read(bytes(f)) for f in files]
@@ -407,13 +411,16 @@ def decode_jpeg(
         raise ValueError(f"files of one batch must share their size and layout, got {found}")
     ((layout, height, width),) = layouts
     grids = [_blocks(f, flat) for f, flat in parsed]
-    target = {"device": device, "dtype": dtype}
-    luma = torch.from_numpy(np.stack([g[0] for g in grids])[:, None]).to(**target)
-    qt_y = torch.from_numpy(np.stack([f.tables[f.components[0].table] for f, _ in parsed])).to(**target)
+    luma = torch.from_numpy(np.stack([g[0] for g in grids])[:, None]).to(device=device, dtype=dtype)
+    qt_y = torch.from_numpy(np.stack([f.tables[f.components[0].table] for f, _ in parsed])).to(
+        device=device, dtype=dtype
+    )
     chroma = qt_c = None
     if layout != "gray":
-        chroma = torch.from_numpy(np.stack([np.stack(g[1:]) for g in grids])).to(**target)
-        qt_c = torch.from_numpy(np.stack([f.tables[f.components[1].table] for f, _ in parsed])).to(**target)
+        chroma = torch.from_numpy(np.stack([np.stack(g[1:]) for g in grids])).to(device=device, dtype=dtype)
+        qt_c = torch.from_numpy(np.stack([f.tables[f.components[1].table] for f, _ in parsed])).to(
+            device=device, dtype=dtype
+        )
     subsampling = "4:2:0" if layout == "gray" else layout
     batch_shape = () if single else (len(files),)
     return JPEGCoefficients(luma, chroma, qt_y, qt_c, subsampling, (height, width), batch_shape, dtype)  # type: ignore[arg-type]

@@ -103,13 +103,16 @@ def encode_jpeg(
     headers, header_lengths = header_bytes(
         tables, scan.tables.bits, scan.tables.values, coefficients.image_size, coefficients.subsampling, writer
     )
+    assert scan.data is not None
     header_data, scan_data = headers.cpu().numpy(), scan.data.cpu().numpy()
     header_ends = header_lengths.cumsum(0).tolist()
     scan_ends = scan.lengths.cumsum(0).tolist()
     files, header_start, scan_start = [], 0, 0
     for header_end, scan_end in zip(header_ends, scan_ends, strict=True):
         files.append(
-            b"".join((header_data[header_start:header_end], scan_data[scan_start:scan_end], END_OF_IMAGE))
+            b"".join(
+                (header_data[header_start:header_end].tobytes(), scan_data[scan_start:scan_end].tobytes(), END_OF_IMAGE)
+            )
         )
         header_start, scan_start = header_end, scan_end
     return files

@@ -93,7 +93,13 @@ def header_bytes(
     sof, sos = _frame_and_scan_headers(size, channels, sampling)
     zigzag = _zigzag(device)
     dqt = [
-        torch.cat([_constant(bytes([0xFF, 0xDB, 0, 67, t]), batch, device), table.reshape(batch, 64)[:, zigzag].to(torch.uint8)], 1)
+        torch.cat(
+            [
+                _constant(bytes([0xFF, 0xDB, 0, 67, t]), batch, device),
+                table.reshape(batch, 64)[:, zigzag].to(torch.uint8),
+            ],
+            1,
+        )
         for t, table in enumerate(tables)
     ]
     # DHT segments padded to 256 values, and a mask of the bytes that are written.

@@ -253,7 +253,9 @@ def _optimal_codebooks(counts: Tensor, tables: int) -> tuple[Tensor, Tensor, Huf
         lengths.append(length)
         bits.append(table_bits.reshape(batch, tables, 16))
         values.append(F.pad(order, (0, 256 - symbols)).reshape(batch, tables, 256))
-    dht = HuffmanTables(torch.stack(bits, 2).reshape(batch, 2 * tables, 16), torch.stack(values, 2).reshape(batch, -1, 256))
+    dht = HuffmanTables(
+        torch.stack(bits, 2).reshape(batch, 2 * tables, 16), torch.stack(values, 2).reshape(batch, -1, 256)
+    )
     shape = (batch, tables, -1)
     return torch.cat(codes, 1).reshape(shape), torch.cat(lengths, 1).reshape(shape), dht
 
@@ -340,7 +342,7 @@ def _pack(strings: list[tuple[Tensor, Tensor]], image_slots: Tensor) -> tuple[Te
     Returns:
         bytes (M,) uint8 of all images, each image's first byte (B,) and its byte count (B,).
     """
-    total = strings[0][1] if len(strings) == 1 else sum(length for _, length in strings)
+    total = strings[0][1] if len(strings) == 1 else torch.stack([length for _, length in strings]).sum(0)
     total[0] -= 1  # so that the cumulative sum is each slot's last bit
     last_bit = total.cumsum(0)
     last = image_slots.cumsum(0) - 1
