@@ -66,4 +66,5 @@ def jpeg_file_size(
     coefficients = coefficients_to_code(image, quality, qt_y, qt_c, subsampling, optimize)
     scan, tables = scan_sizes(coefficients, optimize)
     sizes = header_size(coefficients.channels, tables.bits.sum((1, 2))) + scan
-    return sizes.reshape(coefficients.batch_shape or sizes.shape)
+    shape = coefficients.batch_shape
+    return sizes.reshape(sizes.shape if shape is None else shape)
