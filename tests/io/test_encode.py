@@ -70,6 +70,13 @@ def test_odd_sizes(size: tuple[int, int], channels: int) -> None:
             assert data == [opencv_encode(array, 80, subsampling, optimize=optimize)], (subsampling, optimize)
 
 
+def test_largest_sides() -> None:
+    """libjpeg's largest side, 65500 (the SOF's 16-bit fields, many MCUs in a row)."""
+    for channels, size in ((1, (9, 65500)), (3, (65500, 3))):
+        array = _random_image(channels, *size, channels)
+        assert encode_jpeg(from_uint8(array), 90.0) == [opencv_encode(array, 90)]
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     seed=st.integers(0, 2**32 - 1),
