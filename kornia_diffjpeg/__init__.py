@@ -4,7 +4,8 @@ The codec (:func:`diff_jpeg`, :func:`jpeg_encode`, :func:`jpeg_decode`, :class:`
 the Kornia augmentations (:class:`DiffJPEG`, :class:`RandomDiffJPEG`) and the file size
 (:func:`jpeg_file_size`, :func:`diff_jpeg_file_size`) live at the top level; the namespaces
 :mod:`~kornia_diffjpeg.codec`, :mod:`~kornia_diffjpeg.filesize`, :mod:`~kornia_diffjpeg.control`
-and :mod:`~kornia_diffjpeg.attacks` hold the rest.
+and :mod:`~kornia_diffjpeg.attacks` hold the rest; real files are written and read by
+:func:`encode_jpeg` and :func:`decode_jpeg` (:mod:`~kornia_diffjpeg.io`).
 """
 
 from kornia_diffjpeg import attacks, codec, control, filesize
@@ -22,6 +23,7 @@ from kornia_diffjpeg.codec import (
     jpeg_encode,
 )
 from kornia_diffjpeg.filesize import DiffJPEGFileSize, diff_jpeg_file_size, jpeg_file_size
+from kornia_diffjpeg.io import decode_jpeg, encode_jpeg
 
 __version__ = "0.2.0"
 
@@ -38,8 +40,10 @@ __all__ = [
     "attacks",
     "codec",
     "control",
+    "decode_jpeg",
     "diff_jpeg",
     "diff_jpeg_file_size",
+    "encode_jpeg",
     "filesize",
     "jpeg_decode",
     "jpeg_encode",

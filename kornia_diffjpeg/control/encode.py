@@ -1,37 +1,19 @@
-"""Real JPEG files with the control's tables (Pillow, baseline, 8-bit tables)."""
+"""Real JPEG files with the control's tables (baseline, 8-bit tables), written by :func:`encode_jpeg`."""
 
 from __future__ import annotations
-
-import io
 
 import torch
 from torch import Tensor
 
 from kornia_diffjpeg._checks import ValueChecks, check_choice, check_image, entry_point, validation_enabled
 from kornia_diffjpeg.codec.options import Subsampling
+from kornia_diffjpeg.codec.sampling import SUBSAMPLING_FACTORS
 from kornia_diffjpeg.control.fit import fit_tables_to_size
 from kornia_diffjpeg.control.network import CodecControl, _check_targets
 from kornia_diffjpeg.control.tables import integer_tables
+from kornia_diffjpeg.io.encode import encode_jpeg
 
 __all__ = ["encode_with_control"]
-
-#: Pillow's ``subsampling=`` value of each chroma layout.
-_PILLOW_SUBSAMPLING = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}
-
-
-def _pillow_file(image: Tensor, qt_y: Tensor, qt_c: Tensor, subsampling: Subsampling) -> bytes:
-    """A baseline JPEG file of one (3, H, W) image in [0, 1] with integer tables, written by Pillow."""
-    try:
-        from PIL import Image
-    except ImportError as error:
-        raise ImportError(
-            "encode_with_control writes files with Pillow: pip install 'kornia_diffjpeg[reference]'"
-        ) from error
-    array = torch.floor(image.detach().double().clamp(0.0, 1.0) * 255.0 + 0.5).byte().permute(1, 2, 0).cpu().numpy()
-    buffer = io.BytesIO()
-    tables = [qt_y.reshape(64).tolist(), qt_c.reshape(64).tolist()]
-    Image.fromarray(array).save(buffer, format="JPEG", subsampling=_PILLOW_SUBSAMPLING[subsampling], qtables=tables)
-    return buffer.getvalue()
 
 
 @torch.no_grad()
@@ -46,7 +28,9 @@ def encode_with_control(
     """Encode each image to a baseline JPEG file with the tables ``control`` predicts for its target size.
 
     The control runs in eval mode (its mode is restored afterwards); the tables are rounded by
-    :func:`integer_tables` and written by Pillow (libjpeg-turbo), so any JPEG decoder reads the files.
+    :func:`integer_tables` and the files written by :func:`~kornia_diffjpeg.encode_jpeg` on the
+    images' device, byte for byte what Pillow (libjpeg-turbo) writes with ``qtables=``, so any JPEG
+    decoder reads them.
     The network's size condition is learned, so its files miss the target by a few percent; with
     ``fit_size=True`` each image's predicted tables are scaled by the one factor that makes its file
     the largest that fits the target (:func:`fit_tables_to_size`, sized exactly without an encoder),
@@ -74,7 +58,7 @@ def encode_with_control(
     if batched.shape[1] != 3:
         raise ValueError(f"image must be RGB (B, 3, H, W), got shape {tuple(image.shape)}")
     target_bytes = _check_targets(target_bytes, batched, checks)
-    check_choice("subsampling", subsampling, _PILLOW_SUBSAMPLING)
+    check_choice("subsampling", subsampling, SUBSAMPLING_FACTORS)
     if not isinstance(fit_size, bool):
         raise TypeError(f"fit_size must be a bool, got {type(fit_size).__name__}")
     checks.run()
@@ -89,8 +73,8 @@ def encode_with_control(
     if validation_enabled() and not bool(torch.isfinite(torch.stack((qt_y, qt_c))).all()):
         raise ValueError("control predicted non-finite tables: its parameters hold NaN or inf")
     if fit_size:
-        # Size the 8-bit image the file will hold (rounded as _pillow_file rounds).
+        # Size the 8-bit image the file will hold (rounded as encode_jpeg rounds).
         image_8bit = torch.floor(batched.double().clamp(0.0, 1.0) * 255.0 + 0.5).div(255.0).to(batched.dtype)
         qt_y, qt_c = fit_tables_to_size(image_8bit, qt_y, qt_c, target_bytes, subsampling)
-    qt_y, qt_c = integer_tables(qt_y).cpu(), integer_tables(qt_c).cpu()
-    return [_pillow_file(*sample, subsampling) for sample in zip(batched, qt_y, qt_c, strict=True)]
+    qt_y, qt_c = integer_tables(qt_y).to(batched.dtype), integer_tables(qt_c).to(batched.dtype)
+    return encode_jpeg(batched, qt_y=qt_y, qt_c=qt_c, subsampling=subsampling, writer="pillow")

@@ -208,6 +208,25 @@ def test_encode_with_control_keeps_training_mode_and_matches_pillow(control):
     assert data == reference
 
 
+def test_encode_with_control_needs_no_pillow(control, monkeypatch):
+    """The files come from encode_jpeg: with Pillow unimportable they are still Pillow's bytes."""
+    import sys
+
+    image = photos(2)
+    expected = encode_with_control(control, image, 900.0, subsampling="4:2:2")
+    monkeypatch.setitem(sys.modules, "PIL", None)
+    monkeypatch.setitem(sys.modules, "PIL.Image", None)
+    assert encode_with_control(control, image, 900.0, subsampling="4:2:2") == expected
+    monkeypatch.undo()
+    control.eval()
+    with torch.no_grad():
+        qt_y, qt_c = control(image, torch.full((2,), 900.0))
+    for index, data in enumerate(expected):
+        tables = [integer_tables(qt_y[index]).numpy(), integer_tables(qt_c[index]).numpy()]
+        array = (image[index].permute(1, 2, 0) * 255).round().byte().numpy()
+        assert data == pillow_encode(array, subsampling="4:2:2", qtables=tables)
+
+
 def test_fit_tables_to_size_gives_the_largest_file_that_fits():
     images = photos(3)
     scales = torch.tensor([0.3, 1.0, 2.0]).view(3, 1, 1)

@@ -1,0 +1,426 @@
+"""Read the quantized DCT coefficients of baseline JPEG files (what ``jpeglib.read_dct`` reads).
+
+The markers are parsed in Python; the entropy-coded segments are found, split at restart markers
+and unstuffed with NumPy; the Huffman decoding, sequential by nature, is a tight Python loop over
+the coded symbols: each symbol is one 16-bit look-ahead into a per-table lookup table that gives
+the bits consumed, the zero run and the coefficient value (code and extra bits together when they
+fit in 16 bits, as libjpeg-turbo's fast path does). Only the non-zero coefficients are recorded;
+NumPy scatters them into the blocks, which move to the device at the end.
+"""
+
+from __future__ import annotations
+
+import functools
+from array import array
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from kornia_diffjpeg.codec.pipeline import JPEGCoefficients
+from kornia_diffjpeg.filesize.huffman import ZIGZAG
+
+__all__ = ["decode_jpeg"]
+
+#: (luma h, v) sampling factors of each layout ``JPEGCoefficients`` holds (chroma 1x1).
+_LAYOUTS = {(2, 2): "4:2:0", (2, 1): "4:2:2", (1, 1): "4:4:4"}
+_SOF_NAMES = {
+    0xC1: "extended sequential",
+    0xC2: "progressive",
+    0xC3: "lossless",
+    0xC5: "differential sequential",
+    0xC6: "differential progressive",
+    0xC7: "differential lossless",
+    0xC9: "arithmetic-coded extended sequential",
+    0xCA: "arithmetic-coded progressive",
+    0xCB: "arithmetic-coded lossless",
+    0xCD: "arithmetic-coded differential sequential",
+    0xCE: "arithmetic-coded differential progressive",
+    0xCF: "arithmetic-coded differential lossless",
+}
+_EOB = 64  # run marking the end of block in the lookup tables
+
+
+@dataclass
+class _Component:
+    identifier: int
+    h: int
+    v: int
+    table: int
+    offset: int = 0  # first coefficient of its blocks in the file's coefficient array
+    rows: int = 0  # its block grid, padded to whole MCUs
+    cols: int = 0
+    visible: tuple[int, int] = (0, 0)  # block rows and columns of the component's samples
+
+
+@dataclass
+class _File:
+    height: int = 0
+    width: int = 0
+    components: list[_Component] = field(default_factory=list)
+    tables: dict[int, np.ndarray] = field(default_factory=dict)
+    huffman: dict[tuple[int, int], tuple[tuple[int, ...], bytes]] = field(default_factory=dict)
+    restart: int = 0
+    adobe_transform: int | None = None
+
+
+@functools.lru_cache(maxsize=256)
+def _lookup_table(bits: tuple[int, ...], values: bytes, ac: bool) -> list[tuple[int, int, int]]:
+    """For every 16-bit look-ahead: (bits consumed, zero run, value) of the symbol it starts with.
+
+    When the code and its extra bits fit in 16 bits, the entry is complete; otherwise it is
+    ``(-code length, symbol, 0)`` and the extra bits are read apart. ``(0, 0, 0)``: no such code.
+    A DC entry's run is 0; an AC entry's run is its zero run (15 with value 0 for ZRL, 64 for EOB).
+    """
+    table: list[tuple[int, int, int]] = [(0, 0, 0)] * 65536
+    code, index = 0, 0
+    for length, count in enumerate(bits, start=1):
+        for _ in range(count):
+            symbol = values[index]
+            index += 1
+            size = symbol & 15 if ac else symbol
+            run = symbol >> 4 if ac else 0
+            if ac and size == 0:
+                run = 15 if symbol == 0xF0 else _EOB  # ZRL, else EOB
+            first, span = code << (16 - length), 1 << (16 - length)
+            if length + size <= 16:
+                looks = np.arange(first, first + span)
+                extra = (looks >> (16 - length - size)) & ((1 << size) - 1)
+                value = np.where(extra < (1 << size) >> 1, extra - (1 << size) + 1, extra) if size else extra * 0
+                entries = [(length + size, run, v) for v in value.tolist()]
+            else:
+                entries = [(-length, symbol, 0)] * span
+            table[first : first + span] = entries
+            code += 1
+        code <<= 1
+    return table
+
+
+def _lookahead(segment: np.ndarray) -> array:
+    """The 16 bits that start at every bit of an unstuffed segment (zeros past its end)."""
+    padded = np.concatenate([segment, np.zeros(4, np.uint8)]).astype(np.uint32)
+    window = (padded[:-2] << 16) | (padded[1:-1] << 8) | padded[2:]  # 24 bits from each byte
+    shifts = np.arange(8, 0, -1, dtype=np.uint32)
+    return array("H", ((window[:, None] >> shifts) & 0xFFFF).astype(np.uint16).tobytes())
+
+
+def _decode_interval(
+    bits: array,
+    mcu_blocks: list[list[int]],
+    slots: list[tuple[int, list, list]],
+    predictors: list[int],
+    out: list[int],
+) -> None:
+    """Huffman-decode the MCUs of one restart interval; append the non-zero coefficients to ``out``,
+    each as ``(index << 16) + value + 32768`` (index of the coefficient in zigzag order).
+
+    Args:
+        bits: see :func:`_lookahead`.
+        mcu_blocks: per MCU, the index of the first coefficient of each of its blocks.
+        slots: per block of an MCU: its component, DC and AC lookup tables.
+        predictors: DC predictor of each component (reset by the caller at each interval).
+    """
+    position = 0
+    append = out.append
+    for bases in mcu_blocks:
+        for base, (component, dc, ac) in zip(bases, slots, strict=True):
+            consumed, size, diff = dc[bits[position]]
+            if consumed > 0:
+                position += consumed
+            elif consumed < 0:
+                position -= consumed
+                extra = bits[position] >> (16 - size) if size else 0
+                diff = extra - (1 << size) + 1 if size and extra < (1 << (size - 1)) else extra
+                position += size
+            else:
+                raise ValueError("invalid Huffman code in the scan (corrupt data)")
+            predictor = predictors[component] + diff
+            predictors[component] = predictor
+            if predictor:
+                append((base << 16) + predictor + 32768)
+            k = base + 1
+            end = base + 64
+            while k < end:
+                consumed, run, value = ac[bits[position]]
+                if consumed > 0:
+                    position += consumed
+                    if run == _EOB:
+                        break
+                    k += run
+                    if value:
+                        append((k << 16) + value + 32768)
+                    k += 1
+                elif consumed < 0:
+                    position -= consumed
+                    size, k = run & 15, k + (run >> 4)
+                    extra = bits[position] >> (16 - size)
+                    append((k << 16) + (extra - (1 << size) + 1 if extra < (1 << (size - 1)) else extra) + 32768)
+                    position += size
+                    k += 1
+                else:
+                    raise ValueError("invalid Huffman code in the scan (corrupt data)")
+            if k > end:
+                raise ValueError("a block's zero runs pass its 64 coefficients (corrupt data)")
+
+
+def _segments(data: np.ndarray, start: int) -> tuple[list[np.ndarray], int]:
+    """The entropy-coded data from ``start``: unstuffed restart intervals, and the next marker's offset."""
+    ff = np.flatnonzero(data[start:-1] == 0xFF) + start
+    following = data[ff + 1]
+    restart = (following >= 0xD0) & (following <= 0xD7)
+    ends = ff[(following != 0) & ~restart]
+    if ends.size == 0:
+        raise ValueError("the scan is not terminated by a marker (truncated file)")
+    end = int(ends[0])
+    markers = ff[restart & (ff < end)]
+    bounds = [start, *(int(m) for m in markers), end]
+    stuffed = ff[(following == 0) & (ff < end)] + 1  # the 0x00 after each 0xFF byte
+    keep = np.ones(end - start, bool)
+    keep[stuffed - start] = False
+    intervals = []
+    for i in range(len(bounds) - 1):
+        low = bounds[i] + (2 if i else 0)  # skip the RSTn marker
+        intervals.append(data[low : bounds[i + 1]][keep[low - start : bounds[i + 1] - start]])
+    return intervals, end
+
+
+def _frame(file: _File, marker: int, body: np.ndarray) -> None:
+    if marker != 0xC0 and marker != 0xC1:
+        raise ValueError(
+            f"{_SOF_NAMES[marker]} JPEG (SOF{marker - 0xC0}) is not supported: only baseline sequential Huffman"
+        )
+    precision = int(body[0])
+    if precision != 8:
+        raise ValueError(f"{precision}-bit JPEG is not supported: only 8-bit samples")
+    file.height, file.width = int(body[1]) << 8 | int(body[2]), int(body[3]) << 8 | int(body[4])
+    if file.height == 0 or file.width == 0:
+        raise ValueError("the image height is set by a DNL marker (height 0 in SOF), which is not supported")
+    count = int(body[5])
+    for i in range(count):
+        identifier, sampling, table = (int(b) for b in body[6 + 3 * i : 9 + 3 * i])
+        file.components.append(_Component(identifier, sampling >> 4, sampling & 15, table))
+
+
+def _quantization_tables(file: _File, body: np.ndarray) -> None:
+    i = 0
+    while i < len(body):
+        precision, index = int(body[i]) >> 4, int(body[i]) & 15
+        if precision:
+            entries = body[i + 1 : i + 129].astype(np.int64)
+            entries = entries[0::2] << 8 | entries[1::2]
+            i += 129
+        else:
+            entries = body[i + 1 : i + 65].astype(np.int64)
+            i += 65
+        natural = np.empty(64, np.int64)
+        natural[list(ZIGZAG)] = entries
+        file.tables[index] = natural.reshape(8, 8)
+
+
+def _huffman_tables(file: _File, body: np.ndarray) -> None:
+    i = 0
+    while i < len(body):
+        kind, index = int(body[i]) >> 4, int(body[i]) & 15
+        bits = tuple(int(b) for b in body[i + 1 : i + 17])
+        count = sum(bits)
+        file.huffman[kind, index] = (bits, bytes(body[i + 17 : i + 17 + count]))
+        i += 17 + count
+
+
+def _layout(file: _File) -> str:
+    components = file.components
+    if len(components) == 1:
+        return "gray"
+    found = ", ".join(f"{c.h}x{c.v}" for c in components)
+    if len(components) != 3:
+        raise ValueError(f"{len(components)}-component JPEG (sampling {found}) is not supported: only gray or YCbCr")
+    luma, cb, cr = components
+    if (cb.h, cb.v, cr.h, cr.v) != (1, 1, 1, 1) or (luma.h, luma.v) not in _LAYOUTS:
+        raise ValueError(f"chroma layout with sampling factors {found} is not supported: only 4:2:0, 4:2:2, 4:4:4")
+    if file.adobe_transform == 0:
+        raise ValueError("Adobe JPEG with RGB components (no YCbCr transform) is not supported")
+    if cb.table != cr.table:
+        raise ValueError("Cb and Cr use different quantization tables, which JPEGCoefficients cannot hold")
+    return _LAYOUTS[luma.h, luma.v]
+
+
+def _allocate(file: _File) -> int:
+    """Block grids of the components (padded to whole MCUs), their offsets; returns the coefficient count."""
+    h_max = max(c.h for c in file.components)
+    v_max = max(c.v for c in file.components)
+    mcu_rows, mcu_cols = -(-file.height // (8 * v_max)), -(-file.width // (8 * h_max))
+    offset = 0
+    for c in file.components:
+        if len(file.components) == 1:  # one component: its own blocks, no MCU padding
+            c.h = c.v = h_max = v_max = 1
+        height, width = -(-file.height * c.v // v_max), -(-file.width * c.h // h_max)
+        c.visible = (-(-height // 8), -(-width // 8))
+        c.rows, c.cols = c.visible if len(file.components) == 1 else (mcu_rows * c.v, mcu_cols * c.h)
+        c.offset = offset
+        offset += c.rows * c.cols * 64
+    return offset
+
+
+def _scan(file: _File, body: np.ndarray, data: np.ndarray, start: int, out: list[int]) -> int:
+    """Decode one scan starting at ``start`` (after its SOS segment); returns the offset of the next marker."""
+    count = int(body[0])
+    selection = body[1 + 2 * count : 4 + 2 * count]
+    if (int(selection[0]), int(selection[1]), int(selection[2])) != (0, 63, 0):
+        raise ValueError("a scan with spectral selection or successive approximation (progressive) is not supported")
+    by_id = {c.identifier: i for i, c in enumerate(file.components)}
+    members, tables = [], []
+    for i in range(count):
+        identifier, selectors = int(body[1 + 2 * i]), int(body[2 + 2 * i])
+        if identifier not in by_id:
+            raise ValueError(f"a scan names component {identifier}, which the frame does not have")
+        members.append(file.components[by_id[identifier]])
+        dc, ac = (0, selectors >> 4), (1, selectors & 15)
+        if dc not in file.huffman or ac not in file.huffman:
+            raise ValueError("a scan uses a Huffman table that the file does not define")
+        tables.append(
+            (by_id[identifier], _lookup_table(*file.huffman[dc], False), _lookup_table(*file.huffman[ac], True))
+        )
+    # Each MCU's blocks: the coefficient index of their first coefficient.
+    if count == 1:
+        c = members[0]
+        rows, cols = np.mgrid[0 : c.visible[0], 0 : c.visible[1]]
+        starts = (c.offset + (rows * c.cols + cols) * 64).reshape(-1, 1)
+        slots = tables
+    else:
+        c0 = members[0]
+        mcu_rows, mcu_cols = c0.rows // c0.v, c0.cols // c0.h
+        mcu_row, mcu_col = np.mgrid[0:mcu_rows, 0:mcu_cols]
+        columns, slots = [], []
+        for c, table in zip(members, tables, strict=True):
+            for dy in range(c.v):
+                for dx in range(c.h):
+                    row, col = mcu_row * c.v + dy, mcu_col * c.h + dx
+                    columns.append((c.offset + (row * c.cols + col) * 64).reshape(-1))
+                    slots.append(table)
+        starts = np.stack(columns, 1)
+    intervals, end = _segments(data, start)
+    per_interval = file.restart or len(starts)
+    if len(intervals) != -(-len(starts) // per_interval):
+        raise ValueError(f"{len(intervals)} restart intervals where {-(-len(starts) // per_interval)} were expected")
+    for i, segment in enumerate(intervals):
+        predictors = [0] * len(file.components)
+        mcus = starts[i * per_interval : (i + 1) * per_interval].tolist()
+        try:
+            _decode_interval(_lookahead(segment), mcus, slots, predictors, out)
+        except IndexError:
+            raise ValueError("the scan ends before its last block (truncated or corrupt data)") from None
+    return end
+
+
+def _read(data: bytes) -> tuple[_File, np.ndarray]:
+    """Parse one file; returns its description and its coefficients (natural order), flat."""
+    data_array = np.frombuffer(data, np.uint8)
+    if len(data_array) < 4 or data_array[0] != 0xFF or data_array[1] != 0xD8:
+        raise ValueError("not a JPEG file (no SOI marker)")
+    file, i, coefficients = _File(), 2, None
+    out: list[int] = []
+    while True:
+        while i < len(data_array) and data_array[i] == 0xFF and i + 1 < len(data_array) and data_array[i + 1] == 0xFF:
+            i += 1  # fill bytes
+        if i + 1 >= len(data_array) or data_array[i] != 0xFF:
+            raise ValueError("truncated or corrupt JPEG file (expected a marker)")
+        marker = int(data_array[i + 1])
+        if marker == 0xD9:
+            break
+        length = int(data_array[i + 2]) << 8 | int(data_array[i + 3])
+        body = data_array[i + 4 : i + 2 + length]
+        i += 2 + length
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            _frame(file, marker, body)
+        elif marker == 0xCC:
+            raise ValueError("arithmetic-coded JPEG (DAC marker) is not supported: only Huffman")
+        elif marker == 0xDB:
+            _quantization_tables(file, body)
+        elif marker == 0xC4:
+            _huffman_tables(file, body)
+        elif marker == 0xDD:
+            file.restart = int(body[0]) << 8 | int(body[1])
+        elif marker == 0xEE and bytes(body[:5]) == b"Adobe" and len(body) >= 12:
+            file.adobe_transform = int(body[11])
+        elif marker == 0xDA:
+            if not file.components:
+                raise ValueError("a scan comes before the frame header (SOF)")
+            if coefficients is None:
+                _layout(file)
+                coefficients = _allocate(file)
+            i = _scan(file, body, data_array, i, out)
+    if coefficients is None:
+        raise ValueError("the file has no scan")
+    packed = np.asarray(out, np.int64)
+    index = packed >> 16
+    flat = np.zeros(coefficients, np.int32)
+    flat[(index & ~63) | np.asarray(ZIGZAG, np.int64)[index & 63]] = (packed & 0xFFFF) - 32768
+    return file, flat
+
+
+def _blocks(file: _File, flat: np.ndarray) -> list[np.ndarray]:
+    """Each component's visible blocks (rows, cols, 64)."""
+    grids = []
+    for c in file.components:
+        grid = flat[c.offset : c.offset + c.rows * c.cols * 64].reshape(c.rows, c.cols, 64)
+        grids.append(grid[: c.visible[0], : c.visible[1]])
+    return grids
+
+
+def decode_jpeg(
+    data: bytes | Sequence[bytes], *, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32
+) -> JPEGCoefficients:
+    """Read the quantized DCT coefficients and tables of baseline JPEG files.
+
+    Reads baseline (and 8-bit extended) sequential Huffman-coded files as cameras, OpenCV, Pillow and
+    libjpeg-turbo write them: one interleaved scan or one scan per component, with or without restart
+    markers, grayscale or YCbCr in 4:2:0, 4:2:2 or 4:4:4. The coefficients equal what
+    ``jpeglib.read_dct`` reads, so ``jpeg_decode(decode_jpeg(b), mode="exact")`` is the image
+    ``cv2.imdecode(b)`` gives, and :func:`~kornia_diffjpeg.jpeg_decode` is differentiable w.r.t. the
+    returned coefficients and tables (call ``requires_grad_()`` on them). The entropy decoding runs on
+    the CPU in Python (sequential by nature); the result moves to ``device``.
+
+    Args:
+        data: one file's bytes, or a sequence of files of the same size and layout (a batch).
+        device: where to put the tensors (default CPU).
+        dtype: floating-point dtype of the coefficients and tables (and of the decoded images).
+
+    Returns:
+        The coefficients, of batch shape () for one file and (B,) for a sequence.
+
+    Raises:
+        ValueError: progressive, arithmetic-coded, lossless, hierarchical or 12-bit files, layouts other
+            than the above, CMYK or Adobe RGB files, corrupt data, or files of different sizes or
+            layouts in one batch; the message names what was found.
+
+    Example:
+        >>> from kornia_diffjpeg import encode_jpeg
+        >>> coefficients = decode_jpeg(encode_jpeg(torch.rand(3, 16, 24), 90.0)[0])
+        >>> coefficients.luma.shape, coefficients.subsampling, coefficients.batch_shape
+        (torch.Size([1, 1, 2, 3, 64]), '4:2:0', ())
+    """
+    single = isinstance(data, (bytes, bytearray, memoryview))
+    files: list = [data] if single else list(data)
+    if not files or not all(isinstance(f, (bytes, bytearray, memoryview)) for f in files):
+        raise TypeError("data must be bytes or a non-empty sequence of bytes")
+    parsed = [_read(bytes(f)) for f in files]
+    layouts = {(_layout(f), f.height, f.width) for f, _ in parsed}
+    if len(layouts) > 1:
+        found = ", ".join(f"{layout} {h}x{w}" for layout, h, w in sorted(layouts))
+        raise ValueError(f"files of one batch must share their size and layout, got {found}")
+    ((layout, height, width),) = layouts
+    grids = [_blocks(f, flat) for f, flat in parsed]
+    luma = torch.from_numpy(np.stack([g[0] for g in grids])[:, None]).to(device=device, dtype=dtype)
+    qt_y = torch.from_numpy(np.stack([f.tables[f.components[0].table] for f, _ in parsed])).to(
+        device=device, dtype=dtype
+    )
+    chroma = qt_c = None
+    if layout != "gray":
+        chroma = torch.from_numpy(np.stack([np.stack(g[1:]) for g in grids])).to(device=device, dtype=dtype)
+        qt_c = torch.from_numpy(np.stack([f.tables[f.components[1].table] for f, _ in parsed])).to(
+            device=device, dtype=dtype
+        )
+    subsampling = "4:2:0" if layout == "gray" else layout
+    batch_shape = () if single else (len(files),)
+    return JPEGCoefficients(luma, chroma, qt_y, qt_c, subsampling, (height, width), batch_shape, dtype)  # type: ignore[arg-type]

@@ -1,0 +1,123 @@
+"""Baseline JPEG files, byte for byte what OpenCV and Pillow (libjpeg-turbo) write, from tensors."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from kornia_diffjpeg._checks import check_choice, check_coefficients, entry_point
+from kornia_diffjpeg.codec.options import Subsampling
+from kornia_diffjpeg.codec.pipeline import JPEGCoefficients, jpeg_encode
+from kornia_diffjpeg.io.headers import END_OF_IMAGE, WRITERS, header_bytes
+from kornia_diffjpeg.io.scan import scan_bytes
+
+__all__ = ["encode_jpeg", "coefficients_to_code"]
+
+#: libjpeg's largest image side (JPEG_MAX_DIMENSION).
+MAX_DIMENSION = 65500
+
+
+def coefficients_to_code(
+    image: Tensor | JPEGCoefficients,
+    quality: float | Tensor | None,
+    qt_y: Tensor | None,
+    qt_c: Tensor | None,
+    subsampling: Subsampling,
+    optimize: bool,
+) -> JPEGCoefficients:
+    """The exact coefficients of images (as ``jpeg_encode(mode="exact")``), or the given ones, checked."""
+    if not isinstance(optimize, bool):
+        raise TypeError(f"optimize must be a bool, got {type(optimize).__name__}")
+    if not isinstance(image, JPEGCoefficients):
+        with torch.no_grad():
+            return jpeg_encode(image, quality, qt_y=qt_y, qt_c=qt_c, mode="exact", subsampling=subsampling)
+    given = [name for name, v in (("quality", quality), ("qt_y", qt_y), ("qt_c", qt_c)) if v is not None]
+    if given:
+        raise ValueError(f"{', '.join(given)} must be None when image is JPEGCoefficients (they are coded already)")
+    check_coefficients(image, name="image", exact=True)
+    return image
+
+
+def _integer_tables(coefficients: JPEGCoefficients) -> list[Tensor]:
+    """The quantization tables as 8-bit integers; a DQT segment holds only 1..255 here."""
+    tables = [t for t in (coefficients.qt_y, coefficients.qt_c) if t is not None]
+    batch = coefficients.luma.shape[0]
+    tables = [torch.floor(t.detach().double() + 0.5).long().expand(batch, 8, 8) for t in tables]
+    low = min(int(t.min()) for t in tables)
+    high = max(int(t.max()) for t in tables)
+    if low < 1 or high > 255:
+        raise ValueError(f"quantization tables must be in [1, 255] to be written (8-bit DQT), got [{low}, {high}]")
+    return tables
+
+
+@entry_point  # jpeg_encode checks the values, once per call
+def encode_jpeg(
+    image: Tensor | JPEGCoefficients,
+    quality: float | Tensor | None = None,
+    *,
+    qt_y: Tensor | None = None,
+    qt_c: Tensor | None = None,
+    subsampling: Subsampling = "4:2:0",
+    optimize: bool = False,
+    writer: str = "opencv",
+) -> list[bytes]:
+    """Write baseline JPEG files, byte-identical to libjpeg-turbo's, without an encoder.
+
+    The images are coded with :func:`~kornia_diffjpeg.jpeg_encode` in ``mode="exact"`` and the
+    files are written on their device: headers, then the Huffman-coded scan with its byte stuffing
+    and final padding, all vectorized over images and blocks (only the final slicing into ``bytes``
+    loops over images). The files equal ``cv2.imencode(".jpg", ...)`` and Pillow's
+    ``save(format="JPEG")`` for the same settings (``quality`` or ``qtables``, ``subsampling``,
+    ``optimize``) on the 8-bit image ``round(255 * image)``. Their lengths are what
+    :func:`~kornia_diffjpeg.jpeg_file_size` computes (it runs the same coder without writing).
+
+    Args:
+        image: float images in [0, 1], (*, C, H, W), C = 1 or 3, H and W at most 65500, or the
+            :class:`~kornia_diffjpeg.JPEGCoefficients` of :func:`~kornia_diffjpeg.jpeg_encode` or
+            :func:`~kornia_diffjpeg.decode_jpeg` (coefficients are rounded to integers; tables must
+            be integers in [1, 255]). With coefficients, ``quality``, ``qt_y`` and ``qt_c`` must be None.
+        quality: JPEG quality in [0, 100] (rounded to an integer; 0 is coded as 1, as libjpeg does),
+            a number or per-sample (N,).
+        qt_y: luma quantization table (8, 8) or per-sample (N, 8, 8) in [1, 255], as in ``jpeg_encode``
+            (with ``quality`` scaled like libjpeg's base tables, without it written as given).
+        qt_c: chroma quantization table, as ``qt_y``.
+        subsampling: ``"4:2:0"``, ``"4:2:2"`` or ``"4:4:4"``.
+        optimize: libjpeg's optimal Huffman tables per image (Pillow's ``optimize=True``, OpenCV's
+            ``IMWRITE_JPEG_OPTIMIZE``) instead of the standard tables.
+        writer: ``"opencv"`` or ``"pillow"``. Both libraries write the same bytes except for
+            grayscale images, whose one component OpenCV declares 1x1 and Pillow with the sampling
+            factors of its ``subsampling=`` argument (here ``subsampling``); the coded data is the same.
+
+    Returns:
+        One JPEG file (bytes) per image of the flattened leading dimensions.
+
+    Example:
+        >>> files = encode_jpeg(torch.rand(2, 3, 20, 30), 75.0)
+        >>> len(files), files[0][:4], files[0][-2:]
+        (2, b'\\xff\\xd8\\xff\\xe0', b'\\xff\\xd9')
+    """
+    check_choice("writer", writer, WRITERS)
+    coefficients = coefficients_to_code(image, quality, qt_y, qt_c, subsampling, optimize)
+    if coefficients.luma.shape[0] == 0:  # no image: no file
+        return []
+    height, width = coefficients.image_size
+    if max(height, width) > MAX_DIMENSION:
+        raise ValueError(f"image sides must be at most {MAX_DIMENSION} (libjpeg's limit), got {height}x{width}")
+    tables = _integer_tables(coefficients)
+    scan = scan_bytes(coefficients, optimize)
+    headers, header_lengths = header_bytes(
+        tables, scan.tables.bits, scan.tables.values, coefficients.image_size, coefficients.subsampling, writer
+    )
+    assert scan.data is not None
+    header_data, scan_data = headers.cpu().numpy(), scan.data.cpu().numpy()
+    header_ends = header_lengths.cumsum(0).tolist()
+    scan_ends = scan.lengths.cumsum(0).tolist()
+    files, header_start, scan_start = [], 0, 0
+    for header_end, scan_end in zip(header_ends, scan_ends, strict=True):
+        files.append(
+            b"".join(
+                (header_data[header_start:header_end].tobytes(), scan_data[scan_start:scan_end].tobytes(), END_OF_IMAGE)
+            )
+        )
+        header_start, scan_start = header_end, scan_end
+    return files

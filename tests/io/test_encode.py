@@ -1,0 +1,173 @@
+"""encode_jpeg against the files OpenCV and Pillow (libjpeg-turbo) write, byte for byte."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kornia_diffjpeg import decode_jpeg, encode_jpeg, jpeg_encode, jpeg_file_size
+from testing.datasets import COLOR_PHOTO_NAMES, PHOTO_NAMES, small_crop
+from testing.reference import from_uint8, opencv_encode, pillow_encode
+
+SUBSAMPLINGS = ("4:2:0", "4:2:2", "4:4:4")
+
+
+def _random_image(seed: int, height: int, width: int, channels: int) -> np.ndarray:
+    """A smooth gradient with noise and a few sharp edges: photo-like statistics with many symbols."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    image = rng.uniform(0, 255) + rng.uniform(-3, 3) * x + rng.uniform(-3, 3) * y
+    image = image[..., None] + rng.normal(0, rng.choice([0, 4, 30, 90]), (height, width, channels))
+    image[rng.uniform(size=(height, width)) < rng.uniform(0, 0.1)] += 120
+    array = np.clip(image, 0, 255).astype(np.uint8)
+    return array[..., 0] if channels == 1 else array
+
+
+@pytest.mark.parametrize("name", PHOTO_NAMES)
+def test_every_quality_matches_opencv_and_pillow(name: str) -> None:
+    """Qualities 1..100 in one batch (per-sample qualities), 4:2:0 with the standard tables."""
+    array = small_crop(name, 37, 53)  # partial blocks and MCUs
+    qualities = torch.arange(1, 101)
+    files = encode_jpeg(from_uint8(array).expand(100, -1, -1, -1), qualities.float())
+    for quality, data in zip(qualities.tolist(), files, strict=True):
+        assert data == opencv_encode(array, quality), quality
+        if array.ndim == 3:
+            assert data == pillow_encode(array, quality), quality
+    if array.ndim == 2:  # Pillow declares a gray component with the factors of its subsampling argument
+        files = encode_jpeg(from_uint8(array).expand(100, -1, -1, -1), qualities.float(), writer="pillow")
+        for quality, data in zip(qualities.tolist(), files, strict=True):
+            assert data == pillow_encode(array, quality, "4:2:0"), quality
+
+
+@pytest.mark.parametrize("optimize", [False, True])
+@pytest.mark.parametrize("subsampling", SUBSAMPLINGS)
+def test_layouts_and_optimized_tables(subsampling: str, optimize: bool) -> None:
+    qualities = (1, 13, 50, 75, 90, 95, 100)
+    for name in COLOR_PHOTO_NAMES:
+        array = small_crop(name, 45, 61)
+        batch = from_uint8(array).expand(len(qualities), -1, -1, -1)
+        files = encode_jpeg(batch, torch.tensor(qualities), subsampling=subsampling, optimize=optimize)
+        for quality, data in zip(qualities, files, strict=True):
+            assert data == opencv_encode(array, quality, subsampling, optimize=optimize), (name, quality)
+            assert data == pillow_encode(array, quality, subsampling, optimize=optimize), (name, quality)
+        gray = np.ascontiguousarray(array[..., 1])
+        files = encode_jpeg(from_uint8(gray)[None], 60.0, subsampling=subsampling, optimize=optimize, writer="pillow")
+        assert files[0] == pillow_encode(gray, 60, subsampling, optimize=optimize)
+        opencv = encode_jpeg(from_uint8(gray)[None], 60.0, optimize=optimize)
+        assert opencv[0] == opencv_encode(gray, 60, optimize=optimize)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (1, 9), (9, 1), (7, 7), (8, 8), (15, 17), (16, 16), (17, 33), (31, 64)])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_odd_sizes(size: tuple[int, int], channels: int) -> None:
+    array = _random_image(sum(size) + channels, *size, channels)
+    for subsampling in SUBSAMPLINGS if channels == 3 else ("4:2:0",):
+        for optimize in (False, True):
+            data = encode_jpeg(from_uint8(array), 80.0, subsampling=subsampling, optimize=optimize)
+            assert data == [opencv_encode(array, 80, subsampling, optimize=optimize)], (subsampling, optimize)
+
+
+def test_largest_sides() -> None:
+    """libjpeg's largest side, 65500 (the SOF's 16-bit fields, many MCUs in a row)."""
+    for channels, size in ((1, (9, 65500)), (3, (65500, 3))):
+        array = _random_image(channels, *size, channels)
+        assert encode_jpeg(from_uint8(array), 90.0) == [opencv_encode(array, 90)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    height=st.integers(1, 70),
+    width=st.integers(1, 70),
+    channels=st.sampled_from([1, 3]),
+    subsampling=st.sampled_from(SUBSAMPLINGS),
+    optimize=st.booleans(),
+)
+def test_random_tables_match_pillow(seed, height, width, channels, subsampling, optimize) -> None:
+    array = _random_image(seed, height, width, channels)
+    rng = np.random.default_rng(seed)
+    top = rng.choice([4, 40, 255])
+    qt_y, qt_c = (torch.from_numpy(rng.integers(1, top + 1, (8, 8))).float() for _ in range(2))
+    files = encode_jpeg(
+        from_uint8(array), qt_y=qt_y, qt_c=qt_c, subsampling=subsampling, optimize=optimize, writer="pillow"
+    )
+    expected = pillow_encode(array, None, subsampling, qtables=[qt_y, qt_c][:channels], optimize=optimize)
+    assert files == [expected]
+    size = jpeg_file_size(from_uint8(array), qt_y=qt_y, qt_c=qt_c, subsampling=subsampling, optimize=optimize)
+    assert int(size) == len(expected)
+
+
+def test_per_sample_settings_in_one_batch() -> None:
+    """Different qualities and tables per image of one batch; each file equals its own reference."""
+    arrays = [small_crop(name, 40, 56) for name in COLOR_PHOTO_NAMES]
+    images = torch.stack([from_uint8(a) for a in arrays])
+    rng = np.random.default_rng(3)
+    qt_y = torch.from_numpy(rng.integers(1, 80, (3, 8, 8))).float()
+    qt_c = torch.from_numpy(rng.integers(1, 120, (3, 8, 8))).float()
+    for optimize in (False, True):
+        files = encode_jpeg(images, qt_y=qt_y, qt_c=qt_c, subsampling="4:2:2", optimize=optimize)
+        for i, data in enumerate(files):
+            assert data == pillow_encode(arrays[i], None, "4:2:2", qtables=[qt_y[i], qt_c[i]], optimize=optimize)
+        sizes = jpeg_file_size(images, qt_y=qt_y, qt_c=qt_c, subsampling="4:2:2", optimize=optimize)
+        assert sizes.tolist() == [len(data) for data in files]
+
+
+def test_zero_runs_and_long_codes() -> None:
+    """Single high-frequency coefficients: runs of 16+ zeros (ZRLs) before them, and with optimized
+    tables rare, long ZRL and run codes."""
+    rng = np.random.default_rng(0)
+    blocks = np.full((6, 9, 8, 8), 128.0)
+    u, v = rng.integers(0, 8, (2, 6, 9))
+    y, x = np.mgrid[0:8, 0:8]
+    waves = np.cos((2 * y + 1) * u[..., None, None] * np.pi / 16) * np.cos(
+        (2 * x + 1) * v[..., None, None] * np.pi / 16
+    )
+    blocks += rng.uniform(20, 120, (6, 9, 1, 1)) * waves
+    array = np.clip(blocks.transpose(0, 2, 1, 3).reshape(48, 72), 0, 255).astype(np.uint8)
+    photo = np.ascontiguousarray(small_crop("astronaut", 48, 72)[..., 0])
+    array = np.concatenate([array, photo], 0)  # many common symbols make the ZRL codes long
+    for optimize in (False, True):
+        files = encode_jpeg(from_uint8(array).expand(3, -1, -1, -1), torch.tensor([20, 80, 100]), optimize=optimize)
+        assert files == [opencv_encode(array, q, optimize=optimize) for q in (20, 80, 100)]
+
+
+def test_coefficients_input_and_file_size() -> None:
+    images = torch.stack([from_uint8(small_crop(name, 21, 30)) for name in COLOR_PHOTO_NAMES])
+    quality = torch.tensor([35.0, 88.0, 100.0])
+    for optimize in (False, True):
+        files = encode_jpeg(images, quality, subsampling="4:4:4", optimize=optimize)
+        coefficients = jpeg_encode(images, quality, mode="exact", subsampling="4:4:4")
+        assert encode_jpeg(coefficients, optimize=optimize) == files
+        assert jpeg_file_size(images, quality, subsampling="4:4:4", optimize=optimize).tolist() == list(map(len, files))
+        # Reading a file back and writing its coefficients gives the same file.
+        assert encode_jpeg(decode_jpeg(files), optimize=optimize) == files
+
+
+def test_leading_dimensions_and_single_image() -> None:
+    clips = torch.rand(2, 3, 3, 16, 24)
+    files = encode_jpeg(clips, 70.0)
+    assert len(files) == 6 and files[4] == encode_jpeg(clips[1, 1], 70.0)[0]
+
+
+def test_bad_inputs() -> None:
+    image = torch.rand(3, 8, 8)
+    with pytest.raises(ValueError, match="writer"):
+        encode_jpeg(image, 50.0, writer="libjpeg")
+    with pytest.raises(TypeError, match="optimize"):
+        encode_jpeg(image, 50.0, optimize=1)
+    coefficients = jpeg_encode(image, 50.0, mode="exact")
+    with pytest.raises(ValueError, match="quality"):
+        encode_jpeg(coefficients, 50.0)
+    coefficients.qt_y = coefficients.qt_y * 0 + 300.0
+    with pytest.raises(ValueError, match=r"qt_y values must be finite and in \[1, 255\]"):
+        encode_jpeg(coefficients)
+    with pytest.raises(ValueError, match="65500"):
+        encode_jpeg(jpeg_encode(torch.rand(1, 8, 65504), 50.0, mode="exact"))
+
+
+def test_empty_batch() -> None:
+    assert encode_jpeg(torch.rand(0, 3, 16, 16), 50.0) == []
+    assert encode_jpeg(jpeg_encode(torch.rand(0, 1, 8, 8), 50.0, mode="exact")) == []
