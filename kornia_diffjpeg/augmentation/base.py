@@ -31,6 +31,11 @@ class JPEGAugmentationBase(IntensityAugmentationBase2D):
     Masks, boxes and keypoints pass through unchanged (JPEG moves no pixel).
     """
 
+    qt_y_logit: Tensor | None
+    qt_c_logit: Tensor | None
+    qt_y_fixed: Tensor | None
+    qt_c_fixed: Tensor | None
+
     def __init__(
         self,
         qt_y: Any,

@@ -151,7 +151,7 @@ def codec_control_loss(
     condition = F.relu(log_size - log_target - torch.log10(torch.tensor(1.0 - condition_margin))).mean()
     size_regularizer = F.relu(log_target + torch.log10(torch.tensor(1.0 - size_margin)) - log_size).mean()
     performance = performance_loss(output, pseudo_label)
-    table_regularizer = sum((qt.flatten(1).std(1).mean() - table_std).abs() for qt in (qt_y, qt_c))
+    table_regularizer = torch.stack([(qt.flatten(1).std(1).mean() - table_std).abs() for qt in (qt_y, qt_c)]).sum()
     total = (
         condition_weight * condition
         + performance_weight * performance

@@ -66,9 +66,10 @@ class ConditionalBatchNorm2d(nn.Module):
     def __init__(self, channels: int, hidden: int = 64) -> None:
         super().__init__()
         self.norm = nn.BatchNorm2d(channels, affine=False)
-        self.affine = nn.Sequential(nn.Linear(1, hidden), nn.SiLU(), nn.Linear(hidden, 2 * channels))
-        nn.init.zeros_(self.affine[-1].weight)
-        nn.init.zeros_(self.affine[-1].bias)
+        last = nn.Linear(hidden, 2 * channels)
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+        self.affine = nn.Sequential(nn.Linear(1, hidden), nn.SiLU(), last)
 
     def forward(self, features: Tensor, condition: Tensor) -> Tensor:
         scale, shift = self.affine(condition.unsqueeze(-1)).unsqueeze(-1).unsqueeze(-1).chunk(2, dim=1)
@@ -129,6 +130,9 @@ class CodecControl(nn.Module):
         >>> qt_y.shape, bool(qt_y.min() >= 1), bool(qt_c.max() <= 255)
         (torch.Size([2, 8, 8]), True, True)
     """
+
+    size_range: Tensor
+    frequency: Tensor
 
     def __init__(
         self,

@@ -54,12 +54,12 @@ def canonical_codes(bits: Tensor, values: Tensor, symbols: int) -> tuple[Tensor,
     slot = torch.searchsorted(ends, position.contiguous(), right=True).clamp_(max=_MAX_CODE_LENGTH - 1)
     used = position < ends[:, -1:]
     code = first.gather(1, slot) + position - starts.gather(1, slot)
-    length = torch.where(used, lengths_range[slot], 0)
+    code_length = torch.where(used, lengths_range[slot], 0)
     codes = torch.zeros(tables, symbols + 1, dtype=torch.int64, device=bits.device)
     lengths = torch.zeros_like(codes)
     target = torch.where(used, values, symbols)  # unused positions land in a spare column
     codes.scatter_(1, target, torch.where(used, code, 0))
-    lengths.scatter_(1, target, length)
+    lengths.scatter_(1, target, code_length)
     return codes[:, :symbols], lengths[:, :symbols]
 
 
@@ -67,9 +67,9 @@ def canonical_codes(bits: Tensor, values: Tensor, symbols: int) -> tuple[Tensor,
 def _standard_codes_cpu(kind: str) -> tuple[Tensor, Tensor]:
     tables = [STANDARD_HUFFMAN[f"{kind}_{component}"] for component in ("luma", "chroma")]
     bits = torch.tensor([t[0] for t in tables])
-    values = [bytes.fromhex(t[1]) for t in tables]
-    size = max(map(len, values))
-    values = torch.tensor([list(v) + [0] * (size - len(v)) for v in values])
+    symbols = [bytes.fromhex(t[1]) for t in tables]
+    size = max(map(len, symbols))
+    values = torch.tensor([list(v) + [0] * (size - len(v)) for v in symbols])
     return canonical_codes(bits, values, DC_SYMBOLS if kind == "dc" else AC_SYMBOLS)
 
 

@@ -201,12 +201,13 @@ def _estimate(
     if batch == 0:  # no image: no size
         dtype = torch.float64 if batched.dtype == torch.float64 else torch.float32
         return batched.new_zeros(0, dtype=dtype)
-    settings = {"qt_y": qt_y_, "qt_c": qt_c_, "subsampling": subsampling}
     with torch.no_grad():
-        cost = entropy_coded_cost(jpeg_encode(batched, quality_, mode="exact", **settings))
+        exact = jpeg_encode(batched, quality_, qt_y=qt_y_, qt_c=qt_c_, mode="exact", subsampling=subsampling)
+        cost = entropy_coded_cost(exact)
     if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (batched, quality_, qt_y_, qt_c_)):
         # The exact count's value, the relaxation's gradient at the smooth coefficients.
-        smooth = entropy_coded_cost(jpeg_encode(batched, quality_, mode="surrogate", **settings))
+        coefficients = jpeg_encode(batched, quality_, qt_y=qt_y_, qt_c=qt_c_, mode="surrogate", subsampling=subsampling)
+        smooth = entropy_coded_cost(coefficients)
         cost = smooth + (cost - smooth).detach()
     bits, ff = cost.unbind(0)
     data = bits / 8.0 + 0.5  # the last byte is padded with 1 bits: half a byte on average

@@ -214,7 +214,7 @@ class JPEGFileSizeRegressor(nn.Module):
         if c.luma.shape[0] == 0:  # no image: no size
             return c.luma.new_zeros(0)
         parts = [self._tokens(c.luma[:, 0], c.qt_y, torch.tensor(0, device=device), (1, 1))]
-        if c.chroma is not None:
+        if c.chroma is not None and c.qt_c is not None:
             scale = (c.luma.shape[2] // c.chroma.shape[2] or 1, c.luma.shape[3] // c.chroma.shape[3] or 1)
             for index, plane in enumerate(c.chroma.unbind(1), start=1):
                 parts.append(self._tokens(plane, c.qt_c, torch.tensor(index, device=device), scale))
