@@ -5,7 +5,17 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["JFIF_OFFSET", "JFIF_RGB_TO_YCBCR", "jfif_color", "rgb_to_ycbcr", "ycbcr_to_rgb"]
+from kornia_diffjpeg.codec.constants import cached
+
+__all__ = [
+    "JFIF_OFFSET",
+    "JFIF_RGB_TO_YCBCR",
+    "color_inverse",
+    "jfif_color",
+    "jfif_color_cached",
+    "rgb_to_ycbcr",
+    "ycbcr_to_rgb",
+]
 
 #: The JFIF matrix with the 5-digit constants libjpeg's fixed-point tables are built from.
 JFIF_RGB_TO_YCBCR = (
@@ -30,6 +40,20 @@ def jfif_color(dtype: torch.dtype = torch.float32, device: torch.device | str | 
     )
 
 
+def jfif_color_cached(dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor]:
+    """:func:`jfif_color`, built once per dtype and device (shared tensors: do not modify)."""
+    return (
+        cached("jfif_matrix", dtype, device, lambda: torch.tensor(JFIF_RGB_TO_YCBCR, dtype=torch.float64)),
+        cached("jfif_offset", dtype, device, lambda: torch.tensor(JFIF_OFFSET, dtype=torch.float64)),
+    )
+
+
+def color_inverse(matrix: Tensor, offset: Tensor) -> tuple[Tensor, Tensor]:
+    """The YCbCr -> RGB matrix and offset inverting ``(matrix, offset)``, differentiable, without a host sync."""
+    inverse = torch.linalg.inv_ex(matrix).inverse
+    return inverse, -(inverse @ offset)
+
+
 def _affine_per_pixel(image: Tensor, matrix: Tensor, offset: Tensor) -> Tensor:
     """``matrix @ pixel + offset`` for every pixel of (B, 3, H, W), as one batched matmul with the bias fused."""
     batch, channels, height, width = image.shape
@@ -45,5 +69,4 @@ def rgb_to_ycbcr(rgb: Tensor, matrix: Tensor, offset: Tensor) -> Tensor:
 
 def ycbcr_to_rgb(ycbcr: Tensor, matrix: Tensor, offset: Tensor) -> Tensor:
     """Invert :func:`rgb_to_ycbcr`; the inverse is derived from ``matrix`` so gradients reach it."""
-    inverse = torch.linalg.inv(matrix)
-    return _affine_per_pixel(ycbcr, inverse, -(inverse @ offset))
+    return _affine_per_pixel(ycbcr, *color_inverse(matrix, offset))
