@@ -13,6 +13,7 @@ __all__ = [
     "color_inverse",
     "jfif_color",
     "jfif_color_cached",
+    "scaled_color",
     "rgb_to_ycbcr",
     "ycbcr_to_rgb",
 ]
@@ -50,6 +51,31 @@ def jfif_color_cached(dtype: torch.dtype, device: torch.device) -> tuple[Tensor,
 
 def color_inverse(matrix: Tensor, offset: Tensor) -> tuple[Tensor, Tensor]:
     """The YCbCr -> RGB matrix and offset inverting ``(matrix, offset)``, differentiable, without a host sync."""
+    if _is_cached_jfif(matrix, offset):
+        dtype, device = matrix.dtype, matrix.device  # inverted in the compute dtype, as any other matrix
+        return (
+            cached("jfif_inverse", dtype, device, lambda: _inverse(*jfif_color(dtype))[0]),
+            cached("jfif_inverse_offset", dtype, device, lambda: _inverse(*jfif_color(dtype))[1]),
+        )
+    return _inverse(matrix, offset)
+
+
+def scaled_color(matrix: Tensor, offset: Tensor, scale: float) -> tuple[Tensor, Tensor]:
+    """``(matrix * scale, offset)``: the conversion of images on another scale (cached for the JFIF constants)."""
+    if _is_cached_jfif(matrix, offset):
+        build = lambda: jfif_color(torch.float64)[0].to(matrix.dtype) * scale  # noqa: E731 (in the compute dtype)
+        return cached(("jfif_scaled", scale), matrix.dtype, matrix.device, build), offset
+    return matrix * scale, offset
+
+
+def _is_cached_jfif(matrix: Tensor, offset: Tensor) -> bool:
+    if torch.compiler.is_compiling():
+        return False
+    default = jfif_color_cached(matrix.dtype, matrix.device)
+    return matrix is default[0] and offset is default[1]
+
+
+def _inverse(matrix: Tensor, offset: Tensor) -> tuple[Tensor, Tensor]:
     inverse = torch.linalg.inv_ex(matrix).inverse
     return inverse, -(inverse @ offset)
 
@@ -58,7 +84,7 @@ def _affine_per_pixel(image: Tensor, matrix: Tensor, offset: Tensor) -> Tensor:
     """``matrix @ pixel + offset`` for every pixel of (B, 3, H, W), as one batched matmul with the bias fused."""
     batch, channels, height, width = image.shape
     pixels = image.reshape(batch, channels, height * width)
-    out = torch.baddbmm(offset.view(1, 3, 1).expand(batch, 3, 1), matrix.expand(batch, 3, 3), pixels)
+    out = torch.baddbmm(offset.view(1, 3, 1), matrix.expand(batch, 3, 3), pixels)
     return out.view(batch, 3, height, width)
 
 

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from kornia_diffjpeg.codec.constants import cached
 
-__all__ = ["blockify", "block_dct", "block_idct", "block_transform", "dct_matrix", "unblockify"]
+__all__ = ["blockify", "block_dct", "block_idct", "block_transform", "block_transform_t", "dct_matrix", "unblockify"]
 
 
 def dct_matrix(dtype: torch.dtype = torch.float32, device: torch.device | str | None = None) -> Tensor:
@@ -35,6 +35,11 @@ def block_transform(dtype: torch.dtype, device: torch.device) -> Tensor:
     return cached("block_dct", dtype, device, _build_block_transform)
 
 
+def block_transform_t(dtype: torch.dtype, device: torch.device) -> Tensor:
+    """The transpose of :func:`block_transform`, contiguous, cached (do not modify)."""
+    return cached("block_dct_t", dtype, device, lambda: _build_block_transform().T.contiguous())
+
+
 def blockify(plane: Tensor) -> Tensor:
     """(B, C, H, W) with H, W multiples of 8 -> (B, C, H/8, W/8, 64) row-major blocks."""
     batch, channels, height, width = plane.shape
@@ -51,7 +56,7 @@ def unblockify(blocks: Tensor) -> Tensor:
 
 def block_dct(blocks: Tensor) -> Tensor:
     """Forward DCT of flattened blocks (..., 64); coefficients in natural row-major order."""
-    return blocks @ block_transform(blocks.dtype, blocks.device).T
+    return blocks @ block_transform_t(blocks.dtype, blocks.device)
 
 
 def block_idct(coefficients: Tensor) -> Tensor:

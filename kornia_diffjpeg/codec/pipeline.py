@@ -14,9 +14,9 @@ import torch
 from torch import Tensor, nn
 
 from kornia_diffjpeg._checks import check_choice, check_color, check_image, check_quality, check_table
-from kornia_diffjpeg.codec.color import jfif_color_cached, rgb_to_ycbcr, ycbcr_to_rgb
+from kornia_diffjpeg.codec.color import jfif_color_cached, rgb_to_ycbcr, scaled_color, ycbcr_to_rgb
 from kornia_diffjpeg.codec.constants import cached
-from kornia_diffjpeg.codec.dct import block_transform, blockify, unblockify
+from kornia_diffjpeg.codec.dct import block_transform, block_transform_t, blockify, unblockify
 from kornia_diffjpeg.codec.exact import decode_exact, encode_exact
 from kornia_diffjpeg.codec.modes import (
     STE,
@@ -175,7 +175,7 @@ def _quantize(planes: Tensor, table: Tensor, ops: Mode) -> Tensor:
     batch = blocks.shape[0]
     dtype, device = planes.dtype, planes.device
     # Divided after the product, not folded into it: exact ties (flat blocks) must stay ties.
-    coefficients = torch.addmm(_level_shift_dc(dtype, device), blocks.view(-1, 64), block_transform(dtype, device).T)
+    coefficients = torch.addmm(_level_shift_dc(dtype, device), blocks.view(-1, 64), block_transform_t(dtype, device))
     divisor = table.detach().reshape(batch, 1, 64)
     ratio = coefficients.view(batch, _blocks_per_sample(blocks), 64) / divisor
     quantized = ops.quantize_round(ratio)
@@ -208,7 +208,7 @@ def _encode(
     if ops.reads_exact_samples:
         ycbcr = rgb_to_ycbcr(ops.read_samples(image * 255.0), matrix, offset)
     else:  # the 0..255 scaling folded into the matrix
-        ycbcr = rgb_to_ycbcr(image, matrix * 255.0, offset)
+        ycbcr = rgb_to_ycbcr(image, *scaled_color(matrix, offset, 255.0))
     ycbcr = ops.round_sample(ycbcr)
     luma = _quantize(pad_to_multiple(ycbcr[:, :1], 8, 8), qt_y, ops)
     chroma = _quantize(downsample_chroma(ycbcr[:, 1:], subsampling, ops), qt_c, ops)

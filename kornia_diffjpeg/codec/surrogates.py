@@ -40,9 +40,9 @@ CLIP_SLOPE = 1e-3
 
 def round_half_away(x: Tensor) -> Tensor:
     """Round to the nearest integer, halves away from zero (libjpeg's quantizer convention)."""
-    # floor(|x| + 1/2) with x's sign: the same float additions as trunc(x + copysign(1/2, x)), and no
-    # constant tensor to build.
-    return torch.copysign(torch.abs(x).add_(0.5).floor_(), x)
+    # trunc(x + sign(x) / 2): the same float additions as trunc(x + copysign(1/2, x)) (at 0 both give 0),
+    # without a constant tensor to build.
+    return torch.add(x, torch.sign(x), alpha=0.5).trunc_()
 
 
 class _PolynomialRound(torch.autograd.Function):
