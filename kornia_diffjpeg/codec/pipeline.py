@@ -191,7 +191,14 @@ def _reconstruct(blocks: Tensor, table: Tensor, size: tuple[int, int], ops: Mode
     transform = table.reshape(batch, 64, 1) * block_transform(blocks.dtype, blocks.device)
     shift = cached("level_shift", blocks.dtype, blocks.device, lambda: torch.full((64,), 128.0, dtype=torch.float64))
     samples = torch.baddbmm(shift, blocks.reshape(batch, _blocks_per_sample(blocks), 64), transform).view(blocks.shape)
-    return ops.round_clip(unblockify(samples)[..., : size[0], : size[1]], 0.0, 255.0, divisor)
+    return ops.round_clip(_crop(unblockify(samples), size), 0.0, 255.0, divisor)
+
+
+def _crop(planes: Tensor, size: tuple[int, int]) -> Tensor:
+    """The top left (height, width) of planes; no step when they have that size (a slice's gradient costs a copy)."""
+    if tuple(planes.shape[-2:]) == tuple(size):
+        return planes
+    return planes[..., : size[0], : size[1]]
 
 
 def _encode(
@@ -209,9 +216,9 @@ def _encode(
         ycbcr = rgb_to_ycbcr(ops.read_samples(image * 255.0), matrix, offset)
     else:  # the 0..255 scaling folded into the matrix
         ycbcr = rgb_to_ycbcr(image, *scaled_color(matrix, offset, 255.0))
-    ycbcr = ops.round_sample(ycbcr)
-    luma = _quantize(pad_to_multiple(ycbcr[:, :1], 8, 8), qt_y, ops)
-    chroma = _quantize(downsample_chroma(ycbcr[:, 1:], subsampling, ops), qt_c, ops)
+    luma, chroma = ops.round_sample(ycbcr).split((1, 2), dim=1)  # split: its gradient is one concatenation
+    luma = _quantize(pad_to_multiple(luma, 8, 8), qt_y, ops)
+    chroma = _quantize(downsample_chroma(chroma, subsampling, ops), qt_c, ops)
     return luma, chroma
 
 
@@ -221,7 +228,7 @@ def _decode(coefficients: JPEGCoefficients, ops: Mode, color: tuple[Tensor, Tens
         return _reconstruct(coefficients.luma, coefficients.qt_y, (height, width), ops, 255.0)
     luma = _reconstruct(coefficients.luma, coefficients.qt_y, (height, width), ops)
     chroma = _reconstruct(coefficients.chroma, coefficients.qt_c, coefficients.chroma_size, ops)
-    chroma = upsample_chroma_smooth(chroma, coefficients.subsampling, ops)[..., :height, :width]
+    chroma = _crop(upsample_chroma_smooth(chroma, coefficients.subsampling, ops), (height, width))
     rgb = ycbcr_to_rgb(torch.cat((luma, chroma), dim=1), *color)
     return ops.round_clip(rgb, 0.0, 255.0, 255.0)
 

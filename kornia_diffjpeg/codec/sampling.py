@@ -134,20 +134,52 @@ def upsample_chroma(chroma: Tensor, subsampling: Subsampling, ops: Mode) -> Tens
     return _fancy_columns(chroma, (1, 2), 2, ops)
 
 
+def _triangle(x: Tensor, dim: int) -> Tensor:
+    """Along ``dim`` (-1 or -2): ``3 x[i] + x[i - 1]`` and ``3 x[i] + x[i + 1]`` interleaved, edges repeated."""
+    previous, following = _neighbours(x, dim)
+    return _interleave(torch.add(previous, x, alpha=3), torch.add(following, x, alpha=3), dim)
+
+
+def _triangle_adjoint(grad: Tensor, dim: int) -> Tensor:
+    """The transpose of :func:`_triangle`: (..., 2n) along ``dim`` back to (..., n)."""
+    size = grad.shape[dim] // 2
+    pairs = grad.unflatten(dim, (size, 2))
+    even, odd = pairs.select(dim, 0), pairs.select(dim, 1)  # dim counts from the end: unchanged by unflatten
+    # x[i] feeds even[i] and odd[i] (weight 3), even[i + 1] and odd[i - 1], and at the edges even[0], odd[n - 1].
+    from_next = torch.cat((even.narrow(dim, 1, size - 1), odd.narrow(dim, size - 1, 1)), dim=dim)
+    from_previous = torch.cat((even.narrow(dim, 0, 1), odd.narrow(dim, 0, size - 1)), dim=dim)
+    return torch.add(from_next + from_previous, even + odd, alpha=3)
+
+
+class _FancyFilter(torch.autograd.Function):
+    """The linear part of fancy upsampling (triangle filters along the given dims), with its transpose as
+    backward: no zero-filled slice gradients, nothing saved."""
+
+    @staticmethod
+    def forward(x: Tensor, dims: tuple[int, ...]) -> Tensor:
+        for dim in dims:
+            x = _triangle(x, dim)
+        return x
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:  # noqa: ANN001
+        ctx.dims = inputs[1]
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # noqa: ANN001, ANN205
+        for dim in reversed(ctx.dims):
+            grad = _triangle_adjoint(grad, dim)
+        return grad, None
+
+
 def upsample_chroma_smooth(chroma: Tensor, subsampling: Subsampling, ops: Mode) -> Tensor:
-    """:func:`upsample_chroma` for float planes in fewer steps: the filter's bias, centering and shift
-    are one row added to the scaled filter output, then one flooring."""
+    """:func:`upsample_chroma` for float planes in fewer steps: the linear filter as one function with a
+    hand-written transpose, then its bias, centering and shift as one row added, then one flooring."""
     factor_w, factor_h = SUBSAMPLING_FACTORS[subsampling]
-    if factor_w == 1 or chroma.shape[-1] <= 2:
+    if factor_w == 1 or chroma.shape[-1] <= 2 or chroma.shape[-2] < 2:
         return upsample_chroma(chroma, subsampling, ops)
-    if factor_h == 2:
-        above, below = _neighbours(chroma, -2)
-        chroma = _interleave(torch.add(above, chroma, alpha=3), torch.add(below, chroma, alpha=3), -2)
-        bits, bias = 4, (8, 7)
-    else:
-        bits, bias = 2, (1, 2)
-    left, right = _neighbours(chroma, -1)
-    filtered = _interleave(torch.add(left, chroma, alpha=3), torch.add(right, chroma, alpha=3), -1)
+    bits, bias = (4, (8, 7)) if factor_h == 2 else (2, (1, 2))
+    filtered = _FancyFilter.apply(chroma, (-2, -1) if factor_h == 2 else (-1,))
     offset, scale = ops.floor_offset(bits), 1.0 / float(1 << bits)
     row = _alternating_bias(chroma.shape[-1], bias[0] * scale + offset, bias[1] * scale + offset, filtered)
     return ops.floor_scaled(torch.add(row, filtered, alpha=scale))
