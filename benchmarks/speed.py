@@ -226,9 +226,12 @@ def timings(rows: dict[str, Codec], image: torch.Tensor, quality: torch.Tensor, 
     forward["floor: OpenCV encode+decode"] = real_codec(image, quality)
     both = {name: step(codec, image, quality, True) for name, codec in rows.items()}
     both["floor: block DCT+IDCT"] = step(block_dct_floor, image, quality, True)
-    forward_ms = interleaved_median_ms(forward, device, repeats)
+    # One interleaved loop for both, so that every ratio compares runs under the same load.
+    steps = {f"forward|{k}": v for k, v in forward.items()} | {f"forward+backward|{k}": v for k, v in both.items()}
+    measured = interleaved_median_ms(steps, device, repeats)
+    forward_ms = {key.split("|")[1]: ms for key, ms in measured.items() if key.startswith("forward|")}
+    both_ms = {key.split("|")[1]: ms for key, ms in measured.items() if key.startswith("forward+backward|")}
     tqdm.write(f"  {threads} thread(s), forward: " + ", ".join(f"{k} {v:.1f}" for k, v in forward_ms.items()))
-    both_ms = interleaved_median_ms(both, device, repeats)
     tqdm.write(f"  {threads} thread(s), fwd+bwd: " + ", ".join(f"{k} {v:.1f}" for k, v in both_ms.items()))
     kornia = forward_ms["kornia"], both_ms["kornia"]
     dct, copy, opencv = (forward_ms[f"floor: {k}"] for k in ("block DCT+IDCT", "read+write", "OpenCV encode+decode"))

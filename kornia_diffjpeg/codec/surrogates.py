@@ -188,7 +188,10 @@ class _RoundedClip(torch.autograd.Function):
             ctx.save_for_backward(torch.eq(hard, rounded))
         ctx.slope, ctx.divisor = slope, divisor
         # hard + slope (rounded - hard): lerp's formula for weights below 1/2, in two cheaper steps
-        out = hard.add(rounded - hard, alpha=slope) if soft else hard
+        out = hard
+        if soft:  # in place unless the rounding returned the input itself
+            excess = rounded.sub_(hard) if rounded is not x else rounded - hard
+            out = hard.add_(excess, alpha=slope)
         return out if divisor == 1.0 else out.div_(divisor)
 
     @staticmethod
