@@ -7,7 +7,6 @@ shifts, so the same code is the smooth, straight-through and exact face.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from kornia_diffjpeg.codec.constants import cached
@@ -80,11 +79,34 @@ def downsample_chroma(chroma: Tensor, subsampling: Subsampling, ops: Mode) -> Te
         offset = ops.floor_offset(bits)
         scale = 1.0 / float(1 << bits)
         row = _alternating_bias(width // 4, bias[0] * scale + offset, bias[1] * scale + offset, chroma)
-        return pad_to_multiple(ops.floor_scaled(F.avg_pool2d(chroma, (factor_h, 2)) + row), 8, 8)
+        return pad_to_multiple(ops.floor_scaled(_BoxMean.apply(chroma, factor_h) + row), 8, 8)
     total = chroma[..., 0::factor_h, 0::2] + chroma[..., 0::factor_h, 1::2]
     if factor_h == 2:
         total = total + chroma[..., 1::2, 0::2] + chroma[..., 1::2, 1::2]
     return pad_to_multiple(ops.shift_right(total + _alternating_bias(width // 4, *bias, total), bits), 8, 8)
+
+
+class _BoxMean(torch.autograd.Function):
+    """Means of ``rows`` x 2 boxes of planes (B, C, H, W) (H a multiple of ``rows``, W even); the gradient
+    is spread back by one expanded copy, nothing saved (strided slices or pooling cost more on the CPU)."""
+
+    @staticmethod
+    def forward(x: Tensor, rows: int) -> Tensor:
+        total = x[..., 0::rows, 0::2] + x[..., 0::rows, 1::2]
+        if rows == 2:
+            total = total.add_(x[..., 1::2, 0::2]).add_(x[..., 1::2, 1::2])
+        return total.mul_(1.0 / (2 * rows))
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:  # noqa: ANN001
+        ctx.rows = inputs[1]
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # noqa: ANN001, ANN205
+        rows = ctx.rows
+        *lead, height, width = grad.shape
+        spread = (grad * (1.0 / (2 * rows))).view(*lead, height, 1, width, 1)
+        return spread.expand(*lead, height, rows, width, 2).reshape(*lead, height * rows, width * 2), None
 
 
 def _neighbours(x: Tensor, dim: int) -> tuple[Tensor, Tensor]:
