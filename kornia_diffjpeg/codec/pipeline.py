@@ -175,7 +175,7 @@ def _quantize(planes: Tensor, table: Tensor, ops: Mode) -> Tensor:
     batch = blocks.shape[0]
     dtype, device = planes.dtype, planes.device
     # Divided after the product, not folded into it: exact ties (flat blocks) must stay ties.
-    coefficients = torch.addmm(_level_shift_dc(dtype, device), blocks.view(-1, 64), block_transform_t(dtype, device))
+    coefficients = torch.addmm(_level_shift_dc(dtype, device), blocks.reshape(-1, 64), block_transform_t(dtype, device))
     divisor = table.detach().reshape(batch, 1, 64)
     ratio = coefficients.view(batch, _blocks_per_sample(blocks), 64) / divisor
     quantized = ops.quantize_round(ratio)

@@ -79,15 +79,16 @@ def downsample_chroma(chroma: Tensor, subsampling: Subsampling, ops: Mode) -> Te
         offset = ops.floor_offset(bits)
         scale = 1.0 / float(1 << bits)
         row = _alternating_bias(width // 4, bias[0] * scale + offset, bias[1] * scale + offset, chroma)
-        return pad_to_multiple(ops.floor_scaled(_BoxMean.apply(chroma, factor_h) + row), 8, 8)
+        mean = torch.add(row, _BoxSum.apply(chroma, factor_h), alpha=scale)  # scale: 1 / (samples per box)
+        return pad_to_multiple(ops.floor_scaled(mean), 8, 8)
     total = chroma[..., 0::factor_h, 0::2] + chroma[..., 0::factor_h, 1::2]
     if factor_h == 2:
         total = total + chroma[..., 1::2, 0::2] + chroma[..., 1::2, 1::2]
     return pad_to_multiple(ops.shift_right(total + _alternating_bias(width // 4, *bias, total), bits), 8, 8)
 
 
-class _BoxMean(torch.autograd.Function):
-    """Means of ``rows`` x 2 boxes of planes (B, C, H, W) (H a multiple of ``rows``, W even); the gradient
+class _BoxSum(torch.autograd.Function):
+    """Sums of ``rows`` x 2 boxes of planes (B, C, H, W) (H a multiple of ``rows``, W even); the gradient
     is spread back by one expanded copy, nothing saved (strided slices or pooling cost more on the CPU)."""
 
     @staticmethod
@@ -95,7 +96,7 @@ class _BoxMean(torch.autograd.Function):
         total = x[..., 0::rows, 0::2] + x[..., 0::rows, 1::2]
         if rows == 2:
             total = total.add_(x[..., 1::2, 0::2]).add_(x[..., 1::2, 1::2])
-        return total.mul_(1.0 / (2 * rows))
+        return total
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:  # noqa: ANN001
@@ -105,8 +106,8 @@ class _BoxMean(torch.autograd.Function):
     def backward(ctx, grad: Tensor):  # noqa: ANN001, ANN205
         rows = ctx.rows
         *lead, height, width = grad.shape
-        spread = (grad * (1.0 / (2 * rows))).view(*lead, height, 1, width, 1)
-        return spread.expand(*lead, height, rows, width, 2).reshape(*lead, height * rows, width * 2), None
+        spread = grad.reshape(*lead, height, 1, width, 1).expand(*lead, height, rows, width, 2)
+        return spread.reshape(*lead, height * rows, width * 2), None
 
 
 def _neighbours(x: Tensor, dim: int) -> tuple[Tensor, Tensor]:
