@@ -107,6 +107,8 @@ def encode_exact(
         samples = samples.float()
         if samples.shape[1] == 1:
             return _quantize_exact(pad_to_multiple(samples, 8, 8), qt_y), None
+        if qt_c is None:
+            raise ValueError("qt_c is required for RGB samples")
         luma, chroma = _rgb_to_ycbcr(samples)
         coded_luma = _quantize_exact(pad_to_multiple(luma, 8, 8), qt_y)
         coded_chroma = _quantize_exact(downsample_chroma(chroma, subsampling, _INTEGER_OPS), qt_c)
@@ -128,6 +130,8 @@ def decode_exact(
         decoded_luma = _reconstruct_exact(luma, qt_y, image_size)
         if chroma is None:
             return decoded_luma.int()
+        if qt_c is None:
+            raise ValueError("qt_c is required with chroma coefficients")
         decoded_chroma = _reconstruct_exact(chroma, qt_c, chroma_size)
         decoded_chroma = upsample_chroma_smooth(decoded_chroma, subsampling, _INTEGER_OPS)
         if tuple(decoded_chroma.shape[-2:]) != (height, width):
