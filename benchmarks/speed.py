@@ -1,62 +1,63 @@
-"""Speed and memory of the differentiable JPEG codecs against kornia's, float32, 2 CPU threads.
+"""Speed of the differentiable JPEG codec: deterministic figures, times against floors and peers, and GPU throughput.
 
-For a batch of 16x3x224x224 photos (skimage photos resized, one quality per image, 10 to 90):
+For a batch of 16x3x224x224 float32 photos (skimage photos resized, one quality per image, 10 to 90),
+backward with respect to the image (as in augmentation), each mode of ``diff_jpeg`` (4:2:0) and
+Kornia's ``jpeg_codec_differentiable``:
 
-* forward: median time of one call, inputs without ``requires_grad`` (the codecs take turns, run after run,
-  so that the load of other processes on a shared machine spreads over all of them);
-* forward+backward: median time of a call and the backward pass of the output's sum, with gradients
-  with respect to the image and the per-image quality (both ``requires_grad``);
-* peak memory of forward+backward beyond the inputs (see benchmarks/_common.py for how it is measured);
+1. Deterministic figures, per call (they do not depend on the machine's load):
 
-for our ``diff_jpeg`` in ``mode="surrogate"``, ``mode="ste"`` and ``mode="exact"`` (4:2:0) and for
-``kornia.enhance.jpeg_codec_differentiable``, with the ratio of each to kornia's. The same is measured
-for forward+backward on 2x3x1024x1024. For scale, the real codec: OpenCV encode+decode of the same
-images as uint8, one after the other. The issue's targets are checked at the end.
+   * dispatched aten ops, forward (no grad) and forward+backward, counted with a ``TorchDispatchMode``;
+   * kernel-level ops: the same without views and metadata ops (each one a kernel launch on a GPU);
+   * host syncs (``.item()``, ``bool(tensor)``, ``linalg`` error checks) and host-to-device copies
+     (tensors built from Python data, copies from the CPU to another device), counted after a warm-up call;
+   * bytes saved for backward per input byte (``torch.autograd.graph.saved_tensors_hooks``, unique storages);
+   * peak memory of forward+backward beyond the inputs (see benchmarks/_common.py).
 
-``mode="exact"`` computes libjpeg-turbo's integer result and, when gradients are needed, the surrogate
-mode's smooth face for them: its forward (inputs without ``requires_grad``) runs the integer pipeline
-only, its forward+backward both.
+   Rows: every mode, ``"surrogate"`` with validation off (``kornia_diffjpeg.set_validation(False)``), and
+   ``"surrogate"`` with a learnable quality (gradient to the quality too), reported separately.
 
-Run:   python benchmarks/speed.py            (about 2 minutes on 2 CPU cores)
-       python benchmarks/speed.py --quick    (fewer repeats)
+2. Times (median of interleaved runs, with 1 and then 2 intra-op threads) of forward and forward+backward,
+   with ratios to Kornia's and to the floors: a dense 8x8 block DCT+IDCT with blockify of the same batch, one
+   read+write of the tensor, OpenCV encode+decode of the uint8 batch (one image after the other). The
+   compiled codec (``torch.compile``, Inductor) is timed too when ``--compile`` is given.
+
+3. With ``--device cuda``: images/s of every mode, forward and forward+backward, at batch 64, 128 and 256 of
+   224x224 and 4 of 1024x1024, against Kornia on the same GPU and against ``torchvision.io.encode_jpeg`` /
+   ``decode_jpeg`` on the GPU where torchvision imports.
+
+Run:   python benchmarks/speed.py                   (figures, then timings; minutes on 2 CPU cores)
+       python benchmarks/speed.py --figures         (the deterministic figures only, seconds)
+       python benchmarks/speed.py --quick           (fewer repeats)
+       python benchmarks/speed.py --compile         (also time the Inductor-compiled codec)
+       python benchmarks/speed.py --device cuda     (GPU throughput as well)
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
+from functools import partial
 
 import torch
 import torch.nn.functional as F
-from _common import (
-    THREADS,
-    format_table,
-    interleaved_median_ms,
-    make_parser,
-    median_ms,
-    peak_memory_bytes,
-    setup,
-)
+from _common import format_table, interleaved_median_ms, make_parser, peak_memory_bytes, synchronize
 from kornia.enhance import jpeg_codec_differentiable
+from torch.utils._python_dispatch import TorchDispatchMode
+from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]
 
-from kornia_diffjpeg import diff_jpeg
+import kornia_diffjpeg
+from kornia_diffjpeg import ModeName, diff_jpeg
+from kornia_diffjpeg.codec.dct import blockify, dct_matrix, unblockify
 from testing.datasets import load_photos
 from testing.reference import opencv_jpeg, to_uint8
 
-Codec = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+MODES: tuple[ModeName, ...] = ("surrogate", "ste", "exact")
+SYNC_OPS = {"aten._local_scalar_dense.default", "aten._linalg_check_errors.default", "aten.is_nonzero.default"}
+# Ops that only change metadata (no kernel): views, detach, aliasing reshapes, building a tensor from host data.
+METADATA_OPS = {"aten._unsafe_view.default", "aten.lift_fresh.default", "aten.detach.default"}
 
-CODECS: dict[str, Codec] = {
-    "surrogate": lambda image, quality: diff_jpeg(image, quality, mode="surrogate"),
-    "ste": lambda image, quality: diff_jpeg(image, quality, mode="ste"),
-    "exact": lambda image, quality: diff_jpeg(image, quality, mode="exact"),
-    "kornia": jpeg_codec_differentiable,
-}
-# Targets of the issue for mode="surrogate": speed-up over kornia and memory relative to kornia's.
-MIN_SPEEDUP, MAX_MEMORY_RATIO = 3.0, 0.5
-# Target of the issue for mode="exact": forward+backward at most this times the surrogate mode's (and faster
-# than kornia's).
-MAX_EXACT_SLOWDOWN = 2.0
+
+# --- the calls measured -------------------------------------------------------------------------
 
 
 def photo_batch(batch: int, size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -70,37 +71,142 @@ def photo_batch(batch: int, size: int, device: torch.device) -> tuple[torch.Tens
     return torch.cat(images).clamp(0.0, 1.0).to(device), quality.to(device)
 
 
-def forward_backward(codec: Codec, image: torch.Tensor, quality: torch.Tensor) -> Callable[[], None]:
-    """A step coding ``image`` and back-propagating to the image and the quality."""
-    image = image.clone().requires_grad_(True)
-    quality = quality.clone().requires_grad_(True)
+Codec = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
-    def step() -> None:
+
+def ours(mode: ModeName, validation: bool = True) -> Codec:
+    def codec(image: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
+        with kornia_diffjpeg.set_validation(validation):
+            return diff_jpeg(image, quality, mode=mode)
+
+    return codec
+
+
+def codecs() -> dict[str, Codec]:
+    rows: dict[str, Codec] = {mode: ours(mode) for mode in MODES}
+    rows["surrogate, validation off"] = ours("surrogate", validation=False)
+    rows["kornia"] = jpeg_codec_differentiable
+    return rows
+
+
+def block_dct_floor(image: torch.Tensor, _quality: torch.Tensor) -> torch.Tensor:
+    """The arithmetic floor: blockify, dense 8x8 block DCT and IDCT (64x64 matmuls), unblockify."""
+    basis = dct_matrix(image.dtype, image.device)
+    transform = torch.kron(basis, basis)
+    return unblockify(blockify(image) @ transform.T @ transform)
+
+
+def read_write_floor(image: torch.Tensor, _quality: torch.Tensor) -> torch.Tensor:
+    """One read and one write of the tensor."""
+    return image * 1.0
+
+
+def step(codec: Codec, image: torch.Tensor, quality: torch.Tensor, backward: bool) -> Callable[[], object]:
+    """A call of ``codec`` without gradients, or a call and the backward pass of the output's sum."""
+    if not backward:
+        image, quality = image.detach(), quality.detach()
+
+        def forward() -> object:
+            with torch.no_grad():
+                return codec(image, quality)
+
+        return forward
+    image = image.detach().clone().requires_grad_(True)
+
+    def forward_backward() -> None:
         codec(image, quality).sum().backward()
-        image.grad = quality.grad = None
+        image.grad = None
+        if quality.requires_grad:
+            quality.grad = None
 
-    return step
+    return forward_backward
 
 
-def measure(image: torch.Tensor, quality: torch.Tensor, repeats: int, with_forward: bool) -> dict[str, dict]:
-    """Per codec: median times (ms) of forward and forward+backward, the codecs taking turns, and the peak
-    memory (MiB) of forward+backward."""
+# --- deterministic figures ----------------------------------------------------------------------
+
+
+class OpCounter(TorchDispatchMode):
+    """Counts dispatched aten ops, kernel-level ops, host syncs and host-to-device copies."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.aten = self.kernels = self.syncs = self.host_to_device = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
+        kwargs = kwargs or {}
+        name = str(func)
+        self.aten += 1
+        if not (func.is_view or name in METADATA_OPS):
+            self.kernels += 1
+        if name in SYNC_OPS:
+            self.syncs += 1
+        out = func(*args, **kwargs)
+        if name == "aten.lift_fresh.default":  # torch.tensor(python data): built on the host, then copied
+            self.host_to_device += 1
+        elif name in ("aten._to_copy.default", "aten.copy_.default"):
+            sources = [a for a in args if isinstance(a, torch.Tensor)]
+            target = out if isinstance(out, torch.Tensor) else None
+            if target is not None and target.device.type != "cpu" and any(s.device.type == "cpu" for s in sources):
+                self.host_to_device += 1
+        return out
+
+
+def count_ops(fn: Callable[[], object]) -> OpCounter:
+    fn()  # warm-up: caches filled
+    with OpCounter() as counter:
+        fn()
+    return counter
+
+
+def saved_bytes(fn: Callable[[], object]) -> int:
+    """Bytes of the unique storages that autograd saves for backward during ``fn()``."""
+    storages: dict[int, int] = {}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        storages[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        fn()
+    return sum(storages.values())
+
+
+def figures(rows: dict[str, Codec], image: torch.Tensor, quality: torch.Tensor, learnable: bool) -> list[list]:
     device = image.device
-    steps = {name: forward_backward(codec, image, quality) for name, codec in CODECS.items()}
-    results: dict[str, dict] = {name: {} for name in CODECS}
-    if with_forward:
-        forwards = {name: (lambda codec=codec: codec(image, quality)) for name, codec in CODECS.items()}
-        for name, ms in interleaved_median_ms(forwards, device, repeats).items():
-            results[name]["forward"] = ms
-    for name, ms in interleaved_median_ms(steps, device, repeats).items():
-        results[name]["forward+backward"] = ms
-    for name, step in steps.items():
-        results[name]["peak MiB"] = peak_memory_bytes(step, device) / 2**20
-    return results
+    table = []
+    for name, codec in tqdm(rows.items(), desc="figures", leave=False):
+        q = quality.detach().clone().requires_grad_(learnable)
+        forward, both = count_ops(step(codec, image, q, False)), count_ops(step(codec, image, q, True))
+        saved = saved_bytes(partial(codec, image.detach().clone().requires_grad_(True), q))
+        peak = peak_memory_bytes(step(codec, image, q, True), device) / 2**20
+        row = [name, forward.aten, both.aten, forward.kernels, both.kernels, forward.syncs, both.syncs]
+        row += [forward.host_to_device, both.host_to_device, saved / image.nbytes, peak]
+        table.append(row)
+        tqdm.write(f"  {name}: {row[1:]}")
+    return table
 
 
-def real_codec_ms(image: torch.Tensor, quality: torch.Tensor, repeats: int) -> float:
-    """Median time of OpenCV encode+decode of the batch as uint8 images, one after the other."""
+FIGURE_HEADER = [
+    "codec",
+    "aten ops fwd",
+    "aten fwd+bwd",
+    "kernels fwd",
+    "kernels fwd+bwd",
+    "syncs fwd",
+    "syncs fwd+bwd",
+    "H2D fwd",
+    "H2D fwd+bwd",
+    "saved / input",
+    "peak MiB",
+]
+
+
+# --- times --------------------------------------------------------------------------------------
+
+
+def real_codec(image: torch.Tensor, quality: torch.Tensor) -> Callable[[], None]:
+    """OpenCV encode+decode of the batch as uint8 images, one after the other."""
     arrays = [to_uint8(picture) for picture in image.cpu()]
     qualities = [int(q) for q in quality.tolist()]
 
@@ -108,67 +214,112 @@ def real_codec_ms(image: torch.Tensor, quality: torch.Tensor, repeats: int) -> f
         for array, q in zip(arrays, qualities, strict=True):
             opencv_jpeg(array, q)
 
-    return median_ms(loop, torch.device("cpu"), repeats)
+    return loop
 
 
-def report(shape: str, title: str, results: dict[str, dict], opencv_ms: float) -> str:
-    """A table of the measurements with each one's ratio to kornia's."""
-    columns = list(results["kornia"])
-    header = ["codec"]
-    for column in columns:
-        header += [f"{column} ms" if column != "peak MiB" else column, "/ kornia"]
-    rows = []
-    for name, result in results.items():
-        row = [name]
-        for column in columns:
-            ratio = result[column] / results["kornia"][column]
-            row += [result[column], f"{ratio:.2f}x"]
-        rows.append(row)
-    lines = [title, "", format_table(header, rows, floatfmt=".1f")]
-    lines.append(f"\nReal codec for scale (OpenCV encode+decode of the {shape} batch as uint8): {opencv_ms:.1f} ms")
-    return "\n".join(lines)
+def timings(rows: dict[str, Codec], image: torch.Tensor, quality: torch.Tensor, repeats: int, threads: int) -> str:
+    torch.set_num_threads(threads)
+    device = image.device
+    forward = {name: step(codec, image, quality, False) for name, codec in rows.items()}
+    forward["floor: block DCT+IDCT"] = step(block_dct_floor, image, quality, False)
+    forward["floor: read+write"] = step(read_write_floor, image, quality, False)
+    forward["floor: OpenCV encode+decode"] = real_codec(image, quality)
+    both = {name: step(codec, image, quality, True) for name, codec in rows.items()}
+    both["floor: block DCT+IDCT"] = step(block_dct_floor, image, quality, True)
+    # One interleaved loop for both, so that every ratio compares runs under the same load.
+    steps = {f"forward|{k}": v for k, v in forward.items()} | {f"forward+backward|{k}": v for k, v in both.items()}
+    measured = interleaved_median_ms(steps, device, repeats)
+    forward_ms = {key.split("|")[1]: ms for key, ms in measured.items() if key.startswith("forward|")}
+    both_ms = {key.split("|")[1]: ms for key, ms in measured.items() if key.startswith("forward+backward|")}
+    tqdm.write(f"  {threads} thread(s), forward: " + ", ".join(f"{k} {v:.1f}" for k, v in forward_ms.items()))
+    tqdm.write(f"  {threads} thread(s), fwd+bwd: " + ", ".join(f"{k} {v:.1f}" for k, v in both_ms.items()))
+    kornia = forward_ms["kornia"], both_ms["kornia"]
+    dct, copy, opencv = (forward_ms[f"floor: {k}"] for k in ("block DCT+IDCT", "read+write", "OpenCV encode+decode"))
+    table = []
+    for name, ms in forward_ms.items():
+        fb = both_ms.get(name)
+        row = [name, ms, fb, kornia[0] / ms, None if fb is None else kornia[1] / fb]
+        row += [ms / dct, ms / copy, ms / opencv]
+        table.append(row)
+    header = ["", "fwd ms", "fwd+bwd ms", "kornia / fwd", "kornia / fwd+bwd", "fwd / DCT", "fwd / r+w", "fwd / OpenCV"]
+    return format_table(header, table, floatfmt=".2f")
 
 
-def targets(results: dict[str, dict]) -> str:
-    surrogate, exact, kornia = results["surrogate"], results["exact"], results["kornia"]
-    rows = []
+# --- GPU throughput -----------------------------------------------------------------------------
 
-    def check(name: str, value: float, goal: str, met: bool) -> None:
-        rows.append([name, f"{value:.2f}x", goal, "met" if met else "NOT MET"])
 
-    for column in ("forward", "forward+backward"):
-        speedup = kornia[column] / surrogate[column]
-        goal = f">= {MIN_SPEEDUP:.1f}x"
-        check(f"surrogate {column}: kornia time / surrogate time", speedup, goal, speedup >= MIN_SPEEDUP)
-    ratio = surrogate["peak MiB"] / kornia["peak MiB"]
-    check("surrogate peak memory: surrogate / kornia", ratio, f"<= {MAX_MEMORY_RATIO:.1f}x", ratio <= MAX_MEMORY_RATIO)
-    column = "forward+backward"
-    slowdown = exact[column] / surrogate[column]
-    goal = f"<= {MAX_EXACT_SLOWDOWN:.1f}x"
-    check(f"exact {column}: exact time / surrogate time", slowdown, goal, slowdown <= MAX_EXACT_SLOWDOWN)
-    speedup = kornia[column] / exact[column]
-    check(f"exact {column}: kornia time / exact time", speedup, "> 1.0x", speedup > 1.0)
-    return format_table(["target of the issue (16x3x224x224)", "measured", "target", "status"], rows)
+def torchvision_codec(device: torch.device) -> tuple[Codec | None, str]:
+    try:
+        from torchvision.io import decode_jpeg, encode_jpeg  # type: ignore[import-not-found,unused-ignore]
+    except Exception as error:  # noqa: BLE001 (any import failure means: not available)
+        return None, f"torchvision does not import ({type(error).__name__}: {str(error).splitlines()[0][:80]})"
+
+    def codec(image: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
+        data = [(picture * 255.0).round().to(torch.uint8) for picture in image]
+        encoded = [encode_jpeg(d, quality=int(q)) for d, q in zip(data, quality.tolist(), strict=True)]
+        return torch.stack(decode_jpeg(encoded, device=device)).float() / 255.0
+
+    return codec, ""
+
+
+def gpu_throughput(device: torch.device, repeats: int) -> None:
+    rows: dict[str, Codec] = {mode: ours(mode) for mode in MODES}
+    rows["surrogate, validation off"] = ours("surrogate", validation=False)
+    rows["kornia"] = jpeg_codec_differentiable
+    real, reason = torchvision_codec(device)
+    if real is None:
+        print(f"torchvision.io encode_jpeg/decode_jpeg on the GPU: skipped, {reason}")
+    for batch, size in ((64, 224), (128, 224), (256, 224), (4, 1024)):
+        image, quality = photo_batch(batch, size, device)
+        forward = {name: step(codec, image, quality, False) for name, codec in rows.items()}
+        if real is not None:
+            forward["torchvision.io (uint8, GPU)"] = step(real, image, quality, False)
+        both = {name: step(codec, image, quality, True) for name, codec in rows.items()}
+        forward_ms = interleaved_median_ms(forward, device, repeats)
+        both_ms = interleaved_median_ms(both, device, repeats)
+        table = [
+            [name, batch * 1000.0 / ms, None if name not in both_ms else batch * 1000.0 / both_ms[name]]
+            for name, ms in forward_ms.items()
+        ]
+        print(f"\n{batch}x3x{size}x{size} on {torch.cuda.get_device_name(device)}: images/s")
+        print(format_table(["codec", "forward", "forward+backward"], table, floatfmt=".0f"), flush=True)
+
+
+# --- main ---------------------------------------------------------------------------------------
 
 
 def main() -> None:
-    args = make_parser(__doc__).parse_args()
-    device = setup(args.device)
+    parser = make_parser(__doc__)
+    parser.add_argument("--figures", action="store_true", help="only the deterministic figures")
+    parser.add_argument("--compile", action="store_true", help="also time the Inductor-compiled codec")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    torch.set_num_threads(1)
     started = time.perf_counter()
-    repeats = (3, 2) if args.quick else (25, 10)
-    cases = [("16x3x224x224", 16, 224, repeats[0], True), ("2x3x1024x1024", 2, 1024, repeats[1], False)]
+    image, quality = photo_batch(16, 224, device)
+    print(f"16x3x224x224 float32 on {device.type}, per-sample qualities 10..90, backward w.r.t. the image\n")
 
-    small = None
-    for shape, batch, size, count, with_forward in cases:
-        image, quality = photo_batch(batch, size, device)
-        results = measure(image, quality, count, with_forward)
-        load = os.getloadavg()[0]
-        heading = (
-            f"{shape} float32 on {device.type}, {THREADS} threads, median of {count} runs (load average {load:.1f})"
-        )
-        print(report(shape, heading, results, real_codec_ms(image, quality, count)), end="\n\n")
-        small = small or results
-    print(targets(small))
+    rows = codecs()
+    table = figures(rows, image, quality, learnable=False)
+    table += [["surrogate, learnable quality", *r[1:]] for r in figures({"s": ours("surrogate")}, image, quality, True)]
+    floors: dict[str, Codec] = {"floor: block DCT+IDCT": block_dct_floor, "floor: read+write": read_write_floor}
+    table += figures(floors, image, quality, learnable=False)
+    print(format_table(FIGURE_HEADER, table, floatfmt=".2f"), end="\n\n", flush=True)
+    if args.figures:
+        return
+
+    if args.compile:  # value checks are skipped while torch.compile traces
+        # Every mode, with and without gradients, at 1 and 2 threads: more graphs of diff_jpeg than the default 8.
+        torch._dynamo.config.recompile_limit = 64
+        for mode in MODES:
+            rows[f"{mode}, compiled"] = torch.compile(partial(diff_jpeg, mode=mode), fullgraph=True)
+    repeats = 3 if args.quick else 15
+    for threads in (1, 2):
+        print(f"Times, {threads} thread(s), median of {repeats} interleaved runs", flush=True)
+        print(timings(rows, image, quality, repeats, threads), end="\n\n", flush=True)
+    if device.type == "cuda":
+        gpu_throughput(device, repeats)
+    synchronize(device)
     print(f"\nRuntime: {time.perf_counter() - started:.0f} s")
 
 

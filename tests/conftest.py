@@ -49,3 +49,26 @@ def odd_photo() -> np.ndarray:
 def full_form() -> bool:
     """Whether ``slow`` tests run in their full form (``KDJ_FULL=1``) or the small CI form."""
     return os.environ.get("KDJ_FULL") == "1"
+
+
+# --------------------------------------------------------------------------------------------------
+# Device: pytest --device cuda (or cpu, cuda:1); by default CUDA when available, else the CPU.
+# --------------------------------------------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--device",
+        default=None,
+        help="device the codec tests run on: cpu, cuda, cuda:N (default: cuda if available, else cpu)",
+    )
+
+
+@pytest.fixture(scope="session")
+def device(request) -> torch.device:
+    """The device the codec runs on in the tests that take it; results are compared on the CPU."""
+    name = request.config.getoption("--device") or ("cuda" if torch.cuda.is_available() else "cpu")
+    chosen = torch.device(name)
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        pytest.skip(f"--device {name}: CUDA is not available")
+    return chosen

@@ -5,7 +5,18 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["JFIF_OFFSET", "JFIF_RGB_TO_YCBCR", "jfif_color", "rgb_to_ycbcr", "ycbcr_to_rgb"]
+from kornia_diffjpeg.codec.constants import cached
+
+__all__ = [
+    "JFIF_OFFSET",
+    "JFIF_RGB_TO_YCBCR",
+    "color_inverse",
+    "jfif_color",
+    "jfif_color_cached",
+    "scaled_color",
+    "rgb_to_ycbcr",
+    "ycbcr_to_rgb",
+]
 
 #: The JFIF matrix with the 5-digit constants libjpeg's fixed-point tables are built from.
 JFIF_RGB_TO_YCBCR = (
@@ -30,11 +41,50 @@ def jfif_color(dtype: torch.dtype = torch.float32, device: torch.device | str | 
     )
 
 
+def jfif_color_cached(dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor]:
+    """:func:`jfif_color`, built once per dtype and device (shared tensors: do not modify)."""
+    return (
+        cached("jfif_matrix", dtype, device, lambda: torch.tensor(JFIF_RGB_TO_YCBCR, dtype=torch.float64)),
+        cached("jfif_offset", dtype, device, lambda: torch.tensor(JFIF_OFFSET, dtype=torch.float64)),
+    )
+
+
+def color_inverse(matrix: Tensor, offset: Tensor) -> tuple[Tensor, Tensor]:
+    """The YCbCr -> RGB matrix and offset inverting ``(matrix, offset)``, differentiable, without a host sync."""
+    if _is_cached_jfif(matrix, offset):
+        dtype, device = matrix.dtype, matrix.device  # inverted in the compute dtype, as any other matrix
+        return (
+            cached("jfif_inverse", dtype, device, lambda: _inverse(*jfif_color(dtype))[0]),
+            cached("jfif_inverse_offset", dtype, device, lambda: _inverse(*jfif_color(dtype))[1]),
+        )
+    return _inverse(matrix, offset)
+
+
+def scaled_color(matrix: Tensor, offset: Tensor, scale: float) -> tuple[Tensor, Tensor]:
+    """``(matrix * scale, offset)``: the conversion of images on another scale (cached for the JFIF constants)."""
+    if _is_cached_jfif(matrix, offset):
+        build = lambda: jfif_color(torch.float64)[0].to(matrix.dtype) * scale  # noqa: E731 (in the compute dtype)
+        return cached(("jfif_scaled", scale), matrix.dtype, matrix.device, build), offset
+    return matrix * scale, offset
+
+
+def _is_cached_jfif(matrix: Tensor, offset: Tensor) -> bool:
+    if torch.compiler.is_compiling():
+        return False
+    default = jfif_color_cached(matrix.dtype, matrix.device)
+    return matrix is default[0] and offset is default[1]
+
+
+def _inverse(matrix: Tensor, offset: Tensor) -> tuple[Tensor, Tensor]:
+    inverse = torch.linalg.inv_ex(matrix).inverse
+    return inverse, -(inverse @ offset)
+
+
 def _affine_per_pixel(image: Tensor, matrix: Tensor, offset: Tensor) -> Tensor:
     """``matrix @ pixel + offset`` for every pixel of (B, 3, H, W), as one batched matmul with the bias fused."""
     batch, channels, height, width = image.shape
     pixels = image.reshape(batch, channels, height * width)
-    out = torch.baddbmm(offset.view(1, 3, 1).expand(batch, 3, 1), matrix.expand(batch, 3, 3), pixels)
+    out = torch.baddbmm(offset.view(1, 3, 1), matrix.expand(batch, 3, 3), pixels)
     return out.view(batch, 3, height, width)
 
 
@@ -45,5 +95,4 @@ def rgb_to_ycbcr(rgb: Tensor, matrix: Tensor, offset: Tensor) -> Tensor:
 
 def ycbcr_to_rgb(ycbcr: Tensor, matrix: Tensor, offset: Tensor) -> Tensor:
     """Invert :func:`rgb_to_ycbcr`; the inverse is derived from ``matrix`` so gradients reach it."""
-    inverse = torch.linalg.inv(matrix)
-    return _affine_per_pixel(ycbcr, inverse, -(inverse @ offset))
+    return _affine_per_pixel(ycbcr, *color_inverse(matrix, offset))

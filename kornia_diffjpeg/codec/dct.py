@@ -7,7 +7,9 @@ import math
 import torch
 from torch import Tensor
 
-__all__ = ["blockify", "block_dct", "block_idct", "dct_matrix", "unblockify"]
+from kornia_diffjpeg.codec.constants import cached
+
+__all__ = ["blockify", "block_dct", "block_idct", "block_transform", "block_transform_t", "dct_matrix", "unblockify"]
 
 
 def dct_matrix(dtype: torch.dtype = torch.float32, device: torch.device | str | None = None) -> Tensor:
@@ -19,14 +21,23 @@ def dct_matrix(dtype: torch.dtype = torch.float32, device: torch.device | str | 
     return basis.to(dtype=dtype, device=device)
 
 
-def _block_transform(dtype: torch.dtype, device: torch.device) -> Tensor:
-    """The 64x64 matrix of the 2-D DCT on row-major flattened blocks."""
+def _build_block_transform() -> Tensor:
     basis = dct_matrix(torch.float64)
     transform = torch.kron(basis, basis)
     # The DC row is exactly 1/8; the product of two rounded 1/sqrt(8) falls short by an ulp, which
     # would send exact rounding ties of flat blocks the wrong way in float64.
     transform[0] = 0.125
-    return transform.to(dtype=dtype, device=device)
+    return transform
+
+
+def block_transform(dtype: torch.dtype, device: torch.device) -> Tensor:
+    """The 64x64 matrix of the 2-D DCT on row-major flattened blocks, cached per dtype and device (do not modify)."""
+    return cached("block_dct", dtype, device, _build_block_transform)
+
+
+def block_transform_t(dtype: torch.dtype, device: torch.device) -> Tensor:
+    """The transpose of :func:`block_transform`, contiguous, cached (do not modify)."""
+    return cached("block_dct_t", dtype, device, lambda: _build_block_transform().T.contiguous())
 
 
 def blockify(plane: Tensor) -> Tensor:
@@ -45,9 +56,9 @@ def unblockify(blocks: Tensor) -> Tensor:
 
 def block_dct(blocks: Tensor) -> Tensor:
     """Forward DCT of flattened blocks (..., 64); coefficients in natural row-major order."""
-    return blocks @ _block_transform(blocks.dtype, blocks.device).T
+    return blocks @ block_transform_t(blocks.dtype, blocks.device)
 
 
 def block_idct(coefficients: Tensor) -> Tensor:
     """Inverse DCT of flattened coefficient blocks (..., 64)."""
-    return coefficients @ _block_transform(coefficients.dtype, coefficients.device)
+    return coefficients @ block_transform(coefficients.dtype, coefficients.device)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from kornia_diffjpeg.codec.constants import cached
+
 __all__ = ["forward_islow", "inverse_islow"]
 
 CONST_BITS, PASS1_BITS = 13, 2
@@ -76,23 +78,38 @@ def _build_passes() -> dict[str, tuple[list[list[int]], list[int]]]:
 _PASSES = _build_passes()
 
 
-def _pass(x: Tensor, name: str) -> Tensor:
-    """One pass along the last axis of float64 integer-valued (..., 8) vectors: matrix, then descale."""
+def _pass_constants(name: str, dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
+    """The pass's integer matrix, the descale's rounding bias and the inverse powers of two, cached."""
     matrix, shifts = _PASSES[name]
-    matrix = torch.tensor(matrix, dtype=torch.float64, device=x.device)
-    inverse_scale = torch.tensor([1.0 / (1 << k) for k in shifts], dtype=torch.float64, device=x.device)
-    rounding = torch.tensor([float(1 << k >> 1) for k in shifts], dtype=torch.float64, device=x.device)
-    products = torch.addmm(rounding, x.reshape(-1, 8), matrix.T)  # bias fused into the product
-    return products.mul_(inverse_scale).floor_().view(x.shape)  # powers of two: exact
+    return (
+        cached(("islow", name), dtype, device, lambda: torch.tensor(matrix, dtype=torch.float64)),
+        cached(("islow_bias", name), dtype, device, lambda: torch.tensor([float(1 << k >> 1) for k in shifts])),
+        cached(("islow_scale", name), dtype, device, lambda: torch.tensor([1.0 / (1 << k) for k in shifts])),
+    )
+
+
+def _row_pass(x: Tensor, name: str) -> Tensor:
+    """One pass along the rows of float64 integer-valued blocks (..., 8, 8): matrix, then descale."""
+    matrix, bias, scale = _pass_constants(name, x.dtype, x.device)
+    products = torch.addmm(bias, x.reshape(-1, 8), matrix.T)  # bias fused into the product
+    return products.mul_(scale).floor_().view(x.shape)  # powers of two: exact
+
+
+def _column_pass(x: Tensor, name: str) -> Tensor:
+    """One pass along the columns of blocks (..., 8, 8), as a product from the left: no transposed copies."""
+    matrix, bias, scale = _pass_constants(name, x.dtype, x.device)
+    return torch.matmul(matrix, x).add_(bias.view(8, 1)).mul_(scale.view(8, 1)).floor_()
 
 
 def forward_islow(blocks: Tensor) -> Tensor:
-    """``jpeg_fdct_islow`` of level-shifted samples (..., 8, 8) (integer-valued); output scaled by 8."""
-    rows = _pass(blocks.double(), "forward1")
-    return _pass(rows.transpose(-1, -2).contiguous(), "forward2").transpose(-1, -2)
+    """``jpeg_fdct_islow`` of level-shifted samples (..., 8, 8) (integer-valued); output scaled by 8, float64.
+
+    Every intermediate value is an integer below 2**40: exact in float64 (and float64 products are not
+    subject to TF32 on GPUs).
+    """
+    return _column_pass(_row_pass(blocks.double(), "forward1"), "forward2")
 
 
 def inverse_islow(dequantized: Tensor) -> Tensor:
     """``jpeg_idct_islow`` of dequantized coefficients (..., 8, 8), before the +128 level shift and range limit."""
-    columns = _pass(dequantized.double().transpose(-1, -2).contiguous(), "inverse1")
-    return _pass(columns.transpose(-1, -2).contiguous(), "inverse2")
+    return _row_pass(_column_pass(dequantized.double(), "inverse1"), "inverse2")

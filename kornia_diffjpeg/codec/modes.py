@@ -30,8 +30,10 @@ from kornia_diffjpeg.codec.surrogates import (
     clip_straight_through,
     differentiable_clip,
     polynomial_round,
+    polynomial_round_straight_through,
     round_half_away,
-    snap_polynomial,
+    rounded_clip,
+    rounded_sample,
     straight_through,
 )
 
@@ -40,8 +42,6 @@ __all__ = ["STE", "Exact", "Mode", "Surrogate"]
 
 def _value_only(function, x: Tensor) -> Tensor:  # noqa: ANN001
     """Evaluate ``function`` without recording a graph (its gradient is replaced anyway)."""
-    if function is polynomial_round:  # the default: a fused forward, ties are immaterial here
-        return snap_polynomial(x.detach())
     with torch.no_grad():
         return function(x)
 
@@ -52,9 +52,11 @@ class Mode:
     Attributes:
         interpolates_tables: whether tables at fractional qualities interpolate linearly between
             the integer qualities' libjpeg tables (smooth face) or follow libjpeg's formula.
+        reads_exact_samples: whether the encoder rounds the image to 8-bit samples first.
     """
 
     interpolates_tables: bool = False
+    reads_exact_samples: bool = False
 
     def __init__(self, rounding: RoundingSurrogate) -> None:
         self.rounding = rounding
@@ -73,14 +75,31 @@ class Mode:
         """``(x + bias) >> bits``: floor division of integer samples by a power of two."""
         raise NotImplementedError
 
+    def floor_offset(self, bits: int) -> float:
+        """What :meth:`floor_scaled` needs added to ``(x + bias) / 2**bits`` to give ``(x + bias) >> bits``."""
+        raise NotImplementedError
+
+    def floor_scaled(self, x: Tensor) -> Tensor:
+        """The flooring of :meth:`shift_right` applied to ``(x + bias) / 2**bits + floor_offset(bits)``."""
+        raise NotImplementedError
+
     def clip(self, x: Tensor, low: float, high: float) -> Tensor:
         raise NotImplementedError
+
+    def round_clip(self, x: Tensor, low: float, high: float, divisor: float = 1.0) -> Tensor:
+        """``clip(round_sample(x), low, high) / divisor`` in one step."""
+        return self.clip(self.round_sample(x), low, high) / divisor
 
 
 class Surrogate(Mode):
     """The smooth face: surrogates in the forward pass (mode ``"surrogate"``)."""
 
     interpolates_tables = True
+
+    def __init__(self, rounding: RoundingSurrogate) -> None:
+        super().__init__(rounding)
+        # The default surrogate has fused steps; a custom callable runs as given.
+        self.fused = rounding is polynomial_round
 
     def read_samples(self, x: Tensor) -> Tensor:
         return x
@@ -89,36 +108,60 @@ class Surrogate(Mode):
         return self.rounding(x)
 
     def round_sample(self, x: Tensor) -> Tensor:
+        if self.fused:  # ties are immaterial here: halves to even
+            return rounded_sample(x, "polynomial")
         return straight_through(_value_only(self.rounding, x), x)
 
     def shift_right(self, x: Tensor, bits: int, bias: float = 0.0) -> Tensor:
         # Centered so that rounding gives floor((x + bias) / 2**bits) for integer x.
         divisor = float(1 << bits)
-        centered = torch.add(x, bias - (divisor - 1.0) / 2.0).mul_(1.0 / divisor)
-        return straight_through(_value_only(self.rounding, centered), centered)
+        return self.floor_scaled(torch.add(x, bias - (divisor - 1.0) / 2.0).mul_(1.0 / divisor))
+
+    def floor_offset(self, bits: int) -> float:
+        return -(1.0 - 1.0 / float(1 << bits)) / 2.0
+
+    def floor_scaled(self, x: Tensor) -> Tensor:
+        return self.round_sample(x)
 
     def clip(self, x: Tensor, low: float, high: float) -> Tensor:
         return differentiable_clip(x, low, high)
+
+    def round_clip(self, x: Tensor, low: float, high: float, divisor: float = 1.0) -> Tensor:
+        if self.fused:
+            return rounded_clip(x, "polynomial", low, high, True, divisor)
+        return rounded_clip(self.round_sample(x), "none", low, high, True, divisor)
 
 
 class STE(Mode):
     """True rounding, flooring and clipping forward, the smooth face's gradients backward."""
 
+    reads_exact_samples = True
+
     def read_samples(self, x: Tensor) -> Tensor:
         return self.round_sample(x)
 
     def quantize_round(self, x: Tensor) -> Tensor:
+        if self.rounding is polynomial_round:
+            return polynomial_round_straight_through(x)
         return straight_through(round_half_away(x), self.rounding(x))
 
     def round_sample(self, x: Tensor) -> Tensor:
-        return straight_through(torch.add(x.detach(), 0.5).floor_(), x)
+        return rounded_sample(x, "half_up")
 
     def shift_right(self, x: Tensor, bits: int, bias: float = 0.0) -> Tensor:
-        scaled = torch.add(x, bias).mul_(1.0 / float(1 << bits))
-        return straight_through(scaled.detach().floor(), scaled)
+        return self.floor_scaled(torch.add(x, bias).mul_(1.0 / float(1 << bits)))
+
+    def floor_offset(self, bits: int) -> float:
+        return 0.0
+
+    def floor_scaled(self, x: Tensor) -> Tensor:
+        return rounded_sample(x, "floor")
 
     def clip(self, x: Tensor, low: float, high: float) -> Tensor:
         return clip_straight_through(x, low, high)
+
+    def round_clip(self, x: Tensor, low: float, high: float, divisor: float = 1.0) -> Tensor:
+        return rounded_clip(x, "half_up", low, high, False, divisor)
 
 
 class Exact(Mode):

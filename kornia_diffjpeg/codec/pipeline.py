@@ -25,8 +25,9 @@ from kornia_diffjpeg._checks import (
     check_table,
     entry_point,
 )
-from kornia_diffjpeg.codec.color import jfif_color, rgb_to_ycbcr, ycbcr_to_rgb
-from kornia_diffjpeg.codec.dct import block_dct, block_idct, blockify, unblockify
+from kornia_diffjpeg.codec.color import jfif_color_cached, rgb_to_ycbcr, scaled_color, ycbcr_to_rgb
+from kornia_diffjpeg.codec.constants import cached
+from kornia_diffjpeg.codec.dct import block_transform, block_transform_t, blockify, unblockify
 from kornia_diffjpeg.codec.exact import decode_exact, encode_exact
 from kornia_diffjpeg.codec.modes import (
     STE,
@@ -39,10 +40,10 @@ from kornia_diffjpeg.codec.sampling import (
     ceil_div,
     downsample_chroma,
     pad_to_multiple,
-    upsample_chroma,
+    upsample_chroma_smooth,
 )
 from kornia_diffjpeg.codec.surrogates import RoundingSurrogate, resolve_rounding, round_half_away, straight_through
-from kornia_diffjpeg.codec.tables import annex_k_tables, given_table, quality_scaled_table
+from kornia_diffjpeg.codec.tables import annex_k_stacked, given_table, quality_scaled_table, standard_quality_tables
 
 __all__ = ["MODES", "DiffJPEGCodec", "JPEGCoefficients", "diff_jpeg", "jpeg_decode", "jpeg_encode"]
 
@@ -126,7 +127,7 @@ def _exact_tables(
     device: torch.device,
 ) -> tuple[Tensor, Tensor | None]:
     """libjpeg's integer tables, with qualities and base tables rounded to integers (halves up)."""
-    # Rounded in float64: a float32 value just below a half must not round up.
+    # Rounded in float64: a float32 value just below a half must not round up (these are a few numbers).
     rounded = [None if t is None else torch.floor(t.detach().double() + 0.5).to(dtype) for t in (quality, qt_y, qt_c)]
     libjpeg_rules = STE(round_half_away)  # integer table formula forward
     return _resolve_tables(*rounded, channels, batch, libjpeg_rules, dtype, device)
@@ -154,15 +155,30 @@ def _resolve_tables(
         luma = given_table(qt_y.to(dtype), ops)
         chroma = given_table(qt_c.to(dtype), ops) if channels == 3 else None
         return luma, chroma
-    base_y, base_c = annex_k_tables(dtype, device)
-    quality = quality.to(dtype).view(batch, 1, 1)
+    quality = quality.to(dtype)
+    if qt_y is None and (qt_c is None or channels == 1):  # the standard tables: both in one step
+        tables = standard_quality_tables(quality.reshape(batch), ops).view(batch, 2, 8, 8)
+        return tables[:, 0], tables[:, 1] if channels == 3 else None
+    base_y, base_c = annex_k_stacked(dtype, device).unbind(0)
+    quality = quality.view(batch, 1, 1)
     luma = quality_scaled_table(base_y if qt_y is None else qt_y.to(dtype), quality, ops)
     chroma = quality_scaled_table(base_c if qt_c is None else qt_c.to(dtype), quality, ops) if channels == 3 else None
     return luma, chroma
 
 
+def _level_shift_dc(dtype: torch.dtype, device: torch.device) -> Tensor:
+    """(64,): the DCT of a block of 128s, ``-1024`` at DC: the encoder's level shift, folded into the DCT."""
+    return cached("level_shift_dc", dtype, device, lambda: torch.eye(64, dtype=torch.float64)[0] * -1024.0)
+
+
+def _blocks_per_sample(blocks: Tensor) -> int:
+    return blocks.shape[1] * blocks.shape[2] * blocks.shape[3]
+
+
 def _quantize(planes: Tensor, table: Tensor, ops: Mode) -> Tensor:
     """Blocks, DCT of the level-shifted samples, and quantization by the per-sample tables.
+
+    The level shift is folded into the DCT's matrix product (a bias at DC).
 
     The coefficients' gradient is the rounding surrogate's; the tables' gradient takes the rounding's
     mean slope (1). With the surrogate's slope, whose mean over a step is 1/4 for the cubic, the
@@ -171,19 +187,34 @@ def _quantize(planes: Tensor, table: Tensor, ops: Mode) -> Tensor:
     With slope 1 the gradient of the squared error w.r.t. a table entry Q is ``2 Q d**2``, whose
     mean is the derivative of the uniform quantizer's error ``Q**2 / 12``.
     """
-    coefficients = block_dct(blockify(planes - 128.0))
-    table = table.reshape(-1, 1, 1, 1, 64)
-    quantized = ops.quantize_round(coefficients / table.detach())
-    if table.requires_grad:
-        ratio = coefficients.detach() / table
-        quantized = quantized + (ratio - ratio.detach())
-    return quantized
+    blocks = blockify(planes)
+    batch = blocks.shape[0]
+    dtype, device = planes.dtype, planes.device
+    # Divided after the product, not folded into it: exact ties (flat blocks) must stay ties.
+    coefficients = torch.addmm(_level_shift_dc(dtype, device), blocks.reshape(-1, 64), block_transform_t(dtype, device))
+    divisor = table.detach().reshape(batch, 1, 64)
+    ratio = coefficients.view(batch, _blocks_per_sample(blocks), 64) / divisor
+    quantized = ops.quantize_round(ratio)
+    if torch.is_grad_enabled() and table.requires_grad:  # d(coefficient / table) / d table, 0 forward
+        quantized = quantized + ratio.detach() * (divisor / table.reshape(batch, 1, 64) - 1.0)
+    return quantized.view(blocks.shape)
 
 
-def _reconstruct(blocks: Tensor, table: Tensor, size: tuple[int, int], ops: Mode) -> Tensor:
-    """Dequantization, IDCT, level shift, sample rounding and range limit, cropped to ``size``."""
-    samples = unblockify(block_idct(blocks * table.reshape(-1, 1, 1, 1, 64)))[..., : size[0], : size[1]]
-    return ops.clip(ops.round_sample(samples + 128.0), 0.0, 255.0)
+def _reconstruct(blocks: Tensor, table: Tensor, size: tuple[int, int], ops: Mode, divisor: float = 1.0) -> Tensor:
+    """Dequantization, IDCT and level shift (one batched matrix product per plane), then sample rounding
+    and range limit, cropped to ``size`` (and divided by ``divisor``)."""
+    batch = blocks.shape[0]
+    transform = table.reshape(batch, 64, 1) * block_transform(blocks.dtype, blocks.device)
+    shift = cached("level_shift", blocks.dtype, blocks.device, lambda: torch.full((64,), 128.0, dtype=torch.float64))
+    samples = torch.baddbmm(shift, blocks.reshape(batch, _blocks_per_sample(blocks), 64), transform).view(blocks.shape)
+    return ops.round_clip(_crop(unblockify(samples), size), 0.0, 255.0, divisor)
+
+
+def _crop(planes: Tensor, size: tuple[int, int]) -> Tensor:
+    """The top left (height, width) of planes; no step when they have that size (a slice's gradient costs a copy)."""
+    if tuple(planes.shape[-2:]) == tuple(size):
+        return planes
+    return planes[..., : size[0], : size[1]]
 
 
 def _encode(
@@ -194,24 +225,28 @@ def _encode(
     ops: Mode,
     color: tuple[Tensor, Tensor],
 ) -> tuple[Tensor, Tensor | None]:
-    samples = ops.read_samples(image * 255.0)
     if image.shape[1] == 1:
-        return _quantize(pad_to_multiple(samples, 8, 8), qt_y, ops), None
-    ycbcr = ops.round_sample(rgb_to_ycbcr(samples, *color))
-    luma = _quantize(pad_to_multiple(ycbcr[:, :1], 8, 8), qt_y, ops)
-    chroma = _quantize(downsample_chroma(ycbcr[:, 1:], subsampling, ops), qt_c, ops)
+        return _quantize(pad_to_multiple(ops.read_samples(image * 255.0), 8, 8), qt_y, ops), None
+    matrix, offset = color
+    if ops.reads_exact_samples:
+        ycbcr = rgb_to_ycbcr(ops.read_samples(image * 255.0), matrix, offset)
+    else:  # the 0..255 scaling folded into the matrix
+        ycbcr = rgb_to_ycbcr(image, *scaled_color(matrix, offset, 255.0))
+    luma, chroma = ops.round_sample(ycbcr).split((1, 2), dim=1)  # split: its gradient is one concatenation
+    luma = _quantize(pad_to_multiple(luma, 8, 8), qt_y, ops)
+    chroma = _quantize(downsample_chroma(chroma, subsampling, ops), qt_c, ops)
     return luma, chroma
 
 
 def _decode(coefficients: JPEGCoefficients, ops: Mode, color: tuple[Tensor, Tensor]) -> Tensor:
     height, width = coefficients.image_size
-    luma = _reconstruct(coefficients.luma, coefficients.qt_y, (height, width), ops)
     if coefficients.chroma is None:
-        return luma / 255.0
+        return _reconstruct(coefficients.luma, coefficients.qt_y, (height, width), ops, 255.0)
+    luma = _reconstruct(coefficients.luma, coefficients.qt_y, (height, width), ops)
     chroma = _reconstruct(coefficients.chroma, coefficients.qt_c, coefficients.chroma_size, ops)
-    chroma = upsample_chroma(chroma, coefficients.subsampling, ops)[..., :height, :width]
+    chroma = _crop(upsample_chroma_smooth(chroma, coefficients.subsampling, ops), (height, width))
     rgb = ycbcr_to_rgb(torch.cat((luma, chroma), dim=1), *color)
-    return ops.clip(ops.round_sample(rgb), 0.0, 255.0).div_(255.0)
+    return ops.round_clip(rgb, 0.0, 255.0, 255.0)
 
 
 def _as_int(*tensors: Tensor | None) -> tuple[Tensor | None, ...]:
@@ -228,7 +263,7 @@ def _decode_exact(coefficients: JPEGCoefficients) -> Tensor:
 
 def _color_or_default(color: Color, dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor]:
     if color is None:
-        return jfif_color(dtype, device)
+        return jfif_color_cached(dtype, device)
     return color[0].to(dtype), color[1].to(dtype)
 
 

@@ -7,9 +7,9 @@ shifts, so the same code is the smooth, straight-through and exact face.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
+from kornia_diffjpeg.codec.constants import cached
 from kornia_diffjpeg.codec.modes import Mode
 from kornia_diffjpeg.codec.options import Subsampling
 
@@ -20,6 +20,7 @@ __all__ = [
     "pad_to_multiple",
     "replicate_edges",
     "upsample_chroma",
+    "upsample_chroma_smooth",
 ]
 
 #: Horizontal and vertical chroma subsampling factors of each layout.
@@ -33,17 +34,17 @@ def ceil_div(a: int, b: int) -> int:
 def replicate_edges(plane: Tensor, height: int, width: int) -> Tensor:
     """Extend the bottom and right edges to (height, width) by repeating the last row and column.
 
-    Float planes use ``F.pad(mode="replicate")`` (one fused kernel) except under ``torch.compile``, where
-    inductor mis-strides its backward (torch 2.13); integer planes and compiled code gather indices.
+    A concatenation with the expanded edge: one copy per padded side, for any dtype, and its backward
+    keeps no input (replication padding keeps its input, only for its shape).
     """
     pad_h, pad_w = height - plane.shape[-2], width - plane.shape[-1]
-    if pad_h == 0 and pad_w == 0:
-        return plane
-    if plane.is_floating_point() and not torch.compiler.is_compiling():
-        return F.pad(plane, (0, pad_w, 0, pad_h), mode="replicate")
-    rows = torch.arange(height, device=plane.device).clamp_(max=plane.shape[-2] - 1)
-    cols = torch.arange(width, device=plane.device).clamp_(max=plane.shape[-1] - 1)
-    return plane[..., rows, :][..., cols]
+    if pad_h > 0:
+        edge = plane[..., -1:, :]
+        plane = torch.cat((plane, edge.expand(*edge.shape[:-2], pad_h, edge.shape[-1])), dim=-2)
+    if pad_w > 0:
+        edge = plane[..., -1:]
+        plane = torch.cat((plane, edge.expand(*edge.shape[:-1], pad_w)), dim=-1)
+    return plane
 
 
 def pad_to_multiple(plane: Tensor, row_multiple: int, col_multiple: int) -> Tensor:
@@ -54,9 +55,10 @@ def pad_to_multiple(plane: Tensor, row_multiple: int, col_multiple: int) -> Tens
     )
 
 
-def _alternating_bias(width: int, even: int, odd: int, like: Tensor) -> Tensor:
-    bias = torch.tensor([even, odd], dtype=like.dtype, device=like.device)
-    return bias.repeat(width // 2)
+def _alternating_bias(width: int, even: float, odd: float, like: Tensor) -> Tensor:
+    """``(even, odd, even, odd, ...)`` of length ``2 * width``, cached per dtype and device."""
+    build = lambda: torch.tensor([even, odd], dtype=torch.float64).repeat(width)  # noqa: E731
+    return cached(("alternating", width, even, odd), like.dtype, like.device, build)
 
 
 def downsample_chroma(chroma: Tensor, subsampling: Subsampling, ops: Mode) -> Tensor:
@@ -71,25 +73,49 @@ def downsample_chroma(chroma: Tensor, subsampling: Subsampling, ops: Mode) -> Te
         return pad_to_multiple(chroma, 8, 8)
     chroma = pad_to_multiple(chroma, factor_h, 16)
     width = chroma.shape[-1]
+    bits = 2 if factor_h == 2 else 1  # h2v2: (a + b + c + d + {1, 2}) >> 2; h2v1: (a + b + {0, 1}) >> 1
+    bias = (1, 2) if factor_h == 2 else (0, 1)
+    if chroma.is_floating_point():  # the mean, then the bias and centering as one row: three steps
+        offset = ops.floor_offset(bits)
+        scale = 1.0 / float(1 << bits)
+        row = _alternating_bias(width // 4, bias[0] * scale + offset, bias[1] * scale + offset, chroma)
+        mean = torch.add(row, _BoxSum.apply(chroma, factor_h), alpha=scale)  # scale: 1 / (samples per box)
+        return pad_to_multiple(ops.floor_scaled(mean), 8, 8)
     total = chroma[..., 0::factor_h, 0::2] + chroma[..., 0::factor_h, 1::2]
     if factor_h == 2:
         total = total + chroma[..., 1::2, 0::2] + chroma[..., 1::2, 1::2]
-    if factor_h == 2:  # h2v2: (a + b + c + d + {1, 2}) >> 2
-        down = ops.shift_right(total + _alternating_bias(width // 2, 1, 2, total), 2)
-    else:  # h2v1: (a + b + {0, 1}) >> 1
-        down = ops.shift_right(total + _alternating_bias(width // 2, 0, 1, total), 1)
-    return pad_to_multiple(down, 8, 8)
+    return pad_to_multiple(ops.shift_right(total + _alternating_bias(width // 4, *bias, total), bits), 8, 8)
+
+
+class _BoxSum(torch.autograd.Function):
+    """Sums of ``rows`` x 2 boxes of planes (B, C, H, W) (H a multiple of ``rows``, W even); the gradient
+    is spread back by one expanded copy, nothing saved (strided slices or pooling cost more on the CPU)."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(x: Tensor, rows: int) -> Tensor:
+        total = x[..., 0::rows, 0::2] + x[..., 0::rows, 1::2]
+        if rows == 2:
+            total = total.add_(x[..., 1::2, 0::2]).add_(x[..., 1::2, 1::2])
+        return total
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:  # noqa: ANN001
+        ctx.rows = inputs[1]
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # noqa: ANN001, ANN205
+        rows = ctx.rows
+        *lead, height, width = grad.shape
+        spread = grad.reshape(*lead, height, 1, width, 1).expand(*lead, height, rows, width, 2)
+        return spread.reshape(*lead, height * rows, width * 2), None
 
 
 def _neighbours(x: Tensor, dim: int) -> tuple[Tensor, Tensor]:
     """The previous and next sample along ``dim`` (-1 or -2) with the edge sample repeated."""
     size = x.shape[dim]
-    # Replication padding is float-only in torch, and inductor mis-strides its backward (torch 2.13).
-    if not x.is_floating_point() or torch.compiler.is_compiling():
-        previous = torch.cat((x.narrow(dim, 0, 1), x.narrow(dim, 0, size - 1)), dim=dim)
-        following = torch.cat((x.narrow(dim, 1, size - 1), x.narrow(dim, size - 1, 1)), dim=dim)
-        return previous, following
-    padded = F.pad(x, (1, 1, 0, 0) if dim == -1 else (0, 0, 1, 1), mode="replicate")  # one copy, two views
+    padded = torch.cat((x.narrow(dim, 0, 1), x, x.narrow(dim, size - 1, 1)), dim=dim)  # one copy, two views
     return padded.narrow(dim, 0, size), padded.narrow(dim, 2, size)
 
 
@@ -131,3 +157,56 @@ def upsample_chroma(chroma: Tensor, subsampling: Subsampling, ops: Mode) -> Tens
     if factor_h == 2:
         return _fancy_columns(_fancy_rows(chroma), (8, 7), 4, ops)
     return _fancy_columns(chroma, (1, 2), 2, ops)
+
+
+def _triangle(x: Tensor, dim: int) -> Tensor:
+    """Along ``dim`` (-1 or -2): ``3 x[i] + x[i - 1]`` and ``3 x[i] + x[i + 1]`` interleaved, edges repeated."""
+    previous, following = _neighbours(x, dim)
+    return _interleave(torch.add(previous, x, alpha=3), torch.add(following, x, alpha=3), dim)
+
+
+def _triangle_adjoint(grad: Tensor, dim: int) -> Tensor:
+    """The transpose of :func:`_triangle`: (..., 2n) along ``dim`` back to (..., n)."""
+    size = grad.shape[dim] // 2
+    pairs = grad.unflatten(dim, (size, 2))
+    even, odd = pairs.select(dim, 0), pairs.select(dim, 1)  # dim counts from the end: unchanged by unflatten
+    # x[i] feeds even[i] and odd[i] (weight 3), even[i + 1] and odd[i - 1], and at the edges even[0], odd[n - 1].
+    from_next = torch.cat((even.narrow(dim, 1, size - 1), odd.narrow(dim, size - 1, 1)), dim=dim)
+    from_previous = torch.cat((even.narrow(dim, 0, 1), odd.narrow(dim, 0, size - 1)), dim=dim)
+    return torch.add(from_next + from_previous, even + odd, alpha=3)
+
+
+class _FancyFilter(torch.autograd.Function):
+    """The linear part of fancy upsampling (triangle filters along the given dims), with its transpose as
+    backward: no zero-filled slice gradients, nothing saved."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(x: Tensor, dims: tuple[int, ...]) -> Tensor:
+        for dim in dims:
+            x = _triangle(x, dim)
+        return x
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:  # noqa: ANN001
+        ctx.dims = inputs[1]
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # noqa: ANN001, ANN205
+        for dim in reversed(ctx.dims):
+            grad = _triangle_adjoint(grad, dim)
+        return grad, None
+
+
+def upsample_chroma_smooth(chroma: Tensor, subsampling: Subsampling, ops: Mode) -> Tensor:
+    """:func:`upsample_chroma` for float planes in fewer steps: the linear filter as one function with a
+    hand-written transpose, then its bias, centering and shift as one row added, then one flooring."""
+    factor_w, factor_h = SUBSAMPLING_FACTORS[subsampling]
+    if factor_w == 1 or chroma.shape[-1] <= 2 or chroma.shape[-2] < 2:
+        return upsample_chroma(chroma, subsampling, ops)
+    bits, bias = (4, (8, 7)) if factor_h == 2 else (2, (1, 2))
+    filtered = _FancyFilter.apply(chroma, (-2, -1) if factor_h == 2 else (-1,))
+    offset, scale = ops.floor_offset(bits), 1.0 / float(1 << bits)
+    row = _alternating_bias(chroma.shape[-1], bias[0] * scale + offset, bias[1] * scale + offset, filtered)
+    return ops.floor_scaled(torch.add(row, filtered, alpha=scale))

@@ -22,6 +22,9 @@ __all__ = [
     "fourier_round",
     "linear_round",
     "polynomial_round",
+    "polynomial_round_straight_through",
+    "rounded_clip",
+    "rounded_sample",
     "resolve_rounding",
     "round_half_away",
     "sigmoid_round",
@@ -37,32 +40,76 @@ CLIP_SLOPE = 1e-3
 
 def round_half_away(x: Tensor) -> Tensor:
     """Round to the nearest integer, halves away from zero (libjpeg's quantizer convention)."""
-    return torch.trunc(x + torch.copysign(x.new_tensor(0.5), x))
+    # trunc(x + sign(x) / 2): the same float additions as trunc(x + copysign(1/2, x)) (at 0 both give 0),
+    # without a constant tensor to build.
+    return torch.add(x, torch.sign(x), alpha=0.5).trunc_()
 
 
 class _PolynomialRound(torch.autograd.Function):
-    """``round(x) + (x - round(x))**3`` with a hand-written backward ``3 (x - round(x))**2``.
+    """``round(x) + (x - round(x))**3`` (or ``round(x)`` itself when ``straight``), backward ``3 (x - round(x))**2``.
 
-    Saves one tensor instead of autograd's chain of temporaries: this runs on every coefficient.
+    Saves its input alone instead of autograd's chain of temporaries: this runs on every coefficient.
     """
 
     generate_vmap_rule = True  # torch.func.vmap derives the batched rule from forward and setup_context
 
     @staticmethod
-    def forward(x: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(x: Tensor, straight: bool) -> Tensor:
         nearest = round_half_away(x)
-        residual = x - nearest
-        return residual.pow(3).add_(nearest), residual
+        return nearest if straight else torch.sub(x, nearest).pow_(3).add_(nearest)
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:  # noqa: ANN001
-        ctx.save_for_backward(output[1])
-        ctx.mark_non_differentiable(output[1])
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(inputs[0])
 
     @staticmethod
-    def backward(ctx, grad: Tensor, _unused: Tensor) -> Tensor:  # noqa: ANN001
-        (residual,) = ctx.saved_tensors
-        return grad * residual.square().mul_(3.0)
+    def backward(ctx, grad: Tensor):  # noqa: ANN001, ANN205
+        (x,) = ctx.saved_tensors
+        residual = x - round_half_away(x)
+        return grad * residual.square_().mul_(3.0), None
+
+
+def polynomial_round_straight_through(x: Tensor) -> Tensor:
+    """``round(x)`` (halves away from zero) forward, :func:`polynomial_round`'s derivative backward."""
+    return _PolynomialRound.apply(x, True)
+
+
+class _RoundedSample(torch.autograd.Function):
+    """A rounded value forward, the identity backward (the sample roundings' mean slope); saves nothing.
+
+    ``kind``: ``"polynomial"`` (the cubic surrogate's value, halves to even), ``"half_up"``
+    (``floor(x + 1/2)``) or ``"floor"``.
+    """
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(x: Tensor, kind: str) -> Tensor:
+        return _rounded_value(x, kind)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:  # noqa: ANN001
+        pass
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # noqa: ANN001, ANN205
+        return grad, None
+
+
+def _rounded_value(x: Tensor, kind: str) -> Tensor:
+    if kind == "polynomial":
+        return snap_polynomial(x)
+    if kind == "half_up":
+        return torch.add(x, 0.5).floor_()
+    if kind == "floor":
+        return torch.floor(x)
+    return x
+
+
+def rounded_sample(x: Tensor, kind: str) -> Tensor:
+    """``x`` rounded by ``kind`` (see :class:`_RoundedSample`) forward, gradient 1 backward."""
+    return _RoundedSample.apply(x, kind)
 
 
 def snap_polynomial(x: Tensor) -> Tensor:
@@ -78,7 +125,7 @@ def polynomial_round(x: Tensor) -> Tensor:
         >>> polynomial_round(torch.tensor([0.25, 1.5, -2.0]))
         tensor([ 0.0156,  1.8750, -2.0000])
     """
-    return _PolynomialRound.apply(x)[0]
+    return _PolynomialRound.apply(x, False)
 
 
 def linear_round(x: Tensor) -> Tensor:
@@ -133,28 +180,60 @@ def straight_through(forward_value: Tensor, surrogate_value: Tensor) -> Tensor:
     return forward_value.detach() + (surrogate_value - surrogate_value.detach())
 
 
-class _SlopedClip(torch.autograd.Function):
-    """Clip to [low, high] (softly: slope ``slope`` outside, or hard); gradient 1 inside, ``slope`` outside."""
+class _RoundedClip(torch.autograd.Function):
+    """Round (``kind`` as :class:`_RoundedSample`), clip to [low, high] and divide by ``divisor``, in one step.
+
+    The clip is soft (slope ``slope`` outside the bounds) or hard; the gradient is ``1 / divisor``
+    inside and ``slope / divisor`` outside, the rounding's being 1. Only a boolean mask is saved for
+    backward; it is a second, non-differentiable output (so that ``torch.func.vmap`` can batch the
+    function), computed only when a gradient is recorded.
+    """
 
     generate_vmap_rule = True  # torch.func.vmap derives the batched rule from forward and setup_context
 
     @staticmethod
-    def forward(x: Tensor, low: float, high: float, slope: float, soft: bool) -> Tensor:
-        hard = torch.clamp(x, low, high)
-        return torch.lerp(hard, x, slope) if soft else hard
+    def forward(  # noqa: PLR0913
+        x: Tensor, kind: str, low: float, high: float, slope: float, soft: bool, divisor: float, mask: bool
+    ) -> tuple[Tensor, Tensor | None]:
+        rounded = _rounded_value(x, kind)
+        hard = torch.clamp(rounded, low, high)
+        inside = torch.eq(hard, rounded) if mask else None
+        # hard + slope (rounded - hard): lerp's formula for weights below 1/2, in two cheaper steps
+        out = hard
+        if soft:  # in place unless the rounding returned the input itself
+            excess = rounded.sub_(hard) if rounded is not x else rounded - hard
+            out = hard.add_(excess, alpha=slope)
+        return (out if divisor == 1.0 else out.div_(divisor)), inside
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:  # noqa: ANN001
-        x, low, high, slope, _ = inputs
-        ctx.save_for_backward(x)
-        ctx.bounds = (low, high, slope)
+        _, inside = output
+        if inside is not None:
+            ctx.mark_non_differentiable(inside)
+            ctx.save_for_backward(inside)
+        ctx.slope, ctx.divisor = inputs[4], inputs[6]
 
     @staticmethod
-    def backward(ctx, grad: Tensor):  # noqa: ANN001, ANN205
-        (x,) = ctx.saved_tensors
-        low, high, slope = ctx.bounds
-        inside = (x >= low) & (x <= high)
-        return torch.where(inside, grad, grad * slope), None, None, None, None
+    def backward(ctx, grad: Tensor, _: Tensor | None):  # noqa: ANN001, ANN205
+        (inside,) = ctx.saved_tensors
+        if ctx.divisor != 1.0:
+            grad = grad / ctx.divisor
+        return torch.where(inside, grad, grad * ctx.slope), None, None, None, None, None, None, None
+
+
+def _rounded_clip(  # noqa: PLR0913
+    x: Tensor, kind: str, low: float, high: float, slope: float, soft: bool, divisor: float
+) -> Tensor:
+    needs_mask = torch.is_grad_enabled() and x.requires_grad
+    return _RoundedClip.apply(x, kind, low, high, slope, soft, divisor, needs_mask)[0]
+
+
+def rounded_clip(
+    x: Tensor, kind: str, low: float, high: float, soft: bool, divisor: float = 1.0, slope: float = CLIP_SLOPE
+) -> Tensor:
+    """``clip(round(x), low, high) / divisor`` (``kind``: ``"polynomial"``, ``"half_up"``, ``"floor"`` or
+    ``"none"``; soft or hard clip) with the soft clip's gradient over ``divisor``."""
+    return _rounded_clip(x, kind, low, high, slope, soft, divisor)
 
 
 def differentiable_clip(x: Tensor, low: float, high: float, slope: float = CLIP_SLOPE) -> Tensor:
@@ -164,9 +243,9 @@ def differentiable_clip(x: Tensor, low: float, high: float, slope: float = CLIP_
         >>> [round(v, 3) for v in differentiable_clip(torch.tensor([-10.0, 0.5, 265.0]), 0.0, 255.0).tolist()]
         [-0.01, 0.5, 255.01]
     """
-    return _SlopedClip.apply(x, low, high, slope, True)
+    return _rounded_clip(x, "none", low, high, slope, True, 1.0)
 
 
 def clip_straight_through(x: Tensor, low: float, high: float, slope: float = CLIP_SLOPE) -> Tensor:
     """Hard clip forward, the soft clip's gradient (1 inside, ``slope`` outside) backward."""
-    return _SlopedClip.apply(x, low, high, slope, False)
+    return _rounded_clip(x, "none", low, high, slope, False, 1.0)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from kornia_diffjpeg.codec.constants import cached
 from kornia_diffjpeg.codec.modes import Mode
 from kornia_diffjpeg.codec.surrogates import differentiable_clip, straight_through
 
@@ -19,7 +20,10 @@ __all__ = [
     "standard_tables",
     "ANNEX_K_CHROMA",
     "ANNEX_K_LUMA",
+    "annex_k_stacked",
     "annex_k_tables",
+    "libjpeg_tables_by_quality",
+    "standard_quality_tables",
     "given_table",
     "libjpeg_table",
     "quality_scaled_table",
@@ -63,6 +67,22 @@ def annex_k_tables(
     )
 
 
+def annex_k_stacked(dtype: torch.dtype, device: torch.device) -> Tensor:
+    """The luma and chroma base tables stacked, (2, 8, 8), cached per dtype and device (do not modify)."""
+    return cached("annex_k", dtype, device, lambda: torch.tensor((ANNEX_K_LUMA, ANNEX_K_CHROMA), dtype=torch.float64))
+
+
+def libjpeg_tables_by_quality(dtype: torch.dtype, device: torch.device) -> Tensor:
+    """libjpeg's luma and chroma tables at every integer quality, (101, 2, 64) (row 0 repeats quality 1), cached."""
+
+    def build() -> Tensor:
+        base = torch.tensor((ANNEX_K_LUMA, ANNEX_K_CHROMA), dtype=torch.float64).view(1, 2, 64)
+        quality = torch.arange(101, dtype=torch.float64).clamp_(min=1.0).view(101, 1, 1)
+        return libjpeg_table(base, quality)
+
+    return cached("libjpeg_tables", dtype, device, build)
+
+
 def quality_to_scale(quality: Tensor) -> Tensor:
     """libjpeg's percentage scale without its integer division: ``5000 / q`` below 50, ``200 - 2 q`` above."""
     return torch.where(quality < 50.0, 5000.0 / quality, 200.0 - 2.0 * quality)
@@ -86,14 +106,41 @@ def libjpeg_table(base: Tensor, quality: Tensor) -> Tensor:
 
 def quality_scaled_table(base: Tensor, quality: Tensor, ops: Mode) -> Tensor:
     """Base tables (..., 8, 8) scaled by qualities (broadcastable, e.g. (B, 1, 1)) for the mode."""
+    forward = _quality_scaled_value(base.detach(), quality.detach(), ops)
+    if not (torch.is_grad_enabled() and (base.requires_grad or quality.requires_grad)):
+        return forward
     smooth = differentiable_clip(base * quality_to_scale(quality) / 100.0, 1.0, 255.0)
-    base, quality = base.detach(), quality.detach()
+    return straight_through(forward, smooth)
+
+
+def _quality_scaled_value(base: Tensor, quality: Tensor, ops: Mode) -> Tensor:
     if ops.interpolates_tables:
         lower = torch.floor(quality)
         upper = torch.clamp(lower + 1.0, max=100.0)
-        forward = torch.lerp(libjpeg_table(base, lower), libjpeg_table(base, upper), quality - lower)
+        return torch.lerp(libjpeg_table(base, lower), libjpeg_table(base, upper), quality - lower)
+    return libjpeg_table(base, quality)
+
+
+def standard_quality_tables(quality: Tensor, ops: Mode) -> Tensor:
+    """The Annex K luma and chroma tables scaled by per-sample qualities (B,) for the mode: (B, 2, 64).
+
+    Forward values come from a cached table of libjpeg's tables at the integer qualities (the smooth
+    face interpolates between neighbours); the gradient is that of :func:`quality_scaled_table`.
+    """
+    dtype, device = quality.dtype, quality.device
+    detached = quality.detach().view(-1, 1, 1)
+    if ops.interpolates_tables:
+        by_quality = libjpeg_tables_by_quality(dtype, device)
+        lower = torch.floor(detached)
+        index = lower.view(-1).long()
+        upper = index.add(1).clamp_(max=100)
+        forward = torch.lerp(by_quality[index], by_quality[upper], detached - lower)
     else:
-        forward = libjpeg_table(base, quality)
+        forward = libjpeg_table(annex_k_stacked(dtype, device).view(1, 2, 64), detached)
+    if not (torch.is_grad_enabled() and quality.requires_grad):
+        return forward
+    base = annex_k_stacked(dtype, device).view(1, 2, 64)
+    smooth = differentiable_clip(base * quality_to_scale(quality.view(-1, 1, 1)) / 100.0, 1.0, 255.0)
     return straight_through(forward, smooth)
 
 
@@ -113,6 +160,7 @@ def standard_tables(quality: Tensor) -> tuple[Tensor, Tensor]:
         >>> int(qt_y[0, 0, 0]), int(qt_c[0, 7, 7])
         (16, 99)
     """
-    luma, chroma = annex_k_tables(torch.float32, quality.device)
-    quality = quality.float().view(-1, 1, 1)
-    return libjpeg_table(luma, quality), libjpeg_table(chroma, quality)
+    base = annex_k_stacked(torch.float32, quality.device)
+    quality = quality.float().view(-1, 1, 1, 1)
+    tables = libjpeg_table(base, quality)
+    return tables[:, 0], tables[:, 1]

@@ -62,10 +62,11 @@ class TestSmoke:
     @pytest.mark.parametrize("mode", MODES)
     @pytest.mark.parametrize("subsampling", SUBSAMPLINGS)
     @pytest.mark.parametrize("channels", (1, 3))
-    def test_every_mode_layout_and_channel_count(self, mode, subsampling, channels):
-        images = torch.rand(2, channels, 13, 19)
+    def test_every_mode_layout_and_channel_count(self, mode, subsampling, channels, device):
+        images = torch.rand(2, channels, 13, 19).to(device)
         for name, aug in _augmentations(mode=mode, subsampling=subsampling, p=1.0).items():
-            out = aug(images)
+            out = aug.to(device)(images)
+            assert out.device == images.device, name
             assert out.shape == images.shape and out.dtype == images.dtype, name
             expected = diff_jpeg(images, aug._params["quality"], mode=mode, subsampling=subsampling)
             torch.testing.assert_close(out, expected, rtol=0, atol=0, msg=name)
@@ -307,11 +308,11 @@ class TestOutput:
         torch.testing.assert_close(out, diff_jpeg(images, qt_y=qt_y, qt_c=qt_c, mode="exact"), rtol=0, atol=0)
 
     @pytest.mark.parametrize("subsampling", SUBSAMPLINGS)
-    def test_exact_mode_equals_opencv_at_the_drawn_integer_quality(self, subsampling):
+    def test_exact_mode_equals_opencv_at_the_drawn_integer_quality(self, subsampling, device):
         torch.manual_seed(5)
         images = torch.cat([_photos(3), _photos(1, channels=1).expand(1, 3, -1, -1)])  # a gray RGB image too
-        aug = RandomDiffJPEG((1, 100), mode="exact", subsampling=subsampling, p=1.0)
-        out = aug(images)
+        aug = RandomDiffJPEG((1, 100), mode="exact", subsampling=subsampling, p=1.0).to(device)
+        out = aug(images.to(device)).cpu()
         for image, coded, quality in zip(images, out, aug._params["quality"], strict=True):
             integer = int(np.floor(float(quality) + 0.5))  # exact mode rounds qualities, halves up
             np.testing.assert_array_equal(to_uint8(coded), opencv_jpeg(to_uint8(image), integer, subsampling))
@@ -365,10 +366,10 @@ class TestLearnable:
             random(torch.rand(3, 3, 8, 8))  # the codec accepts them
 
     @pytest.mark.parametrize("mode", MODES)
-    def test_gradients_reach_every_learnable_setting_and_the_image(self, mode):
+    def test_gradients_reach_every_learnable_setting_and_the_image(self, mode, device):
         torch.manual_seed(6)
-        images = _photos(4).requires_grad_()
-        qt_y, qt_c = annex_k_tables()
+        images = _photos(4).to(device).requires_grad_()
+        qt_y, qt_c = (table.to(device) for table in annex_k_tables())
         augs = {
             "DiffJPEG quality": DiffJPEG(35.0, mode=mode, learnable=True),
             "DiffJPEG quality at 1": DiffJPEG(1.0, mode=mode, learnable=True),
@@ -381,7 +382,7 @@ class TestLearnable:
         }
         for name, aug in augs.items():
             images.grad = None
-            F.mse_loss(aug(images), images).backward()
+            F.mse_loss(aug.to(device)(images), images).backward()
             _finite_nonzero(images.grad, f"{name}: image")
             for parameter_name, parameter in aug.named_parameters():
                 _finite_nonzero(parameter.grad, f"{name}: {parameter_name}")

@@ -38,9 +38,10 @@ def max_abs_diff(a: np.ndarray, b: np.ndarray) -> int:
     return int(np.abs(a.astype(np.int64) - b.astype(np.int64)).max())
 
 
-def coded_uint8(array: np.ndarray, quality=None, **kwargs) -> np.ndarray:
-    """diff_jpeg of a uint8 (H, W[, 3]) image, back as uint8 in the codecs' layout."""
-    return to_uint8(diff_jpeg(from_uint8(array).unsqueeze(0), quality, **kwargs)[0])
+def coded_uint8(array: np.ndarray, quality=None, device: torch.device | str = "cpu", **kwargs) -> np.ndarray:
+    """diff_jpeg on ``device`` of a uint8 (H, W[, 3]) image, back as uint8 in the codecs' layout (on the CPU)."""
+    kwargs = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in kwargs.items()}
+    return to_uint8(diff_jpeg(from_uint8(array).unsqueeze(0).to(device), quality, **kwargs)[0])
 
 
 def ceil_div(a: int, b: int) -> int:
@@ -115,11 +116,11 @@ class TestAgainstRealCodec:
     #              pixels within +-2 gray levels: worst 96.2%.
     #   surrogate: PSNR worst 35.7 dB (astronaut q=1), typically 40-53 dB.
     @pytest.mark.parametrize("subsampling", SUBSAMPLINGS)
-    def test_photos(self, photo, subsampling):
+    def test_photos(self, photo, subsampling, device):
         for q in QUALITIES:
             reference = opencv_jpeg(photo, q, subsampling)
-            ste = coded_uint8(photo, float(q), mode="ste", subsampling=subsampling)
-            surrogate = coded_uint8(photo, float(q), mode="surrogate", subsampling=subsampling)
+            ste = coded_uint8(photo, float(q), device, mode="ste", subsampling=subsampling)
+            surrogate = coded_uint8(photo, float(q), device, mode="surrogate", subsampling=subsampling)
             assert ste.shape == reference.shape == surrogate.shape
             context = f"q={q} {subsampling}"
             assert psnr(ste, reference) >= 38.0, context
@@ -128,12 +129,13 @@ class TestAgainstRealCodec:
             assert psnr(surrogate, reference) >= 32.0, context
 
     @pytest.mark.parametrize("q", [1, 50, 75, 95])
-    def test_odd_sized_photo(self, odd_photo, q):
+    def test_odd_sized_photo(self, odd_photo, q, device):
         # 37x53: partial blocks and MCUs in every layout (measured ste >= 47.3 dB, surrogate >= 35.7 dB).
         for subsampling in SUBSAMPLINGS:
             reference = pillow_jpeg(odd_photo, q, subsampling)
-            assert psnr(coded_uint8(odd_photo, q, mode="ste", subsampling=subsampling), reference) >= 40.0
-            assert psnr(coded_uint8(odd_photo, q, mode="surrogate", subsampling=subsampling), reference) >= 32.0
+            assert psnr(coded_uint8(odd_photo, q, device, mode="ste", subsampling=subsampling), reference) >= 40.0
+            ours = coded_uint8(odd_photo, q, device, mode="surrogate", subsampling=subsampling)
+            assert psnr(ours, reference) >= 32.0
 
     # Flat images code to a DC term only; measured: ste identical to libjpeg everywhere (incl. the
     # exact tie of gray77 at q=50). Surrogate: the cubic surrogate misses a DC by up to 1/8 of a step,
@@ -404,10 +406,10 @@ class TestProperties:
         seed=st.integers(0, 2**16),
     )
     def test_shape_dtype_device_and_range(
-        self, batched, batch, channels, height, width, q, mode, subsampling, kind, seed
+        self, batched, batch, channels, height, width, q, mode, subsampling, kind, seed, device
     ):
         shape = (batch, channels, height, width) if batched else (channels, height, width)
-        image = _image(seed, shape, kind)
+        image = _image(seed, shape, kind).to(device)
         coded = diff_jpeg(image, q, mode=mode, subsampling=subsampling)
         assert coded.shape == image.shape and coded.dtype == image.dtype and coded.device == image.device
         assert bool(torch.isfinite(coded).all())
@@ -430,15 +432,17 @@ class TestProperties:
         qualities=st.lists(st.floats(1.0, 100.0, allow_nan=False), min_size=3, max_size=3),
         seed=st.integers(0, 2**16),
     )
-    def test_batch_equals_samples_alone(self, channels, height, width, mode, subsampling, tables, qualities, seed):
-        image = _image(seed, (3, channels, height, width))
+    def test_batch_equals_samples_alone(
+        self, channels, height, width, mode, subsampling, tables, qualities, seed, device
+    ):
+        image = _image(seed, (3, channels, height, width)).to(device)
         generator = torch.Generator().manual_seed(seed)
         kwargs = {}
         if tables in ("quality", "both"):
-            kwargs["quality"] = torch.tensor(qualities)
+            kwargs["quality"] = torch.tensor(qualities, device=device)
         if tables in ("tables", "both"):
-            kwargs["qt_y"] = torch.randint(1, 256, (3, 8, 8), generator=generator).float()
-            kwargs["qt_c"] = torch.randint(1, 256, (3, 8, 8), generator=generator).float()
+            kwargs["qt_y"] = torch.randint(1, 256, (3, 8, 8), generator=generator).float().to(device)
+            kwargs["qt_c"] = torch.randint(1, 256, (3, 8, 8), generator=generator).float().to(device)
         together = diff_jpeg(image, mode=mode, subsampling=subsampling, **kwargs)
         for i in range(3):
             alone = diff_jpeg(image[i], mode=mode, subsampling=subsampling, **{k: v[i] for k, v in kwargs.items()})
@@ -542,7 +546,7 @@ class TestProperties:
 
 def _backward(output: torch.Tensor, seed: int = 0) -> None:
     weights = torch.randn(output.shape, generator=torch.Generator().manual_seed(seed), dtype=output.dtype)
-    (output * weights).sum().backward()
+    (output * weights.to(output.device)).sum().backward()
 
 
 def _finite_nonzero(grad, name: str) -> None:
@@ -571,17 +575,17 @@ class TestGradients:
     @pytest.mark.parametrize("q", [1.0, 50.0, 100.0, 37.3])
     @pytest.mark.parametrize("channels", [1, 3])
     @pytest.mark.parametrize("mode", MODES)
-    def test_finite_and_nonzero(self, mode, channels, q):
-        image = _image(0, (2, channels, 16, 24)).requires_grad_()
-        quality = torch.tensor([q, q], requires_grad=True)
+    def test_finite_and_nonzero(self, mode, channels, q, device):
+        image = _image(0, (2, channels, 16, 24)).to(device).requires_grad_()
+        quality = torch.tensor([q, q], device=device, requires_grad=True)
         _backward(diff_jpeg(image, quality, mode=mode))
         _finite_nonzero(image.grad, "image")
         for i in range(2):  # per-sample qualities each get their own gradient
             _finite_nonzero(quality.grad[i], f"quality[{i}]")
 
         # Tables used as given (no quality).
-        qt_y = torch.full((8, 8), 10.0, requires_grad=True)
-        qt_c = torch.full((8, 8), 12.0, requires_grad=True)
+        qt_y = torch.full((8, 8), 10.0, device=device, requires_grad=True)
+        qt_c = torch.full((8, 8), 12.0, device=device, requires_grad=True)
         _backward(diff_jpeg(image.detach(), qt_y=qt_y, qt_c=qt_c if channels == 3 else None, mode=mode))
         _finite_nonzero(qt_y.grad, "qt_y")
         if channels == 3:
@@ -589,9 +593,9 @@ class TestGradients:
 
         # Base tables scaled by the quality.
         generator = torch.Generator().manual_seed(1)
-        qt_y = torch.randint(1, 100, (8, 8), generator=generator).float().requires_grad_()
-        qt_c = torch.randint(1, 100, (8, 8), generator=generator).float().requires_grad_()
-        quality = torch.tensor(q, requires_grad=True)
+        qt_y = torch.randint(1, 100, (8, 8), generator=generator).float().to(device).requires_grad_()
+        qt_c = torch.randint(1, 100, (8, 8), generator=generator).float().to(device).requires_grad_()
+        quality = torch.tensor(q, device=device, requires_grad=True)
         _backward(diff_jpeg(image.detach(), quality, qt_y=qt_y, qt_c=qt_c if channels == 3 else None, mode=mode))
         _finite_nonzero(quality.grad, "quality (with tables)")
         grads = [qt_y.grad] + ([qt_c.grad] if channels == 3 else [])

@@ -87,13 +87,18 @@ def uint8_images(draw, channels: int) -> np.ndarray:
     return make_content(kind, height, width, channels, draw(st.integers(0, 2**32 - 1)))
 
 
-def as_batch(*arrays: np.ndarray) -> torch.Tensor:
-    return torch.stack([from_uint8(a) for a in arrays])
+def as_batch(*arrays: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    return torch.stack([from_uint8(a) for a in arrays]).to(device)
 
 
-def exact(array: np.ndarray, quality=None, subsampling: str = "4:2:0", **kwargs) -> np.ndarray:
-    """diff_jpeg(mode="exact") of one uint8 image, back as uint8 in the codecs' layout."""
-    coded = diff_jpeg(as_batch(array), quality, mode="exact", subsampling=subsampling, **kwargs)
+def exact(
+    array: np.ndarray, quality=None, subsampling: str = "4:2:0", device: torch.device | str = "cpu", **kwargs
+) -> np.ndarray:
+    """diff_jpeg(mode="exact") of one uint8 image on ``device``, back as uint8 in the codecs' layout (on the CPU)."""
+    kwargs = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in kwargs.items()}
+    if isinstance(quality, torch.Tensor):
+        quality = quality.to(device)
+    coded = diff_jpeg(as_batch(array, device=device), quality, mode="exact", subsampling=subsampling, **kwargs)
     return to_uint8(coded[0])
 
 
@@ -132,16 +137,16 @@ def as_integers(t: torch.Tensor) -> torch.Tensor:
 
 class TestRandomImages:
     @given(data=st.data(), quality=st.integers(1, 100), subsampling=st.sampled_from(SUBSAMPLINGS))
-    def test_color(self, data, quality, subsampling):
+    def test_color(self, data, quality, subsampling, device):
         array = data.draw(uint8_images(3), label="array")
-        ours = exact(array, float(quality), subsampling)
+        ours = exact(array, float(quality), subsampling, device)
         assert_same(ours, opencv_jpeg(array, quality, subsampling), f"OpenCV q={quality} {subsampling}")
         assert_same(ours, pillow_jpeg(array, quality, subsampling), f"Pillow q={quality} {subsampling}")
 
     @given(data=st.data(), quality=st.integers(1, 100))
-    def test_grayscale(self, data, quality):
+    def test_grayscale(self, data, quality, device):
         array = data.draw(uint8_images(1), label="array")
-        ours = exact(array, float(quality))
+        ours = exact(array, float(quality), device=device)
         assert ours.ndim == 2
         assert_same(ours, opencv_jpeg(array, quality), f"OpenCV q={quality}")
         assert_same(ours, pillow_jpeg(array, quality), f"Pillow q={quality}")
@@ -152,15 +157,14 @@ class TestRandomImages:
         bounds=st.sampled_from([(1, 1), (1, 4), (1, 255), (2, 40), (100, 255), (255, 255)]),
         seed=st.integers(0, 2**32 - 1),
     )
-    def test_custom_tables(self, data, layout, bounds, seed):
+    def test_custom_tables(self, data, layout, bounds, seed, device):
         # Tables used as given (no quality), against Pillow's qtables= (natural order).
         array = data.draw(uint8_images(_channels(layout)), label="array")
         rng = np.random.default_rng(seed)
         luma, chroma = random_table(rng, *bounds), random_table(rng, *bounds)
         subsampling = _subsampling(layout)
-        ours = exact(
-            array, qt_y=torch.from_numpy(luma).float(), qt_c=torch.from_numpy(chroma).float(), subsampling=subsampling
-        )
+        qt_y, qt_c = torch.from_numpy(luma).float(), torch.from_numpy(chroma).float()
+        ours = exact(array, qt_y=qt_y, qt_c=qt_c, subsampling=subsampling, device=device)
         assert_same(ours, pillow_jpeg(array, subsampling=subsampling, qtables=[luma, chroma]), f"tables {bounds}")
 
 
@@ -170,11 +174,11 @@ class TestRandomImages:
 
 
 class TestPhotos:
-    def test_every_quality(self, photo):
+    def test_every_quality(self, photo, device):
         # The 100 qualities in one batch, one per sample.
         layouts = ("4:2:0", "4:4:4") if photo.ndim == 3 else ("gray",)
-        image = as_batch(photo).expand(100, -1, -1, -1)
-        qualities = torch.arange(1.0, 101.0)
+        image = as_batch(photo, device=device).expand(100, -1, -1, -1)
+        qualities = torch.arange(1.0, 101.0, device=device)
         for layout in layouts:
             subsampling = _subsampling(layout)
             coded = diff_jpeg(image, qualities, mode="exact", subsampling=subsampling)
@@ -182,12 +186,12 @@ class TestPhotos:
                 assert_same(to_uint8(coded[q - 1]), opencv_jpeg(photo, q, subsampling), f"q={q} {layout}")
 
     @pytest.mark.parametrize("subsampling", SUBSAMPLINGS)
-    def test_odd_sized_photo(self, odd_photo, subsampling):
+    def test_odd_sized_photo(self, odd_photo, subsampling, device):
         # 37x53: partial blocks and MCUs in every layout.
         qualities = (1, 5, 20, 49, 50, 51, 75, 90, 99, 100)
         coded = diff_jpeg(
-            as_batch(odd_photo).expand(len(qualities), -1, -1, -1),
-            torch.tensor(qualities),
+            as_batch(odd_photo, device=device).expand(len(qualities), -1, -1, -1),
+            torch.tensor(qualities, device=device),
             mode="exact",
             subsampling=subsampling,
         )
@@ -206,27 +210,25 @@ def _batch_of_contents(layout: str, height: int = 19, width: int = 27) -> list[n
 
 class TestPerSample:
     @pytest.mark.parametrize("layout", LAYOUTS)
-    def test_qualities(self, layout):
+    def test_qualities(self, layout, device):
         arrays = _batch_of_contents(layout)
-        qualities = [3, 35, 50, 77, 100]
+        qualities = torch.tensor([3, 35, 50, 77, 100], dtype=torch.float32, device=device)
         subsampling = _subsampling(layout)
-        coded = diff_jpeg(
-            as_batch(*arrays), torch.tensor(qualities, dtype=torch.float32), mode="exact", subsampling=subsampling
-        )
-        for i, (array, q) in enumerate(zip(arrays, qualities, strict=True)):
+        coded = diff_jpeg(as_batch(*arrays, device=device), qualities, mode="exact", subsampling=subsampling)
+        for i, (array, q) in enumerate(zip(arrays, qualities.int().tolist(), strict=True)):
             assert_same(to_uint8(coded[i]), opencv_jpeg(array, q, subsampling), f"sample {i} q={q}")
 
     @pytest.mark.parametrize("layout", LAYOUTS)
-    def test_tables(self, layout):
+    def test_tables(self, layout, device):
         arrays = _batch_of_contents(layout)
         rng = np.random.default_rng(1)
         lumas = np.stack([random_table(rng, 1, high) for high in (1, 8, 64, 255, 255)])
         chromas = np.stack([random_table(rng, low, 255) for low in (1, 2, 50, 200, 255)])
         subsampling = _subsampling(layout)
         coded = diff_jpeg(
-            as_batch(*arrays),
-            qt_y=torch.from_numpy(lumas).float(),
-            qt_c=torch.from_numpy(chromas).float(),
+            as_batch(*arrays, device=device),
+            qt_y=torch.from_numpy(lumas).float().to(device),
+            qt_c=torch.from_numpy(chromas).float().to(device),
             mode="exact",
             subsampling=subsampling,
         )
