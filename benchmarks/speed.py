@@ -50,6 +50,7 @@ from kornia_diffjpeg import ModeName, diff_jpeg
 from kornia_diffjpeg.codec.dct import blockify, dct_matrix, unblockify
 from testing.datasets import load_photos
 from testing.reference import opencv_jpeg, to_uint8
+from testing.syncs import HostSyncCounter
 
 MODES: tuple[ModeName, ...] = ("surrogate", "ste", "exact")
 SYNC_OPS = {"aten._local_scalar_dense.default", "aten._linalg_check_errors.default", "aten.is_nonzero.default"}
@@ -153,8 +154,10 @@ class OpCounter(TorchDispatchMode):
 
 def count_ops(fn: Callable[[], object]) -> OpCounter:
     fn()  # warm-up: caches filled
-    with OpCounter() as counter:
+    # HostSyncCounter also sees Tensor.tolist/numpy, which read data without dispatching an op on the CPU.
+    with OpCounter() as counter, HostSyncCounter() as syncs:
         fn()
+    counter.syncs = syncs.total
     return counter
 
 
