@@ -38,14 +38,13 @@ import numpy as np
 import torch
 from _common import RESULTS_DIR, format_table, interleaved_median_ms, make_parser, peak_memory_bytes, setup
 from skimage import data
-from torch.utils._python_dispatch import TorchDispatchMode
 
 from kornia_diffjpeg import decode_jpeg, diff_jpeg, encode_jpeg, jpeg_encode, jpeg_file_size
-from testing.datasets import load_photos, photo_crops
+from testing.datasets import layout_photos, layout_subsampling, photo_crops, random_crop
 from testing.reference import as_blocks, from_uint8, opencv_encode, pillow_encode, to_uint8
+from testing.syncs import DispatchCounter
 
 LAYOUTS = ("4:2:0", "4:2:2", "4:4:4", "grayscale")
-GRAY_PHOTOS = ("camera", "moon", "coins")
 CHUNK = 10  # qualities coded per call (memory of a batch of full photos)
 
 
@@ -56,24 +55,13 @@ def _print(*args: object) -> None:
 # --- bytes ----------------------------------------------------------------------------------------
 
 
-def _photos(layout: str, quick: bool) -> dict[str, np.ndarray]:
-    photos = {name: getattr(data, name)() for name in GRAY_PHOTOS} if layout == "grayscale" else load_photos()
-    if quick:
-        photos = {name: np.ascontiguousarray(array[:96, :120]) for name, array in list(photos.items())[:2]}
-    return photos
-
-
-def _subsampling(layout: str) -> str:
-    return "4:2:0" if layout == "grayscale" else layout
-
-
 def _photo_rows(args: argparse.Namespace, sample: list[bytes]) -> Iterator[list[object]]:
     qualities = [1, 25, 50, 75, 90, 100] if args.quick else list(range(1, 101))
     for layout in LAYOUTS:
-        subsampling = _subsampling(layout)
+        subsampling = layout_subsampling(layout)
         for optimize in (False, True):
             files = opencv_bad = pillow_bad = 0
-            for array in _photos(layout, args.quick).values():
+            for array in layout_photos(layout, args.quick).values():
                 image = from_uint8(array)
                 for i in range(0, len(qualities), CHUNK):
                     chunk = qualities[i : i + CHUNK]
@@ -95,23 +83,15 @@ def _photo_rows(args: argparse.Namespace, sample: list[bytes]) -> Iterator[list[
             yield row
 
 
-def _random_crop(rng: np.random.Generator, layout: str, largest: int) -> np.ndarray:
-    photos = [getattr(data, name)() for name in (GRAY_PHOTOS if layout == "grayscale" else ("astronaut", "coffee"))]
-    array = photos[int(rng.integers(len(photos)))]
-    height, width = (int(rng.integers(1, largest + 1) | 1) for _ in range(2))  # odd sizes
-    top, left = int(rng.integers(array.shape[0] - height + 1)), int(rng.integers(array.shape[1] - width + 1))
-    return np.ascontiguousarray(array[top : top + height, left : left + width])
-
-
 def _crop_rows(args: argparse.Namespace, sample: list[bytes]) -> Iterator[list[object]]:
     rng = np.random.default_rng(0)
     count = 10 if args.quick else 100
     for tables in (False, True):
         for layout in LAYOUTS:
-            subsampling = _subsampling(layout)
+            subsampling = layout_subsampling(layout)
             files = opencv_bad = pillow_bad = 0
             for _ in range(count):
-                array = _random_crop(rng, layout, 301)
+                array = random_crop(rng, layout, 301)
                 options = {"subsampling": subsampling, "optimize": bool(rng.integers(2))}
                 image = from_uint8(array)
                 if tables:
@@ -204,18 +184,8 @@ def read_section(args: argparse.Namespace, sample: list[bytes]) -> int:
 # --- speed --------------------------------------------------------------------------------------
 
 
-class _OpCount(TorchDispatchMode):
-    def __init__(self) -> None:
-        super().__init__()
-        self.count = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
-        self.count += 1
-        return func(*args, **(kwargs or {}))
-
-
 def _ops(fn: Callable[[], object]) -> int:
-    with _OpCount() as counter:
+    with DispatchCounter() as counter:
         fn()
     return counter.count
 

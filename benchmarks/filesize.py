@@ -26,27 +26,13 @@ import numpy as np
 import torch
 from _common import format_table, interleaved_median_ms, make_parser, setup
 from _filesize_models import estimate_section, regressor_section
-from skimage import data
 
 from kornia_diffjpeg import jpeg_encode, jpeg_file_size
-from testing.datasets import load_photos
+from testing.datasets import layout_photos, layout_subsampling, load_photos, random_crop
 from testing.reference import from_uint8, opencv_encode, pillow_encode
 
 LAYOUTS = ("4:2:0", "4:2:2", "4:4:4", "grayscale")
-GRAY_PHOTOS = ("camera", "moon", "coins")
 CHUNK = 10  # qualities sized per call (memory of a batch of full photos)
-
-
-def _photos(layout: str, quick: bool) -> dict[str, np.ndarray]:
-    """The color photos (multiples of 16, as ``load_photos``) or the grayscale ones; 96x120 crops with ``--quick``."""
-    photos = {name: getattr(data, name)() for name in GRAY_PHOTOS} if layout == "grayscale" else load_photos()
-    if quick:
-        photos = {name: np.ascontiguousarray(array[:96, :120]) for name, array in list(photos.items())[:2]}
-    return photos
-
-
-def _subsampling(layout: str) -> str:
-    return "4:2:0" if layout == "grayscale" else layout
 
 
 def _mismatches(array: np.ndarray, ours: int, subsampling: str, optimize: bool, **settings) -> tuple[int, int]:
@@ -61,10 +47,10 @@ def _mismatches(array: np.ndarray, ours: int, subsampling: str, optimize: bool, 
 def _photo_rows(args: argparse.Namespace, device: torch.device) -> Iterator[list[object]]:
     qualities = [1, 25, 50, 75, 90, 100] if args.quick else list(range(1, 101))
     for layout in LAYOUTS:
-        subsampling = _subsampling(layout)
+        subsampling = layout_subsampling(layout)
         for optimize in (False, True):
             files = opencv_bad = pillow_bad = 0
-            for array in _photos(layout, args.quick).values():
+            for array in layout_photos(layout, args.quick).values():
                 image = from_uint8(array).to(device)
                 for i in range(0, len(qualities), CHUNK):
                     chunk = qualities[i : i + CHUNK]
@@ -77,23 +63,15 @@ def _photo_rows(args: argparse.Namespace, device: torch.device) -> Iterator[list
             yield [f"photos, q {qualities[0]}-{qualities[-1]}", layout, optimize, files, opencv_bad, pillow_bad]
 
 
-def _random_crop(rng: np.random.Generator, layout: str, largest: int) -> np.ndarray:
-    photos = [getattr(data, name)() for name in (GRAY_PHOTOS if layout == "grayscale" else ("astronaut", "coffee"))]
-    array = photos[int(rng.integers(len(photos)))]
-    height, width = (int(rng.integers(1, largest + 1) | 1) for _ in range(2))  # odd sizes
-    top, left = int(rng.integers(array.shape[0] - height + 1)), int(rng.integers(array.shape[1] - width + 1))
-    return np.ascontiguousarray(array[top : top + height, left : left + width])
-
-
 def _crop_rows(args: argparse.Namespace, device: torch.device) -> Iterator[list[object]]:
     rng = np.random.default_rng(0)
     count = 10 if args.quick else 100
     for tables in (False, True):
         for layout in LAYOUTS:
-            subsampling = _subsampling(layout)
+            subsampling = layout_subsampling(layout)
             files = opencv_bad = pillow_bad = 0
             for _ in range(count):
-                array = _random_crop(rng, layout, 301)
+                array = random_crop(rng, layout, 301)
                 optimize = bool(rng.integers(2))
                 image = from_uint8(array).to(device)
                 if tables:

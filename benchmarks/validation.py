@@ -19,24 +19,13 @@ import sys
 from pathlib import Path
 
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import format_table, interleaved_median_ms, make_parser, synchronize  # noqa: E402
 from kornia_diffjpeg import ModeName, diff_jpeg, set_validation  # noqa: E402
 from kornia_diffjpeg._checks import ValueChecks, check_image, check_quality  # noqa: E402
-from testing.syncs import HostSyncCounter  # noqa: E402
-
-
-class _OpCounter(TorchDispatchMode):
-    def __init__(self) -> None:
-        super().__init__()
-        self.count = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
-        self.count += 1
-        return func(*args, **(kwargs or {}))
+from testing.syncs import DispatchCounter, HostSyncCounter  # noqa: E402
 
 
 def _checks_alone(image: torch.Tensor, quality: torch.Tensor) -> None:
@@ -67,10 +56,10 @@ def main() -> None:
             with set_validation(enabled), torch.no_grad():
                 with HostSyncCounter() as syncs:
                     diff_jpeg(image, quality, mode=mode)
-                with _OpCounter() as ops:
+                with DispatchCounter() as ops:
                     diff_jpeg(image, quality, mode=mode)
             counts += [syncs.total, ops.count]
-        with _OpCounter() as ops, HostSyncCounter() as syncs:
+        with DispatchCounter() as ops, HostSyncCounter() as syncs:
             _checks_alone(image, quality)
         rows.append([mode, counts[0], counts[2], counts[1], counts[3], ops.count, syncs.total])
     header = ["mode", "syncs on", "syncs off", "ops on", "ops off", "ops of checks", "syncs of checks"]

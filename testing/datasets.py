@@ -31,7 +31,12 @@ __all__ = [
     "TEST_PHOTOS",
     "area_downscale",
     "center_crop",
+    "GRAY_BENCHMARK_PHOTOS",
     "fashion_mnist",
+    "layout_photos",
+    "layout_subsampling",
+    "random_crop",
+    "synthetic_photo",
     "imagenet_photos",
     "load_photos",
     "photo",
@@ -213,3 +218,41 @@ def fashion_mnist(
     images = _read_idx(images_path)[:limit]
     labels = _read_idx(Path(root) / f"{prefix}-labels-idx1-ubyte.gz")[:limit]
     return torch.from_numpy(images.copy()).float().div_(255.0).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))
+
+
+#: The grayscale photos of the file benchmarks.
+GRAY_BENCHMARK_PHOTOS = ("camera", "moon", "coins")
+
+
+def layout_subsampling(layout: str) -> str:
+    """The ``subsampling=`` of a benchmark layout (``"grayscale"`` is coded with the default)."""
+    return "4:2:0" if layout == "grayscale" else layout
+
+
+def layout_photos(layout: str, quick: bool = False) -> dict[str, np.ndarray]:
+    """The color photos (multiples of 16, as :func:`load_photos`) or, for ``"grayscale"``, the gray ones;
+    with ``quick``, 96x120 crops of the first two."""
+    photos = {name: photo(name) for name in GRAY_BENCHMARK_PHOTOS} if layout == "grayscale" else load_photos()
+    if quick:
+        photos = {name: np.ascontiguousarray(array[:96, :120]) for name, array in list(photos.items())[:2]}
+    return photos
+
+
+def random_crop(rng: np.random.Generator, layout: str, largest: int) -> np.ndarray:
+    """A crop of odd height and width in 1..``largest`` at a random place of a gray or color photo."""
+    names = GRAY_BENCHMARK_PHOTOS if layout == "grayscale" else ("astronaut", "coffee")
+    array = photo(names[int(rng.integers(len(names)))])
+    height, width = (int(rng.integers(1, largest + 1) | 1) for _ in range(2))
+    top, left = int(rng.integers(array.shape[0] - height + 1)), int(rng.integers(array.shape[1] - width + 1))
+    return np.ascontiguousarray(array[top : top + height, left : left + width])
+
+
+def synthetic_photo(seed: int, height: int, width: int, channels: int) -> np.ndarray:
+    """A smooth gradient with noise and a few sharp edges, uint8: photo-like statistics with many symbols."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    image = rng.uniform(0, 255) + rng.uniform(-3, 3) * x + rng.uniform(-3, 3) * y
+    image = image[..., None] + rng.normal(0, rng.choice([0, 4, 30, 90]), (height, width, channels))
+    image[rng.uniform(size=(height, width)) < rng.uniform(0, 0.1)] += 120
+    array = np.clip(image, 0, 255).astype(np.uint8)
+    return array[..., 0] if channels == 1 else array

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-__all__ = ["HostSyncCounter", "count_host_syncs"]
+__all__ = ["DispatchCounter", "HostSyncCounter", "count_host_syncs"]
 
 _SYNC_OPS = {
     "aten::_local_scalar_dense",
@@ -28,6 +28,25 @@ _SYNC_OPS = {
     "aten::unique_consecutive",
     "aten::unique_dim",
 }
+
+
+class DispatchCounter(TorchDispatchMode):
+    """A dispatch mode that counts the aten ops dispatched while it is active (``count``).
+
+    Example:
+        >>> with DispatchCounter() as counter:
+        ...     _ = torch.ones(2) + 1
+        >>> counter.count
+        2
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        self.count += 1
+        return func(*args, **(kwargs or {}))
 
 
 class HostSyncCounter(TorchDispatchMode):

@@ -12,7 +12,7 @@ from kornia_diffjpeg import jpeg_encode, jpeg_file_size
 from kornia_diffjpeg.filesize.codebook import canonical_codes, optimal_bits_and_values
 from kornia_diffjpeg.filesize.exact import header_size
 from kornia_diffjpeg.filesize.huffman import ZIGZAG
-from testing.datasets import PHOTO_NAMES
+from testing.datasets import PHOTO_NAMES, synthetic_photo
 from testing.datasets import small_crop as load_photo
 from testing.reference import from_uint8, opencv_encode, pillow_encode
 
@@ -40,17 +40,6 @@ def _segments(data: bytes) -> list[tuple[int, int]]:
         i += 2 + length
 
 
-def _random_image(seed: int, height: int, width: int, channels: int) -> np.ndarray:
-    """A smooth gradient with noise and a few sharp edges: photo-like statistics with many symbols."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width]
-    image = rng.uniform(0, 255) + rng.uniform(-3, 3) * x + rng.uniform(-3, 3) * y
-    image = image[..., None] + rng.normal(0, rng.choice([0, 4, 30, 90]), (height, width, channels))
-    image[rng.uniform(size=(height, width)) < rng.uniform(0, 0.1)] += 120
-    array = np.clip(image, 0, 255).astype(np.uint8)
-    return array[..., 0] if channels == 1 else array
-
-
 @pytest.mark.parametrize("name", PHOTO_NAMES)
 @pytest.mark.parametrize("optimize", [False, True])
 def test_photos_match_opencv_and_pillow(name: str, optimize: bool) -> None:
@@ -67,7 +56,7 @@ def test_photos_match_opencv_and_pillow(name: str, optimize: bool) -> None:
 
 @given(**IMAGE_SETTINGS, quality=st.integers(1, 100))
 def test_random_images_match_opencv_and_pillow(seed, height, width, channels, subsampling, quality, optimize) -> None:
-    array = _random_image(seed, height, width, channels)
+    array = synthetic_photo(seed, height, width, channels)
     size = jpeg_file_size(from_uint8(array), float(quality), subsampling=subsampling, optimize=optimize)
     assert size.shape == () and size.dtype == torch.int64
     assert int(size) == len(opencv_encode(array, quality, subsampling, optimize=optimize))
@@ -76,7 +65,7 @@ def test_random_images_match_opencv_and_pillow(seed, height, width, channels, su
 
 @given(**IMAGE_SETTINGS)
 def test_random_tables_match_pillow(seed, height, width, channels, subsampling, optimize) -> None:
-    array = _random_image(seed, height, width, channels)
+    array = synthetic_photo(seed, height, width, channels)
     rng = np.random.default_rng(seed)
     top = rng.choice([4, 40, 255])
     qt_y, qt_c = (torch.from_numpy(rng.integers(1, top + 1, (8, 8))).float() for _ in range(2))
@@ -104,7 +93,7 @@ def test_zero_runs_and_long_codes() -> None:
 
 @pytest.mark.parametrize("channels", [1, 3])
 def test_header_size_matches_the_written_headers(channels: int) -> None:
-    array = _random_image(1, 24, 40, channels)
+    array = synthetic_photo(1, 24, 40, channels)
     for optimize in (False, True):
         data = opencv_encode(array, 75, optimize=optimize)
         segments = _segments(data)

@@ -9,21 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kornia_diffjpeg import decode_jpeg, encode_jpeg, jpeg_encode, jpeg_file_size
-from testing.datasets import COLOR_PHOTO_NAMES, PHOTO_NAMES, small_crop
+from testing.datasets import COLOR_PHOTO_NAMES, PHOTO_NAMES, small_crop, synthetic_photo
 from testing.reference import from_uint8, opencv_encode, pillow_encode
 
 SUBSAMPLINGS = ("4:2:0", "4:2:2", "4:4:4")
-
-
-def _random_image(seed: int, height: int, width: int, channels: int) -> np.ndarray:
-    """A smooth gradient with noise and a few sharp edges: photo-like statistics with many symbols."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width]
-    image = rng.uniform(0, 255) + rng.uniform(-3, 3) * x + rng.uniform(-3, 3) * y
-    image = image[..., None] + rng.normal(0, rng.choice([0, 4, 30, 90]), (height, width, channels))
-    image[rng.uniform(size=(height, width)) < rng.uniform(0, 0.1)] += 120
-    array = np.clip(image, 0, 255).astype(np.uint8)
-    return array[..., 0] if channels == 1 else array
 
 
 @pytest.mark.parametrize("name", PHOTO_NAMES)
@@ -63,7 +52,7 @@ def test_layouts_and_optimized_tables(subsampling: str, optimize: bool) -> None:
 @pytest.mark.parametrize("size", [(1, 1), (1, 9), (9, 1), (7, 7), (8, 8), (15, 17), (16, 16), (17, 33), (31, 64)])
 @pytest.mark.parametrize("channels", [1, 3])
 def test_odd_sizes(size: tuple[int, int], channels: int) -> None:
-    array = _random_image(sum(size) + channels, *size, channels)
+    array = synthetic_photo(sum(size) + channels, *size, channels)
     for subsampling in SUBSAMPLINGS if channels == 3 else ("4:2:0",):
         for optimize in (False, True):
             data = encode_jpeg(from_uint8(array), 80.0, subsampling=subsampling, optimize=optimize)
@@ -73,7 +62,7 @@ def test_odd_sizes(size: tuple[int, int], channels: int) -> None:
 def test_largest_sides() -> None:
     """libjpeg's largest side, 65500 (the SOF's 16-bit fields, many MCUs in a row)."""
     for channels, size in ((1, (9, 65500)), (3, (65500, 3))):
-        array = _random_image(channels, *size, channels)
+        array = synthetic_photo(channels, *size, channels)
         assert encode_jpeg(from_uint8(array), 90.0) == [opencv_encode(array, 90)]
 
 
@@ -87,7 +76,7 @@ def test_largest_sides() -> None:
     optimize=st.booleans(),
 )
 def test_random_tables_match_pillow(seed, height, width, channels, subsampling, optimize) -> None:
-    array = _random_image(seed, height, width, channels)
+    array = synthetic_photo(seed, height, width, channels)
     rng = np.random.default_rng(seed)
     top = rng.choice([4, 40, 255])
     qt_y, qt_c = (torch.from_numpy(rng.integers(1, top + 1, (8, 8))).float() for _ in range(2))
