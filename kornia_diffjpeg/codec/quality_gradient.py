@@ -62,10 +62,11 @@ QUALITY_WINDOW = 3.0
 SCALE_WINDOW = 0.06
 
 
-def check_quality_gradient(quality_gradient: Any) -> None:
-    """Raise ``ValueError`` naming the argument when ``quality_gradient`` is not a known estimator."""
+def check_quality_gradient(quality_gradient: Any) -> QualityGradient:
+    """Return ``quality_gradient``, or raise ``ValueError`` naming the argument if it is not a known estimator."""
     if not isinstance(quality_gradient, str) or quality_gradient not in QUALITY_GRADIENTS:
         raise ValueError(f"quality_gradient must be one of {list(QUALITY_GRADIENTS)}, got {quality_gradient!r}")
+    return quality_gradient  # type: ignore[return-value]
 
 
 class _QualitySecant(torch.autograd.Function):
