@@ -26,12 +26,12 @@ of foolbox's 20 ImageNet photos at 224 px; for the attacks, photos 11-20 are hel
    an exhaustive search of each codec's forward over the integer qualities.
 4. Image gradients at unsaturated budgets. IFGSM (``attacks.ifgsm``) and PGD (``attacks.pgd``, seeded
    start) with eps 1/255 and 2/255, 5 steps, through each codec at the attacked quality, against
-   EfficientNet-Lite0 with its ImageNet weights, on views of foolbox's 20 labelled ImageNet photos (two
-   per photo: the whole photo and a 384 px center crop, 224 px), keeping those classified correctly
-   when clean; each view is attacked at one quality per band (q 1-10: 2, 5, 8; q 11-99: 20, 50, 80,
-   95, in turn). The adversarial image is rounded to 8 bits and coded by OpenCV at that quality; the
-   tables give the mean softmax probability of the true class in % and the top-1 accuracy in % after
-   it (lower = stronger attack), with "no attack" as the baseline.
+   EfficientNet-Lite0 with its ImageNet weights, on foolbox's 20 labelled ImageNet photos (224 px),
+   keeping those classified correctly when clean; each photo is attacked at one quality per band
+   (q 1-10: 2, 5, 8; q 11-99: 20, 50, 80, 95, in turn). The adversarial image is rounded to 8 bits
+   and coded by OpenCV at that quality; the tables give the mean softmax probability of the true
+   class in % and the top-1 accuracy in % after it (lower = stronger attack), with "no attack" as
+   the baseline. Photos 1-10 are the tuning split, 11-20 the held-out one.
 5. Cost of the quality gradient: forward+backward time of a 4x3x224x224 batch with a quality that
    requires grad (finite difference / analytic), and the forward time when it does not (default /
    ``quality_gradient="surrogate"``, the same code path), ratios of medians taken in turns, with 1
@@ -40,7 +40,7 @@ of foolbox's 20 ImageNet photos at 224 px; for the attacks, photos 11-20 are hel
    -dL/dq as arrows: benchmarks/results/gradients_quality.png.
 
 Run:   python benchmarks/gradients.py           (about 40 min on 2 quiet CPU cores)
-       python benchmarks/gradients.py --quick   (a few crops, one attack budget on 4 views; ~3 min)
+       python benchmarks/gradients.py --quick   (2 crops, 10 recovery steps, one attack budget on 2 photos)
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ RECOVERY_CROP = 64
 BANDS = {"q 1-10": (2, 5, 8), "q 11-99": (20, 50, 80, 95)}
 BUDGETS = (1, 2)  # eps on the 0..255 scale
 ATTACK_STEPS = 5
-VIEWS = 2
+VIEWS = 1
 
 
 def _ours(mode: str, quality_gradient: str = "finite_difference") -> Codec:
@@ -306,9 +306,10 @@ def attack_table(
                     probability.append(logits.softmax(1).gather(1, y[:, None])[:, 0].cpu())
                     correct.append(logits.argmax(1).eq(y).float().cpu())
                 key = (method, attack, "" if eps is None else f"{eps}/255")
-                rows.setdefault(key, {})[(split, band)] = (
-                    100.0 * float(torch.cat(probability).mean()),
-                    100.0 * float(torch.cat(correct).mean()),
+                result = (100.0 * float(torch.cat(probability).mean()), 100.0 * float(torch.cat(correct).mean()))
+                rows.setdefault(key, {})[(split, band)] = result
+                progress.write(
+                    f"  {split}, {band}, {method} {attack} {key[2]}: p(true) {result[0]:.2f} %, top-1 {result[1]:.1f} %"
                 )
                 progress.update(1)
         progress.write(f"  attacks on the {split} split done")
@@ -417,7 +418,7 @@ def attack_splits(model: torch.nn.Module, device: torch.device, quick: bool):
         keep = chosen & clean.eq(labels)
         x, y = images[keep], labels[keep]
         if quick:
-            x, y = x[:4], y[:4]
+            x, y = x[:2], y[:2]
         splits[name] = (x.to(device), y.to(device))
     return splits
 
@@ -433,7 +434,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, str]:
     held_out = center_crops(whole, CROP).to(device)
     tuning = photo_crops(COLOR_PHOTOS, count=12, size=CROP, scale=2, seed=0).to(device)
     if quick:
-        held_out, tuning = held_out[:3], tuning[:3]
+        held_out, tuning = held_out[:2], tuning[:2]
     sets = {"tuning": tuning, "held-out": held_out}
     tables = {}
 
@@ -449,7 +450,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, str]:
 
     start = time.perf_counter()
     recovery_sets = {name: center_crops(crops, RECOVERY_CROP) for name, crops in sets.items()}
-    tables["recovery"] = recovery_table(recovery_sets, 20 if quick else 60)
+    tables["recovery"] = recovery_table(recovery_sets, 10 if quick else 60)
     print("3. Quality recovery from one start (true q uniform in 1..99, Adam on log MSE)")
     print(tables["recovery"], f"({time.perf_counter() - start:.0f} s)\n", sep="\n", flush=True)
 
@@ -468,7 +469,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, str]:
         budgets = BUDGETS[:1] if quick else BUDGETS
         tables["attacks"] = attack_table(model, splits, budgets, ATTACK_CODECS)
         counts = ", ".join(f"{name} {len(y)}" for name, (_, y) in splits.items())
-        print(f"4. IFGSM / PGD, {ATTACK_STEPS} steps, EfficientNet-Lite0, views classified correctly ({counts})")
+        print(f"4. IFGSM / PGD, {ATTACK_STEPS} steps, EfficientNet-Lite0, photos classified correctly ({counts})")
         print(tables["attacks"], f"({time.perf_counter() - start:.0f} s)\n", sep="\n", flush=True)
     return tables
 
