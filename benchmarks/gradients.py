@@ -4,7 +4,7 @@ Compared in one run: our ``diff_jpeg`` in ``mode="surrogate"``, ``"ste"`` and ``
 default quality gradient (``quality_gradient="finite_difference"``: the mode's own output differenced
 over ``q -+ 3``), the surrogate mode with the smooth face's analytic quality gradient
 (``quality_gradient="surrogate"``, the behaviour before 0.2), two other estimators measured against it
-(``dithered q``: the mean of the smooth face over 8 qualities drawn in ``q -+ 3``; ``table secant``:
+(``dithered q``: the mean of the smooth face over 4 qualities drawn in ``q -+ 3``; ``table secant``:
 the surrogate mode whose tables' derivative is libjpeg's integer tables differenced over ``q -+ 3``),
 and ``kornia.enhance.jpeg_codec_differentiable`` (kornia 0.9; its own Annex K tables, 4:2:0). The real
 codec is OpenCV (libjpeg-turbo, 4:2:0). Two photo sets: "tuning" (random 96x96 crops of the
@@ -18,7 +18,8 @@ of foolbox's 20 ImageNet photos at 224 px; for the attacks, photos 11-20 are hel
    ``L(round(q) + s) - L(round(q) - s)`` with s = 1 and s = 3 (the attainable ceiling).
 2. Bounds. |dL/dq| of ``L = MSE(codec(x, q), x)`` at q = 1 and q = 100 over its value one quality
    inside (q = 2, q = 99), median over the held-out crops.
-3. Quality recovery from one start. Given only the real JPEG of a crop (64x64) at an unknown quality
+3. Quality recovery from one start (our three modes, the old analytic gradient and Kornia). Given
+   only the real JPEG of a crop (64x64) at an unknown quality
    drawn uniformly from 1..99, Adam (lr 5, betas (0.9, 0.9), cosine decay, 60 steps, q clamped to
    [1, 100]) descends ``log MSE(codec(x, q), target)`` from a single start, q = 1 (below the truth the
    real loss falls steadily as the quality rises; above it the real codec's own loss has shallow
@@ -40,6 +41,7 @@ of foolbox's 20 ImageNet photos at 224 px; for the attacks, photos 11-20 are hel
    -dL/dq as arrows: benchmarks/results/gradients_quality.png.
 
 Run:   python benchmarks/gradients.py           (about 40 min on 2 quiet CPU cores)
+       python benchmarks/gradients.py --sections 4   (only the attacks; --sections takes any of 1-6)
        python benchmarks/gradients.py --quick   (2 crops, 10 recovery steps, one attack budget on 2 photos)
 """
 
@@ -75,6 +77,8 @@ BANDS = {"q 1-10": (2, 5, 8), "q 11-99": (20, 50, 80, 95)}
 BUDGETS = (1, 2)  # eps on the 0..255 scale
 ATTACK_STEPS = 5
 VIEWS = 1
+DIRECTION_TUNING, DIRECTION_HELD_OUT = 8, 12  # crops of each set in sections 1-3 (2 each with --quick)
+RECOVERY_CODECS = ("ours surrogate", "ours ste", "ours exact", "ours surrogate, analytic dq (old)", "kornia 0.9")
 
 
 def _ours(mode: str, quality_gradient: str = "finite_difference") -> Codec:
@@ -88,7 +92,7 @@ def _kornia(images, quality):
     return jpeg_codec_differentiable(images, quality)
 
 
-def _dithered(images, quality, draws: int = 8):
+def _dithered(images, quality, draws: int = 4):
     """The mean of the smooth face at ``draws`` qualities drawn uniformly in q -+ 3 (seeded)."""
     generator = torch.Generator().manual_seed(0)
     coded = 0.0
@@ -252,7 +256,8 @@ def recovery_table(sets: dict[str, torch.Tensor], steps: int, seed: int = 0) -> 
     for set_name, crops in sets.items():
         truth = torch.randint(1, 100, (crops.shape[0],), generator=generator).float()
         target = real_jpeg(crops, truth.int().tolist())
-        for name, codec in tqdm(CODECS.items(), desc=f"recovery, {set_name}", leave=False):
+        for name in tqdm(RECOVERY_CODECS, desc=f"recovery, {set_name}", leave=False):
+            codec = CODECS[name]
             row = rows.setdefault(name, [])
             for start in (1.0, 50.0):
                 estimate = recover_quality(codec, crops, target, start, steps).cpu()
@@ -426,7 +431,9 @@ def attack_splits(model: torch.nn.Module, device: torch.device, quick: bool):
 def main(argv: Sequence[str] | None = None) -> dict[str, str]:
     parser = make_parser(__doc__)
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where the plot goes")
-    parser.add_argument("--skip-attacks", action="store_true", help="leave out section 4 (the slow one)")
+    parser.add_argument(
+        "--sections", default="123456", help="which sections to run, e.g. 4 or 1235 (default: all, 123456)"
+    )
     args = parser.parse_args(argv)
     device = setup(args.device)
     quick = args.quick
@@ -435,34 +442,41 @@ def main(argv: Sequence[str] | None = None) -> dict[str, str]:
     tuning = photo_crops(COLOR_PHOTOS, count=12, size=CROP, scale=2, seed=0).to(device)
     if quick:
         held_out, tuning = held_out[:2], tuning[:2]
+    else:
+        held_out, tuning = held_out[:DIRECTION_HELD_OUT], tuning[:DIRECTION_TUNING]
     sets = {"tuning": tuning, "held-out": held_out}
     tables = {}
 
-    start = time.perf_counter()
-    grid = GRID[::3] if quick else GRID
-    tables["direction"] = direction_table(sets, grid)
-    print(f"1. Quality-gradient direction: MSE(codec(x, q), OpenCV(x, q*)), q* in {TARGETS}, {CROP}x{CROP} crops")
-    print(tables["direction"], f"({time.perf_counter() - start:.0f} s)\n", sep="\n", flush=True)
+    if "1" in args.sections:
+        start = time.perf_counter()
+        grid = GRID[::3] if quick else GRID
+        tables["direction"] = direction_table(sets, grid)
+        print(f"1. Quality-gradient direction: MSE(codec(x, q), OpenCV(x, q*)), q* in {TARGETS}, {CROP}x{CROP} crops")
+        print(tables["direction"], f"({time.perf_counter() - start:.0f} s)\n", sep="\n", flush=True)
 
-    tables["bounds"] = bound_table(held_out)
-    print("2. Quality gradient at the bounds: L = MSE(codec(x, q), x), median over the held-out crops")
-    print(tables["bounds"], "", sep="\n", flush=True)
+    if "2" in args.sections:
+        tables["bounds"] = bound_table(held_out)
+        print("2. Quality gradient at the bounds: L = MSE(codec(x, q), x), median over the held-out crops")
+        print(tables["bounds"], "", sep="\n", flush=True)
 
-    start = time.perf_counter()
-    recovery_sets = {name: center_crops(crops, RECOVERY_CROP) for name, crops in sets.items()}
-    tables["recovery"] = recovery_table(recovery_sets, 10 if quick else 60)
-    print("3. Quality recovery from one start (true q uniform in 1..99, Adam on log MSE)")
-    print(tables["recovery"], f"({time.perf_counter() - start:.0f} s)\n", sep="\n", flush=True)
+    if "3" in args.sections:
+        start = time.perf_counter()
+        recovery_sets = {name: center_crops(crops, RECOVERY_CROP) for name, crops in sets.items()}
+        tables["recovery"] = recovery_table(recovery_sets, 10 if quick else 60)
+        print("3. Quality recovery from one start (true q uniform in 1..99, Adam on log MSE)")
+        print(tables["recovery"], f"({time.perf_counter() - start:.0f} s)\n", sep="\n", flush=True)
 
-    path = args.results_dir / "gradients_quality.png"
-    plot(held_out[0].cpu(), path)
-    print(f"6. Plot: {path}\n", flush=True)
+    if "6" in args.sections:
+        path = args.results_dir / "gradients_quality.png"
+        plot(held_out[0].cpu(), path)
+        print(f"6. Plot: {path}\n", flush=True)
 
-    tables["cost"] = cost_table(device, 3 if quick else 9)
-    print("5. Cost of the quality gradient (median ms, taken in turns)")
-    print(tables["cost"], "", sep="\n", flush=True)
+    if "5" in args.sections:
+        tables["cost"] = cost_table(device, 3 if quick else 9)
+        print("5. Cost of the quality gradient (median ms, taken in turns)")
+        print(tables["cost"], "", sep="\n", flush=True)
 
-    if not args.skip_attacks:
+    if "4" in args.sections:
         start = time.perf_counter()
         model = efficientnet_lite0().to(device=device, memory_format=torch.channels_last).eval()
         splits = attack_splits(model, device, quick)

@@ -180,12 +180,9 @@ def secant_codec(codec: Codec, image: Tensor, quality: float | Tensor | None, *,
     present = [t for t in (qt_y, qt_c) if t is not None]
     # The common scale s of the tables and their direction u = tables / s: u's gradient is the smooth
     # face's with the radial part removed by the normalization, s's is the codec's own secant.
-    scale = torch.sqrt(sum(t.square().sum((-2, -1)) for t in present))
-    directions = [None if t is None else t / scale.view(-1, 1, 1) for t in (qt_y, qt_c)]
-    kept = [
-        None if t is None else straight_through(t.detach(), d * scale.detach().view(-1, 1, 1))
-        for t, d in zip((qt_y, qt_c), directions, strict=True)
-    ]
+    scale = torch.stack([t.square().sum((-2, -1)) for t in present]).sum(0).sqrt()
+    radius = scale.view(-1, 1, 1)
+    kept = [None if t is None else straight_through(t.detach(), t / radius * radius.detach()) for t in (qt_y, qt_c)]
     coded = codec(batched, None, qt_y=kept[0], qt_c=kept[1], **options)
     factors = torch.cat((torch.full_like(scale, 1.0 - SCALE_WINDOW), torch.full_like(scale, 1.0 + SCALE_WINDOW)))
 
