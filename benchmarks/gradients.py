@@ -277,19 +277,20 @@ def attack_table(
     splits: dict[str, tuple[torch.Tensor, torch.Tensor]],
     budgets: Sequence[int],
     methods: Sequence[str],
+    kinds: Sequence[str] = ("ifgsm", "pgd"),
     chunk: int = 16,
 ) -> str:
     header = ["after real JPEG", "attack", "eps"]
     for split in splits:
         header += [f"p(true) % {b}, {split}" for b in BANDS] + [f"top-1 % {b}, {split}" for b in BANDS]
     rows: dict[tuple[str, str, str], list[float]] = {}
-    total = len(splits) * len(BANDS) * (1 + 2 * len(budgets) * len(methods))
+    total = len(splits) * len(BANDS) * (1 + len(kinds) * len(budgets) * len(methods))
     progress = tqdm(total=total, desc="attacks", leave=False)
     for split, (images, labels) in splits.items():
         for band, qualities in BANDS.items():
             q = [qualities[i % len(qualities)] for i in range(len(labels))]
             cases: list[tuple[str, str, int | None]] = [("no attack", "", None)]
-            cases += [(m, a, e) for e in budgets for a in ("ifgsm", "pgd") for m in methods]
+            cases += [(m, a, e) for e in budgets for a in kinds for m in methods]
             for method, attack, eps in cases:
                 probability, correct = [], []
                 for start in range(0, len(labels), chunk):
@@ -431,6 +432,8 @@ def attack_splits(model: torch.nn.Module, device: torch.device, quick: bool):
 def main(argv: Sequence[str] | None = None) -> dict[str, str]:
     parser = make_parser(__doc__)
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where the plot goes")
+    parser.add_argument("--attack-codecs", default=",".join(ATTACK_CODECS), help="comma-separated codec names")
+    parser.add_argument("--attacks", default="ifgsm,pgd", help="ifgsm, pgd or both (comma-separated)")
     parser.add_argument(
         "--sections", default="123456", help="which sections to run, e.g. 4 or 1235 (default: all, 123456)"
     )
@@ -481,7 +484,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, str]:
         model = efficientnet_lite0().to(device=device, memory_format=torch.channels_last).eval()
         splits = attack_splits(model, device, quick)
         budgets = BUDGETS[:1] if quick else BUDGETS
-        tables["attacks"] = attack_table(model, splits, budgets, ATTACK_CODECS)
+        methods, kinds = args.attack_codecs.split(","), args.attacks.split(",")
+        tables["attacks"] = attack_table(model, splits, budgets, methods, kinds)
         counts = ", ".join(f"{name} {len(y)}" for name, (_, y) in splits.items())
         print(f"4. IFGSM / PGD, {ATTACK_STEPS} steps, EfficientNet-Lite0, photos classified correctly ({counts})")
         print(tables["attacks"], f"({time.perf_counter() - start:.0f} s)\n", sep="\n", flush=True)
