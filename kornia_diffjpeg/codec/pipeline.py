@@ -376,7 +376,8 @@ def diff_jpeg(
         exact = jpeg_decode(jpeg_encode(image, quality, mode="exact", **settings), mode="exact", color=color)
     if not _needs_grad(*(t for t in (image, quality, qt_y, qt_c) if isinstance(t, Tensor))):
         return exact
-    return straight_through(exact, diff_jpeg(image, quality, mode="surrogate", **settings))
+    smooth = diff_jpeg(image, quality, mode="surrogate", quality_gradient="surrogate", **settings)
+    return straight_through(exact, smooth)
 
 
 class DiffJPEGCodec(nn.Module):
