@@ -1,45 +1,48 @@
-"""How useful the differentiable JPEG codecs' gradients are: attacks, vanishing gradients, quality recovery.
+"""How useful the differentiable JPEG codecs' gradients are: w.r.t. the quality and w.r.t. the image.
 
-Compared in one run: our ``diff_jpeg`` in ``mode="surrogate"``, ``"ste"`` and ``"exact"`` (default
-polynomial rounding surrogate), the surrogate mode with ``rounding="sigmoid"`` (the thesis' ablation:
-stronger attacks at low qualities), and ``kornia.enhance.jpeg_codec_differentiable`` (kornia 0.9.0;
-quality in [0, 100] as a (B,) tensor, its own Annex K base tables, 4:2:0 with average-pool /
-bilinear chroma filters). The real codec is OpenCV (libjpeg-turbo, 4:2:0).
+Compared in one run: our ``diff_jpeg`` in ``mode="surrogate"``, ``"ste"`` and ``"exact"`` with their
+default quality gradient (``quality_gradient="finite_difference"``: the mode's own output differenced
+over ``q -+ 3``), the surrogate mode with the smooth face's analytic quality gradient
+(``quality_gradient="surrogate"``, the behaviour before 0.2), two other estimators measured against it
+(``dithered q``: the mean of the smooth face over 4 qualities drawn in ``q -+ 3``; ``table secant``:
+the surrogate mode whose tables' derivative is libjpeg's integer tables differenced over ``q -+ 3``),
+and ``kornia.enhance.jpeg_codec_differentiable`` (kornia 0.9; its own Annex K tables, 4:2:0). The real
+codec is OpenCV (libjpeg-turbo, 4:2:0). Two photo sets: "tuning" (random 96x96 crops of the
+scikit-image color photos, what the estimator was developed on) and "held-out" (central 96x96 crops
+of foolbox's 20 ImageNet photos at 224 px; for the attacks, photos 11-20 are held out and 1-10 tune).
 
-1. Attack strength (the paper's Table 5.3 protocol). IFGSM (``attacks.ifgsm``) with eps = 3 on the
-   0..255 scale (3/255) and 10 steps, through each differentiable codec at the attacked quality, against
-   EfficientNet-Lite0 with its ImageNet weights, on views of foolbox's 20 labelled ImageNet photos:
-   six per photo (``datasets.IMAGENET_VIEWS``: the whole photo, a 384 px center crop and four 400 px
-   corner crops, area-resized to 224x224; ``--quick``: the first photo, whole), each labelled with its
-   photo's class, keeping the views the model classifies correctly when clean (no pseudo labels:
-   the ones kept are labelled by ImageNet and predicted alike). The photos are JPEG files already.
-   The adversarial image is rounded to 8 bits, coded with OpenCV's JPEG at the same quality and
-   classified; the table gives top-1 accuracy in % (lower = more useful gradients) per quality band,
-   with "no attack" (the clean views through the same real JPEG) as the baseline, and the mean
-   softmax probability of the true class in % (lower = stronger; it separates methods whose
-   accuracies tie at 0). Qualities: band 1-10 uses {2, 5, 8}, band 11-99 uses {20, 50, 80, 95}. By
-   default each view is attacked at one quality of each band (view i at the band's quality i mod
-   its size); ``--full`` attacks every view at every quality 1..10 and 15, 25, ..., 95, and adds an
-   attack that ignores JPEG.
-2. Vanishing gradients (the thesis' Table 5.4 protocol). For L1(codec(x, q), real_jpeg(x, q)), a
-   minimum at every integer quality, the mean gradient norm w.r.t. the quality and w.r.t. the base
-   tables (Annex K luma and chroma, scaled by the quality, requires_grad; the norm of both together),
-   over the central 96x96 crops of the 20 whole photos at every band quality (lower is better). In
-   ``"exact"`` mode the forward output equals the real codec's, so the L1 loss and its gradient
-   (``sign(0) = 0``) are exactly zero by construction.
-3. Quality recovery. Given only OpenCV's JPEG of a photo (central 64x64 crop) at an unknown integer
-   quality drawn uniformly from 1..99 (seeded), Adam descends the MSE between ``codec(original, q)``
-   and that JPEG from the starts q = 5, 20, ..., 95 (30 steps, learning rate 2 with cosine decay, q
-   clamped to [1, 100]); the start with the lowest final loss gives the estimate. The loss has narrow
-   wells (a few qualities wide) and local minima between them, hence the seven starts. The table gives
-   the mean and median absolute error in quality units, the share of estimates that round to the true
-   quality, and as a control the error of an exhaustive search over the integer qualities (how well the
-   codec's forward pins the quality down at all), over 8 photos (``--full``: all 20, three draws each).
-4. A plot of accuracy after the attack against quality, per method: benchmarks/results/gradients.png.
+1. Quality-gradient direction. Per crop, its real JPEG at a true quality q* in {7, 23, 61, 88} is the
+   reference; the loss is ``MSE(codec(x, q), reference)`` at q = 3.37, 7.37, ..., 99.37 (the grid
+   3, 7, ..., 99 plus 0.37), skipping |q - q*| < 3; the score is the share of points where -dL/dq
+   points toward q*. Beside the codecs: the real codec's own finite difference of the same loss,
+   ``L(round(q) + s) - L(round(q) - s)`` with s = 1 and s = 3 (the attainable ceiling).
+2. Bounds. |dL/dq| of ``L = MSE(codec(x, q), x)`` at q = 1 and q = 100 over its value one quality
+   inside (q = 2, q = 99), median over the held-out crops.
+3. Quality recovery from one start (our three modes, the old analytic gradient and Kornia). Given
+   only the real JPEG of a crop (64x64) at an unknown quality
+   drawn uniformly from 1..99, Adam (lr 5, betas (0.9, 0.9), cosine decay, 60 steps, q clamped to
+   [1, 100]) descends ``log MSE(codec(x, q), target)`` from a single start, q = 1 (below the truth the
+   real loss falls steadily as the quality rises; above it the real codec's own loss has shallow
+   local minima) and, as a second column, q = 50. Mean absolute error in quality units; the control is
+   an exhaustive search of each codec's forward over the integer qualities.
+4. Image gradients at unsaturated budgets. IFGSM (``attacks.ifgsm``) and PGD (``attacks.pgd``, seeded
+   start) with eps 1/255 and 2/255, 5 steps, through each codec at the attacked quality, against
+   EfficientNet-Lite0 with its ImageNet weights, on foolbox's 20 labelled ImageNet photos (224 px),
+   keeping those classified correctly when clean; each photo is attacked at one quality per band
+   (q 1-10: 2, 5, 8; q 11-99: 20, 50, 80, 95, in turn). The adversarial image is rounded to 8 bits
+   and coded by OpenCV at that quality; the tables give the mean softmax probability of the true
+   class in % and the top-1 accuracy in % after it (lower = stronger attack), with "no attack" as
+   the baseline. Photos 1-10 are the tuning split, 11-20 the held-out one.
+5. Cost of the quality gradient: forward+backward time of a 4x3x224x224 batch with a quality that
+   requires grad (finite difference / analytic), and the forward time when it does not (default /
+   ``quality_gradient="surrogate"``, the same code path), ratios of medians taken in turns, with 1
+   and 2 threads.
+6. Plot: loss vs quality of one held-out crop against its real JPEG at q* = 23, with each codec's
+   -dL/dq as arrows: benchmarks/results/gradients_quality.png.
 
-Run:   python benchmarks/gradients.py           (about 10 min on 2 quiet CPU cores)
-       python benchmarks/gradients.py --quick   (one photo, qualities 5 and 50, 2 attack steps; smoke test)
-       python benchmarks/gradients.py --full    (every view at 19 qualities; hours on CPU)
+Run:   python benchmarks/gradients.py           (about 40 min on 2 quiet CPU cores)
+       python benchmarks/gradients.py --sections 4   (only the attacks; --sections takes any of 1-6)
+       python benchmarks/gradients.py --quick   (2 crops, 10 recovery steps, one attack budget on 2 photos)
 """
 
 from __future__ import annotations
@@ -51,45 +54,83 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import RESULTS_DIR, format_table, make_parser, setup
+from _common import RESULTS_DIR, format_table, interleaved_median_ms, make_parser, setup
 from kornia.enhance import jpeg_codec_differentiable
+from tqdm import tqdm
 
 from kornia_diffjpeg import attacks, diff_jpeg
 from kornia_diffjpeg.codec import annex_k_tables
-from testing.datasets import imagenet_photos
+from kornia_diffjpeg.codec.quality_gradient import QUALITY_WINDOW
+from kornia_diffjpeg.codec.tables import libjpeg_table
+from testing.datasets import COLOR_PHOTOS, imagenet_photos, photo_crops
 from testing.pretrained import efficientnet_lite0
 from testing.reference import from_uint8, opencv_jpeg, to_uint8
 
-# A differentiable codec: (images (B, 3, H, W), qualities (B,), base tables (B, 8, 8) or None) -> coded images.
-Codec = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None], torch.Tensor]
+# A differentiable codec: (images (B, 3, H, W), qualities (B,)) -> coded images.
+Codec = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+TARGETS = (7, 23, 61, 88)
+GRID = tuple(q + 0.37 for q in range(3, 100, 4))
+CROP = 96
+RECOVERY_CROP = 64
+BANDS = {"q 1-10": (2, 5, 8), "q 11-99": (20, 50, 80, 95)}
+BUDGETS = (1, 2)  # eps on the 0..255 scale
+ATTACK_STEPS = 5
+VIEWS = 1
+DIRECTION_TUNING, DIRECTION_HELD_OUT = 8, 12  # crops of each set in sections 1-3 (2 each with --quick)
+RECOVERY_CODECS = ("ours surrogate", "ours ste", "ours exact", "ours surrogate, analytic dq (old)", "kornia 0.9")
 
 
-def _ours(mode: str, rounding: str = "polynomial") -> Codec:
-    def codec(images, quality, qt_y=None, qt_c=None):
-        return diff_jpeg(images, quality, qt_y=qt_y, qt_c=qt_c, mode=mode, rounding=rounding)
+def _ours(mode: str, quality_gradient: str = "finite_difference") -> Codec:
+    def codec(images, quality):
+        return diff_jpeg(images, quality, mode=mode, quality_gradient=quality_gradient)
 
     return codec
 
 
-def _kornia(images, quality, qt_y=None, qt_c=None):
-    return jpeg_codec_differentiable(images, quality, qt_y, qt_c)
+def _kornia(images, quality):
+    return jpeg_codec_differentiable(images, quality)
+
+
+def _dithered(images, quality, draws: int = 4):
+    """The mean of the smooth face at ``draws`` qualities drawn uniformly in q -+ 3 (seeded)."""
+    generator = torch.Generator().manual_seed(0)
+    coded = 0.0
+    for _ in range(draws):
+        noise = (2.0 * torch.rand(quality.shape, generator=generator) - 1.0).to(quality.device)
+        dithered = (quality + QUALITY_WINDOW * noise).clamp(1.0, 100.0)
+        coded = coded + diff_jpeg(images, dithered, quality_gradient="surrogate")
+    return coded / draws
+
+
+def _secant_tables(quality: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The smooth face's interpolated libjpeg tables whose derivative is their secant over q -+ 3."""
+    q = quality.detach().view(-1, 1, 1)
+    low = torch.clamp(q - QUALITY_WINDOW, 1.0, 100.0 - 2.0 * QUALITY_WINDOW)
+    tables = []
+    for base in annex_k_tables(torch.float32, quality.device):
+        lower = torch.floor(q)
+        value = torch.lerp(libjpeg_table(base, lower), libjpeg_table(base, (lower + 1).clamp(max=100)), q - lower)
+        slope = (libjpeg_table(base, low + 2 * QUALITY_WINDOW) - libjpeg_table(base, low)) / (2 * QUALITY_WINDOW)
+        tables.append(value + (quality.view(-1, 1, 1) - q) * slope)
+    return tables[0], tables[1]
+
+
+def _table_secant(images, quality):
+    qt_y, qt_c = _secant_tables(quality)
+    return diff_jpeg(images, qt_y=qt_y, qt_c=qt_c, quality_gradient="surrogate")
 
 
 CODECS: dict[str, Codec] = {
     "ours surrogate": _ours("surrogate"),
     "ours ste": _ours("ste"),
     "ours exact": _ours("exact"),
-    "ours surrogate, sigmoid": _ours("surrogate", "sigmoid"),
-    "kornia 0.9.0": _kornia,
+    "ours surrogate, analytic dq (old)": _ours("surrogate", "surrogate"),
+    "dithered q (surrogate)": _dithered,
+    "table secant (surrogate)": _table_secant,
+    "kornia 0.9": _kornia,
 }
-BANDS = {"q 1-10": (2, 5, 8), "q 11-99": (20, 50, 80, 95)}
-FULL_BANDS = {"q 1-10": tuple(range(1, 11)), "q 11-99": tuple(range(15, 100, 10))}
-QUICK_BANDS = {"q 1-10": (5,), "q 11-99": (50,)}
-EPS = 3 / 255
-CROP = 96
-VIEWS = 6
-STARTS = (5.0, 20.0, 35.0, 50.0, 65.0, 80.0, 95.0)
-RECOVERY_CROP = 64
+ATTACK_CODECS = ("ours surrogate", "ours ste", "ours exact", "kornia 0.9")
 
 
 def real_jpeg(images: torch.Tensor, qualities: Sequence[int]) -> torch.Tensor:
@@ -103,180 +144,269 @@ def center_crops(images: torch.Tensor, size: int) -> torch.Tensor:
     return images[..., top : top + size, left : left + size].contiguous()
 
 
-# --- 1. attack strength -------------------------------------------------------------------------
+def _mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return (a - b).square().flatten(1).mean(1)
 
 
-def attack_pairs(count: int, bands: dict[str, Sequence[int]], full: bool) -> list[tuple[int, int, str]]:
-    """(photo, quality, band) triples: every photo at one quality per band, or at every quality (``full``)."""
-    pairs = []
-    for band, qualities in bands.items():
-        for photo in range(count):
-            chosen = qualities if full else [qualities[photo % len(qualities)]]
-            pairs += [(photo, q, band) for q in chosen]
-    return pairs
+# --- 1. direction -------------------------------------------------------------------------------
 
 
-def _scores(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    probability = logits.softmax(1).gather(1, labels[:, None])[:, 0]
-    return torch.stack([logits.argmax(1).eq(labels).float(), probability], 1).cpu()
+def direction_points(grid: Sequence[float] = GRID) -> list[tuple[float, int]]:
+    """(q, q*) pairs of the protocol: every grid quality at least 3 from the true one."""
+    return [(q, t) for t in TARGETS for q in grid if abs(q - t) >= 3]
 
 
-def attack_accuracy(
-    model: torch.nn.Module,
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    pairs: list[tuple[int, int, str]],
-    methods: dict[str, Codec | None],
-    steps: int,
-    chunk: int,
-) -> dict[str, torch.Tensor]:
-    """Per method, the true class's probability for each attacked pair after the real JPEG, and whether it wins.
-
-    Returns (pairs, 2) tensors: column 0 is 1.0 where the prediction is correct, column 1 the probability.
-    """
-    photo_index = torch.tensor([p for p, _, _ in pairs])
-    qualities = [q for _, q, _ in pairs]
-    correct: dict[str, list[torch.Tensor]] = {"no attack": [], **{name: [] for name in methods}}
-    for start in range(0, len(pairs), chunk):
-        index = photo_index[start : start + chunk]
-        batch, truth, q = images[index], labels[index], qualities[start : start + chunk]
-        q_tensor = torch.tensor(q, dtype=torch.float32, device=images.device)
-        with torch.no_grad():
-            correct["no attack"].append(_scores(model(real_jpeg(batch, q)), truth))
-        for name, codec in methods.items():
-            jpeg = None if codec is None else functools.partial(codec, quality=q_tensor)
-            adversarial = attacks.ifgsm(model, batch, truth, EPS, jpeg, steps=steps)
-            with torch.no_grad():
-                correct[name].append(_scores(model(real_jpeg(adversarial, q)), truth))
-    return {name: torch.cat(values) for name, values in correct.items()}
+def real_losses(crop: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The real codec's loss against each reference at every integer quality (T, 100), and the references."""
+    coded = real_jpeg(crop[None].expand(100, -1, -1, -1), list(range(1, 101)))
+    references = coded[[t - 1 for t in TARGETS]]
+    return _mse(
+        coded[None].expand(len(TARGETS), -1, -1, -1, -1).flatten(0, 1), references.repeat_interleave(100, 0)
+    ).view(len(TARGETS), 100), references
 
 
-def accuracy_tables(
-    correct: dict[str, torch.Tensor], pairs: list[tuple[int, int, str]], bands: dict[str, Sequence[int]]
-) -> tuple[str, str, dict[str, dict[int, float]]]:
-    band_of = np.array([b for _, _, b in pairs])
-    quality_of = np.array([q for _, q, _ in pairs])
-    qualities = [q for values in bands.values() for q in values]
-    per_quality = {
-        name: {q: 100.0 * float(scores[torch.from_numpy(quality_of == q), 0].mean()) for q in qualities}
-        for name, scores in correct.items()
-    }
-    band_rows = [
-        [name] + [100.0 * float(scores[torch.from_numpy(band_of == band), c].mean()) for c in (0, 1) for band in bands]
-        for name, scores in correct.items()
-    ]
-    quality_rows = [[name] + [values[q] for q in qualities] for name, values in per_quality.items()]
-    header = ["after real JPEG", *(f"top-1 % {b}" for b in bands), *(f"p(true) % {b}" for b in bands)]
-    band_table = format_table(header, band_rows, ".2f")
-    quality_table = format_table(["top-1 % at q", *map(str, qualities)], quality_rows, ".0f")
-    return band_table, quality_table, per_quality
+def direction_score(codec: Codec, crop: torch.Tensor, references: torch.Tensor, points) -> torch.Tensor:
+    """1.0 where -dL/dq points toward q*, per point."""
+    quality = torch.tensor([q for q, _ in points], device=crop.device, requires_grad=True)
+    reference = references[[TARGETS.index(t) for _, t in points]]
+    images = crop[None].expand(len(points), -1, -1, -1).contiguous()
+    _mse(codec(images, quality), reference).sum().backward()
+    toward = torch.tensor([np.sign(t - q) for q, t in points], device=crop.device)
+    return (-quality.grad).sign().eq(toward).float().cpu()
 
 
-# --- 2. vanishing gradients ---------------------------------------------------------------------
+def ceiling_score(losses: torch.Tensor, points, step: int) -> torch.Tensor:
+    hits = []
+    for q, t in points:
+        center = round(q)
+        low, high = max(center - step, 1), min(center + step, 100)
+        slope = losses[TARGETS.index(t), high - 1] - losses[TARGETS.index(t), low - 1]
+        hits.append(float(np.sign(-float(slope)) == np.sign(t - q)))
+    return torch.tensor(hits)
 
 
-def gradient_norms(
-    codec: Codec, images: torch.Tensor, qualities: Sequence[int], real: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-sample |dL/dq| and ||dL/d(base tables)|| of L = L1(codec(x, q), real) at the integer qualities."""
-    batch = images.shape[0]
-    quality = torch.tensor(qualities, dtype=torch.float32, device=images.device, requires_grad=True)
-    qt_y, qt_c = (t.to(images.device).expand(batch, 8, 8).clone().requires_grad_(True) for t in annex_k_tables())
-    coded = codec(images, quality, qt_y, qt_c)
-    loss = (coded - real).abs().flatten(1).mean(1).sum()  # summed: each sample's gradient is its own
-    grad_q, grad_y, grad_c = torch.autograd.grad(loss, (quality, qt_y, qt_c))
-    table_norm = torch.sqrt(grad_y.square().sum((1, 2)) + grad_c.square().sum((1, 2)))
-    return grad_q.abs(), table_norm
+def direction_table(sets: dict[str, torch.Tensor], grid: Sequence[float]) -> str:
+    points = direction_points(grid)
+    scores: dict[str, dict[str, list[torch.Tensor]]] = {}
+    for set_name, crops in sets.items():
+        for crop in tqdm(crops, desc=f"direction, {set_name}", leave=False):
+            losses, references = real_losses(crop)
+            for step in (1, 3):
+                row = scores.setdefault(f"real codec (OpenCV), finite difference +-{step}", {})
+                row.setdefault(set_name, []).append(ceiling_score(losses, points, step))
+            for name, codec in CODECS.items():
+                scores.setdefault(name, {}).setdefault(set_name, []).append(
+                    direction_score(codec, crop, references, points)
+                )
+    rows = [[name, *(float(torch.cat(row[s]).mean()) for s in sets)] for name, row in scores.items()]
+    header = ["share of -dL/dq toward q*", *(f"{s} ({len(c)} crops)" for s, c in sets.items())]
+    return format_table(header, rows, ".3f")
 
 
-def vanishing_table(crops: torch.Tensor, bands: dict[str, Sequence[int]]) -> str:
-    qualities = [q for values in bands.values() for q in values]
-    images = crops.repeat_interleave(len(qualities), 0)
-    per_image = qualities * crops.shape[0]
-    band_of = np.array([band for band, values in bands.items() for _ in values] * crops.shape[0])
-    real = real_jpeg(images, per_image)
+# --- 2. bounds ----------------------------------------------------------------------------------
+
+
+def bound_table(crops: torch.Tensor) -> str:
     rows = []
     for name, codec in CODECS.items():
-        grad_q, grad_t = gradient_norms(codec, images, per_image, real)
-        row = [name]
-        for values in (grad_q, grad_t):
-            row += [float(values[torch.from_numpy(band_of == band)].mean()) for band in bands]
-        rows.append(row)
-    header = ["mean gradient norm", *(f"d/dq {b}" for b in bands), *(f"d/dtables {b}" for b in bands)]
+        ratios = []
+        for bound, inside in ((1.0, 2.0), (100.0, 99.0)):
+            quality = torch.tensor([bound, inside], device=crops.device).repeat_interleave(crops.shape[0])
+            quality.requires_grad_(True)
+            images = crops.repeat(2, 1, 1, 1)
+            _mse(codec(images, quality), images).sum().backward()
+            at_bound, one_inside = quality.grad.abs().view(2, -1)
+            ratios.append(float((at_bound / one_inside.clamp(min=1e-30)).median()))
+        rows.append([name, *ratios])
+    header = ["|dL/dq| at the bound / one inside", "q=1 / q=2", "q=100 / q=99"]
     return format_table(header, rows, ".3g")
 
 
 # --- 3. quality recovery ------------------------------------------------------------------------
 
 
-def recover_quality(codec: Codec, images: torch.Tensor, target: torch.Tensor, steps: int) -> torch.Tensor:
-    """Estimated quality per image: Adam on the MSE from each of ``STARTS``, keeping the lowest-loss start."""
-    count, starts = images.shape[0], len(STARTS)
-    repeated, goal = images.repeat(starts, 1, 1, 1), target.repeat(starts, 1, 1, 1)
-    quality = torch.tensor(STARTS, device=images.device).repeat_interleave(count).requires_grad_(True)
-    optimizer = torch.optim.Adam([quality], lr=2.0)
+def recover_quality(codec: Codec, images: torch.Tensor, target: torch.Tensor, start: float, steps: int):
+    quality = torch.full((images.shape[0],), start, device=images.device, requires_grad=True)
+    optimizer = torch.optim.Adam([quality], lr=5.0, betas=(0.9, 0.9))
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps, eta_min=0.05)
     for _ in range(steps):
-        loss = (codec(repeated, quality) - goal).square().flatten(1).mean(1)
+        loss = _mse(codec(images, quality), target).add(1e-12).log()
         optimizer.zero_grad()
         loss.sum().backward()
         optimizer.step()
         schedule.step()
         with torch.no_grad():
             quality.clamp_(1.0, 100.0)
-    with torch.no_grad():
-        final = (codec(repeated, quality) - goal).square().flatten(1).mean(1).reshape(starts, count)
-    best = final.argmin(0)
-    return quality.detach().reshape(starts, count)[best, torch.arange(count)]
+    return quality.detach()
 
 
 @torch.no_grad()
 def grid_argmin(codec: Codec, images: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """The integer quality in 1..100 whose coded image is closest (MSE) to the target, per image."""
     qualities = torch.arange(1.0, 101.0, device=images.device)
     losses = [
-        (codec(image[None].expand(100, -1, -1, -1), qualities) - goal).square().flatten(1).mean(1)
+        _mse(codec(image[None].expand(100, -1, -1, -1), qualities), goal)
         for image, goal in zip(images, target, strict=True)
     ]
     return qualities[torch.stack(losses).argmin(1)]
 
 
-def recovery_table(crops: torch.Tensor, draws: int, steps: int, seed: int = 0) -> str:
+def recovery_table(sets: dict[str, torch.Tensor], steps: int, seed: int = 0) -> str:
+    rows: dict[str, list[float]] = {}
     generator = torch.Generator().manual_seed(seed)
-    images = crops.repeat(draws, 1, 1, 1)
-    truth = torch.randint(1, 100, (images.shape[0],), generator=generator).float()
-    target = real_jpeg(images, truth.int().tolist())
+    for set_name, crops in sets.items():
+        truth = torch.randint(1, 100, (crops.shape[0],), generator=generator).float()
+        target = real_jpeg(crops, truth.int().tolist())
+        for name in tqdm(RECOVERY_CODECS, desc=f"recovery, {set_name}", leave=False):
+            codec = CODECS[name]
+            row = rows.setdefault(name, [])
+            for start in (1.0, 50.0):
+                estimate = recover_quality(codec, crops, target, start, steps).cpu()
+                row.append(float((estimate - truth).abs().mean()))
+            row.append(float((grid_argmin(codec, crops, target).cpu() - truth).abs().mean()))
+    header = ["recovery MAE (quality units)"]
+    for set_name, crops in sets.items():
+        header += [f"{set_name} ({len(crops)}) from 1", "from 50", "grid search"]
+    return format_table(header, [[name, *values] for name, values in rows.items()], ".2f")
+
+
+# --- 4. attacks ---------------------------------------------------------------------------------
+
+
+def attack_table(
+    model: torch.nn.Module,
+    splits: dict[str, tuple[torch.Tensor, torch.Tensor]],
+    budgets: Sequence[int],
+    methods: Sequence[str],
+    kinds: Sequence[str] = ("ifgsm", "pgd"),
+    chunk: int = 16,
+) -> str:
+    header = ["after real JPEG", "attack", "eps"]
+    for split in splits:
+        header += [f"p(true) % {b}, {split}" for b in BANDS] + [f"top-1 % {b}, {split}" for b in BANDS]
+    rows: dict[tuple[str, str, str], list[float]] = {}
+    total = len(splits) * len(BANDS) * (1 + len(kinds) * len(budgets) * len(methods))
+    progress = tqdm(total=total, desc="attacks", leave=False)
+    for split, (images, labels) in splits.items():
+        for band, qualities in BANDS.items():
+            q = [qualities[i % len(qualities)] for i in range(len(labels))]
+            cases: list[tuple[str, str, int | None]] = [("no attack", "", None)]
+            cases += [(m, a, e) for e in budgets for a in kinds for m in methods]
+            for method, attack, eps in cases:
+                probability, correct = [], []
+                for start in range(0, len(labels), chunk):
+                    x, y = images[start : start + chunk], labels[start : start + chunk]
+                    quality = torch.tensor(q[start : start + chunk], dtype=torch.float32, device=x.device)
+                    if eps is None:
+                        adversarial = x
+                    else:
+                        jpeg = functools.partial(CODECS[method], quality=quality)
+                        if attack == "ifgsm":
+                            adversarial = attacks.ifgsm(model, x, y, eps / 255, jpeg, steps=ATTACK_STEPS)
+                        else:
+                            generator = torch.Generator(x.device).manual_seed(start)
+                            adversarial = attacks.pgd(
+                                model, x, y, eps / 255, jpeg, steps=ATTACK_STEPS, generator=generator
+                            )
+                    with torch.no_grad():
+                        logits = model(real_jpeg(adversarial, q[start : start + chunk]))
+                    probability.append(logits.softmax(1).gather(1, y[:, None])[:, 0].cpu())
+                    correct.append(logits.argmax(1).eq(y).float().cpu())
+                key = (method, attack, "" if eps is None else f"{eps}/255")
+                result = (100.0 * float(torch.cat(probability).mean()), 100.0 * float(torch.cat(correct).mean()))
+                rows.setdefault(key, {})[(split, band)] = result
+                progress.write(
+                    f"  {split}, {band}, {method} {attack} {key[2]}: p(true) {result[0]:.2f} %, top-1 {result[1]:.1f} %"
+                )
+                progress.update(1)
+        progress.write(f"  attacks on the {split} split done")
+    progress.close()
+    table = []
+    for (method, attack, eps), values in rows.items():
+        row = [method, attack, eps]
+        for split in splits:
+            row += [values[(split, b)][0] for b in BANDS] + [values[(split, b)][1] for b in BANDS]
+        table.append(row)
+    return format_table(header, table, ".2f", left=3)
+
+
+# --- 5. cost ------------------------------------------------------------------------------------
+
+
+def cost_table(device: torch.device, repeats: int) -> str:
+    images = torch.rand(4, 3, 224, 224, device=device)
     rows = []
-    for name, codec in CODECS.items():
-        estimate = recover_quality(codec, images, target, steps).cpu()
-        error = (estimate - truth).abs()
-        hits = 100.0 * float(estimate.round().eq(truth).float().mean())
-        grid = float((grid_argmin(codec, images, target).cpu() - truth).abs().mean())
-        rows.append([name, float(error.mean()), float(error.median()), hits, grid])
-    header = ["quality recovery", "MAE (quality units)", "median AE", "rounds to truth %", "grid-search MAE"]
-    return format_table(header, rows, ".1f")
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        for mode in ("surrogate", "ste", "exact"):
+
+            def backward(quality_gradient: str, mode: str = mode) -> None:
+                quality = torch.full((4,), 50.37, device=device, requires_grad=True)
+                diff_jpeg(images, quality, mode=mode, quality_gradient=quality_gradient).square().sum().backward()
+
+            def forward(quality_gradient: str, mode: str = mode) -> None:
+                diff_jpeg(images, torch.full((4,), 50.37, device=device), mode=mode, quality_gradient=quality_gradient)
+
+            times = interleaved_median_ms(
+                {
+                    "fd": lambda: backward("finite_difference"),
+                    "analytic": lambda: backward("surrogate"),
+                    "fwd default": lambda: forward("finite_difference"),
+                    "fwd old": lambda: forward("surrogate"),
+                },
+                device,
+                repeats,
+            )
+            rows.append(
+                [
+                    f"{mode}, {threads} thread{'s' if threads > 1 else ''}",
+                    times["fd"],
+                    times["analytic"],
+                    times["fd"] / times["analytic"],
+                    times["fwd default"] / times["fwd old"],
+                ]
+            )
+    torch.set_num_threads(2)
+    header = ["4x3x224x224", "fwd+bwd ms, finite difference", "fwd+bwd ms, analytic", "ratio", "fwd ratio, no grad"]
+    return format_table(header, rows, ".2f")
 
 
-# --- 4. plot ------------------------------------------------------------------------------------
+# --- 6. plot ------------------------------------------------------------------------------------
 
 
-def plot(per_quality: dict[str, dict[int, float]], path: Path) -> None:
+def plot(crop: torch.Tensor, path: Path, target: int = 23) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(7, 4.2))
-    for name, values in per_quality.items():
-        style = "k--" if name == "no attack" else "-o"
-        axes.plot(list(values), list(values.values()), style, label=name, markersize=4)
-    axes.set_xscale("log")
-    axes.set_xlabel("JPEG quality (real codec after the attack)")
-    axes.set_ylabel("top-1 accuracy %")
-    axes.set_title(
-        "IFGSM eps=3/255, 10 steps, through each differentiable JPEG\n(EfficientNet-Lite0, lower = stronger)"
-    )
-    axes.legend(fontsize=8)
+    losses, references = real_losses(crop)
+    reference = references[TARGETS.index(target)][None]
+    figure, axes = plt.subplots(figsize=(8, 4.5))
+    axes.plot(range(1, 101), losses[TARGETS.index(target)].numpy(), "k-", lw=1, label="real codec (OpenCV)")
+    grid = torch.tensor([q for q in GRID if abs(q - target) >= 3])
+    shown = ("ours surrogate", "ours exact", "ours surrogate, analytic dq (old)", "kornia 0.9")
+    colors = ("tab:blue", "tab:green", "tab:orange", "tab:red")
+    for offset, (name, color) in enumerate(zip(shown, colors, strict=True)):
+        quality = grid.clone().requires_grad_(True)
+        images = crop[None].expand(len(grid), -1, -1, -1).contiguous()
+        loss = _mse(CODECS[name](images, quality), reference.expand_as(images))
+        loss.sum().backward()
+        direction = -quality.grad.sign().numpy()
+        height = loss.detach().numpy()
+        axes.plot(grid.numpy(), height, "o", color=color, markersize=3, label=f"{name}: -dL/dq")
+        for x, y, d in zip(grid.numpy(), height, direction, strict=True):
+            axes.annotate(
+                "",
+                xy=(x + 2.5 * d, y * (1.0 + 0.04 * offset)),
+                xytext=(x, y * (1.0 + 0.04 * offset)),
+                arrowprops={"arrowstyle": "->", "color": color, "lw": 1},
+            )
+    axes.axvline(target, color="gray", ls=":", lw=1)
+    axes.set_yscale("log")
+    axes.set_xlabel("JPEG quality q")
+    axes.set_ylabel(f"MSE(codec(x, q), OpenCV(x, {target}))")
+    axes.set_title(f"Loss vs quality and each codec's descent direction (true q* = {target})")
+    axes.legend(fontsize=7)
     axes.grid(alpha=0.3)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -284,58 +414,81 @@ def plot(per_quality: dict[str, dict[int, float]], path: Path) -> None:
     plt.close(figure)
 
 
+def attack_splits(model: torch.nn.Module, device: torch.device, quick: bool):
+    images, labels = imagenet_photos(224, VIEWS)
+    photo = torch.arange(len(labels)) // VIEWS
+    with torch.no_grad():  # attack only what the model gets right on the clean image
+        clean = torch.cat([model(part.to(device)).argmax(1).cpu() for part in images.split(32)])
+    splits = {}
+    for name, chosen in (("tuning", photo < 10), ("held-out", photo >= 10)):
+        keep = chosen & clean.eq(labels)
+        x, y = images[keep], labels[keep]
+        if quick:
+            x, y = x[:2], y[:2]
+        splits[name] = (x.to(device), y.to(device))
+    return splits
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, str]:
     parser = make_parser(__doc__)
-    parser.add_argument("--full", action="store_true", help="every photo at 19 qualities, more recovery draws")
-    parser.add_argument("--steps", type=int, default=10, help="IFGSM steps (default: 10, the protocol's)")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where the plot goes")
+    parser.add_argument("--attack-codecs", default=",".join(ATTACK_CODECS), help="comma-separated codec names")
+    parser.add_argument("--attacks", default="ifgsm,pgd", help="ifgsm, pgd or both (comma-separated)")
+    parser.add_argument(
+        "--sections", default="123456", help="which sections to run, e.g. 4 or 1235 (default: all, 123456)"
+    )
     args = parser.parse_args(argv)
     device = setup(args.device)
-    bands = FULL_BANDS if args.full else QUICK_BANDS if args.quick else BANDS
-    steps = 2 if args.quick else args.steps
-    photos, views, recovery_photos, draws, recovery_steps = (
-        (1, 1, 1, 1, 3) if args.quick else (20, VIEWS, 20 if args.full else 8, 3 if args.full else 1, 30)
-    )
-
-    model = efficientnet_lite0().to(device=device, memory_format=torch.channels_last)  # channels_last: faster on CPU
+    quick = args.quick
     whole, _ = imagenet_photos(224)
-    whole = whole[:photos].to(device)
-    images, labels = imagenet_photos(224, views)
-    images, labels = images[: photos * views].to(device), labels[: photos * views].to(device)
-    with torch.no_grad():  # attack only what the model gets right on the clean image
-        clean = torch.cat([model(part).argmax(1) for part in images.split(32)])
-    images, labels = images[clean == labels], labels[clean == labels]
+    held_out = center_crops(whole, CROP).to(device)
+    tuning = photo_crops(COLOR_PHOTOS, count=12, size=CROP, scale=2, seed=0).to(device)
+    if quick:
+        held_out, tuning = held_out[:2], tuning[:2]
+    else:
+        held_out, tuning = held_out[:DIRECTION_HELD_OUT], tuning[:DIRECTION_TUNING]
+    sets = {"tuning": tuning, "held-out": held_out}
     tables = {}
 
-    start = time.perf_counter()
-    methods: dict[str, Codec | None] = dict(CODECS)
-    if args.full:
-        methods["IFGSM without JPEG"] = None
-    pairs = attack_pairs(len(labels), bands, args.full)
-    correct = attack_accuracy(model, images, labels, pairs, methods, steps, chunk=20)
-    band_table, quality_table, per_quality = accuracy_tables(correct, pairs, bands)
-    tables["attack"], tables["attack per quality"] = band_table, quality_table
-    print(
-        f"1. Attack strength: IFGSM eps=3/255, {steps} steps, EfficientNet-Lite0, {len(labels)} views of foolbox's "
-        f"{photos} ImageNet photos ({views} per photo) that it classifies correctly when clean"
-    )
-    print(band_table, "\n", quality_table, f"\n({time.perf_counter() - start:.0f} s)\n", sep="\n")
+    if "1" in args.sections:
+        start = time.perf_counter()
+        grid = GRID[::3] if quick else GRID
+        tables["direction"] = direction_table(sets, grid)
+        print(f"1. Quality-gradient direction: MSE(codec(x, q), OpenCV(x, q*)), q* in {TARGETS}, {CROP}x{CROP} crops")
+        print(tables["direction"], f"({time.perf_counter() - start:.0f} s)\n", sep="\n", flush=True)
 
-    start = time.perf_counter()
-    crops = center_crops(whole, CROP)
-    tables["vanishing"] = vanishing_table(crops, bands)
-    print(f"2. Vanishing gradients of L1(codec(x, q), OpenCV(x, q)) at integer q ({photos} crops {CROP}x{CROP})")
-    print(tables["vanishing"], f"\n({time.perf_counter() - start:.0f} s)\n", sep="\n")
+    if "2" in args.sections:
+        tables["bounds"] = bound_table(held_out)
+        print("2. Quality gradient at the bounds: L = MSE(codec(x, q), x), median over the held-out crops")
+        print(tables["bounds"], "", sep="\n", flush=True)
 
-    start = time.perf_counter()
-    tables["recovery"] = recovery_table(center_crops(crops[:recovery_photos], RECOVERY_CROP), draws, recovery_steps)
-    count = recovery_photos * draws
-    print(f"3. Quality recovery from a real JPEG ({count} crops, true q uniform in 1..99, starts {STARTS})")
-    print(tables["recovery"], f"\n({time.perf_counter() - start:.0f} s)\n", sep="\n")
+    if "3" in args.sections:
+        start = time.perf_counter()
+        recovery_sets = {name: center_crops(crops, RECOVERY_CROP) for name, crops in sets.items()}
+        tables["recovery"] = recovery_table(recovery_sets, 10 if quick else 60)
+        print("3. Quality recovery from one start (true q uniform in 1..99, Adam on log MSE)")
+        print(tables["recovery"], f"({time.perf_counter() - start:.0f} s)\n", sep="\n", flush=True)
 
-    path = args.results_dir / "gradients.png"
-    plot(per_quality, path)
-    print(f"4. Plot: {path}")
+    if "6" in args.sections:
+        path = args.results_dir / "gradients_quality.png"
+        plot(held_out[0].cpu(), path)
+        print(f"6. Plot: {path}\n", flush=True)
+
+    if "5" in args.sections:
+        tables["cost"] = cost_table(device, 3 if quick else 9)
+        print("5. Cost of the quality gradient (median ms, taken in turns)")
+        print(tables["cost"], "", sep="\n", flush=True)
+
+    if "4" in args.sections:
+        start = time.perf_counter()
+        model = efficientnet_lite0().to(device=device, memory_format=torch.channels_last).eval()
+        splits = attack_splits(model, device, quick)
+        budgets = BUDGETS[:1] if quick else BUDGETS
+        methods, kinds = args.attack_codecs.split(","), args.attacks.split(",")
+        tables["attacks"] = attack_table(model, splits, budgets, methods, kinds)
+        counts = ", ".join(f"{name} {len(y)}" for name, (_, y) in splits.items())
+        print(f"4. IFGSM / PGD, {ATTACK_STEPS} steps, EfficientNet-Lite0, photos classified correctly ({counts})")
+        print(tables["attacks"], f"({time.perf_counter() - start:.0f} s)\n", sep="\n", flush=True)
     return tables
 
 

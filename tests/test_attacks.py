@@ -163,17 +163,21 @@ def test_bad_inputs_name_the_argument(kwargs, error, match):
 
 @pytest.mark.slow
 def test_gradients_benchmark_smoke(tmp_path, monkeypatch, capsys):
-    """benchmarks/gradients.py end to end: one photo, qualities 5 and 50, two attack steps."""
+    """benchmarks/gradients.py end to end (--quick): direction, bounds, recovery, one attack, the plot."""
     pytest.importorskip("efficientnet_lite_pytorch")
     benchmarks = Path(__file__).resolve().parents[1] / "benchmarks"
     monkeypatch.syspath_prepend(str(benchmarks))
     common = pytest.importorskip("_common")
     gradients = pytest.importorskip("gradients")
     monkeypatch.setattr(common, "THREADS", torch.get_num_threads())  # keep the suite's single thread
-    tables = gradients.main(["--quick", "--results-dir", str(tmp_path)])
-    assert set(tables) == {"attack", "attack per quality", "vanishing", "recovery"}
+    attacked = "ours surrogate,kornia 0.9"
+    arguments = ["--quick", "--sections", "12346", "--attacks", "ifgsm", "--attack-codecs", attacked]
+    tables = gradients.main([*arguments, "--results-dir", str(tmp_path)])
+    assert set(tables) == {"direction", "bounds", "recovery", "attacks"}
     for name in gradients.CODECS:
-        assert all(name in table for table in tables.values())
-    assert "no attack" in tables["attack"]
-    assert (tmp_path / "gradients.png").stat().st_size > 0
+        assert name in tables["direction"] and name in tables["bounds"]
+    assert "real codec (OpenCV), finite difference +-3" in tables["direction"]
+    assert all(name in tables["recovery"] for name in gradients.RECOVERY_CODECS)
+    assert "no attack" in tables["attacks"] and "kornia 0.9" in tables["attacks"]
+    assert (tmp_path / "gradients_quality.png").stat().st_size > 0
     assert "Quality recovery" in capsys.readouterr().out

@@ -99,7 +99,15 @@ class JPEGAugmentationBase(IntensityAugmentationBase2D):
 
     def _code(self, image: Tensor, quality: Tensor | None, flags: dict[str, Any]) -> Tensor:
         qt_y, qt_c = self.tables
-        return diff_jpeg(image, quality, qt_y=qt_y, qt_c=qt_c, mode=flags["mode"], subsampling=flags["subsampling"])
+        return diff_jpeg(
+            image,
+            quality,
+            qt_y=qt_y,
+            qt_c=qt_c,
+            mode=flags["mode"],
+            subsampling=flags["subsampling"],
+            quality_gradient=flags.get("quality_gradient", "finite_difference"),
+        )
 
     def apply_transform(
         self, input: Tensor, params: dict[str, Tensor], flags: dict[str, Any], transform: Tensor | None = None

@@ -8,6 +8,7 @@ from torch import Tensor, nn
 from kornia_diffjpeg.augmentation.base import JPEGAugmentationBase
 from kornia_diffjpeg.augmentation.params import QUALITY_BOUNDS, bounded, parse_quality, unbounded
 from kornia_diffjpeg.codec.options import ModeName, Subsampling
+from kornia_diffjpeg.codec.quality_gradient import QualityGradient, check_quality_gradient
 
 __all__ = ["DiffJPEG"]
 
@@ -27,6 +28,8 @@ class DiffJPEG(JPEGAugmentationBase):
         qt_c: chroma table, as ``qt_y`` (needed for RGB images when ``quality`` is None).
         mode: ``"surrogate"``, ``"ste"`` or ``"exact"``, see :func:`~kornia_diffjpeg.diff_jpeg`.
         subsampling: ``"4:2:0"``, ``"4:2:2"`` or ``"4:4:4"``.
+        quality_gradient: ``"finite_difference"`` (the codec's own slope over ``q -+ 3``) or
+            ``"surrogate"`` (the smooth face's), see :func:`~kornia_diffjpeg.diff_jpeg`.
         learnable: make the quality and the given tables ``nn.Parameter``\ s. They are stored as
             logits: ``quality = 1 + 99 * sigmoid(quality_logit)``, ``table = 1 + 254 * sigmoid(qt_*_logit)``,
             so they stay in [1, 100] and [1, 255] with a gradient everywhere (initial values on a
@@ -57,8 +60,10 @@ class DiffJPEG(JPEGAugmentationBase):
         learnable: bool = False,
         p: float = 1.0,
         keepdim: bool = False,
+        quality_gradient: QualityGradient = "finite_difference",
     ) -> None:
         super().__init__(qt_y, qt_c, mode, subsampling, learnable, p, same_on_batch=False, keepdim=keepdim)
+        self.flags["quality_gradient"] = check_quality_gradient(quality_gradient)
         fixed = parse_quality(quality)
         if fixed is None and self.tables[0] is None:
             raise ValueError("give a quality, or qt_y (and qt_c for RGB images) to use as given; got neither")

@@ -14,6 +14,7 @@ from kornia_diffjpeg.augmentation.params import (
     unbounded,
 )
 from kornia_diffjpeg.codec.options import ModeName, Subsampling
+from kornia_diffjpeg.codec.quality_gradient import QualityGradient, check_quality_gradient
 
 __all__ = ["RandomDiffJPEG"]
 
@@ -32,6 +33,8 @@ class RandomDiffJPEG(JPEGAugmentationBase):
         qt_c: base chroma table, as ``qt_y``.
         mode: ``"surrogate"``, ``"ste"`` or ``"exact"``, see :func:`~kornia_diffjpeg.diff_jpeg`.
         subsampling: ``"4:2:0"``, ``"4:2:2"`` or ``"4:4:4"``.
+        quality_gradient: ``"finite_difference"`` (the codec's own slope over ``q -+ 3``) or
+            ``"surrogate"`` (the smooth face's), see :func:`~kornia_diffjpeg.diff_jpeg`.
         learnable: make the range (and the given base tables) ``nn.Parameter``\ s, trained through
             the reparameterized draw. Stored as logits: ``lo = 1 + 99 * sigmoid(low_logit)``,
             ``hi = lo + (100 - lo) * sigmoid(width_logit)`` (so ``1 <= lo <= hi <= 100`` always
@@ -70,8 +73,10 @@ class RandomDiffJPEG(JPEGAugmentationBase):
         p: float = 0.5,
         same_on_batch: bool = False,
         keepdim: bool = False,
+        quality_gradient: QualityGradient = "finite_difference",
     ) -> None:
         super().__init__(qt_y, qt_c, mode, subsampling, learnable, p, same_on_batch, keepdim)
+        self.flags["quality_gradient"] = check_quality_gradient(quality_gradient)
         low, high = parse_quality_range(quality)
         if learnable:
             self.low_logit = nn.Parameter(unbounded(low, *QUALITY_BOUNDS))

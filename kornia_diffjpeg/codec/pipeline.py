@@ -35,6 +35,7 @@ from kornia_diffjpeg.codec.modes import (
     Surrogate,
 )
 from kornia_diffjpeg.codec.options import MODES, ModeName, Subsampling
+from kornia_diffjpeg.codec.quality_gradient import QualityGradient, check_quality_gradient, secant_codec
 from kornia_diffjpeg.codec.sampling import (
     SUBSAMPLING_FACTORS,
     ceil_div,
@@ -394,10 +395,16 @@ def diff_jpeg(
     subsampling: Subsampling = "4:2:0",
     rounding: str | RoundingSurrogate = "polynomial",
     color: Color = None,
+    quality_gradient: QualityGradient = "finite_difference",
 ) -> Tensor:
     """Differentiable JPEG encoding and decoding, structured like libjpeg-turbo.
 
-    Arguments as in :func:`jpeg_encode`. Returns the coded images with the input's shape, dtype
+    Arguments as in :func:`jpeg_encode`, and ``quality_gradient``: how the gradient w.r.t. a
+    ``quality`` that requires grad is computed: ``"finite_difference"`` (default) differentiates the
+    mode's own output by a central difference at ``q +- 1`` (one-sided inside [1, 100] at the bounds;
+    two extra no-grad forwards, only when the quality requires grad; see
+    :mod:`~kornia_diffjpeg.codec.quality_gradient`), ``"surrogate"`` takes the smooth face's analytic
+    derivative (the behaviour before 0.2). Returns the coded images with the input's shape, dtype
     and device. In ``"surrogate"`` mode values exceed [0, 1] by 1e-3 of the overshoot before clipping
     (soft clip; measured below 1.2e-3); in
     ``"ste"`` and ``"exact"`` modes they lie exactly in [0, 1].
@@ -411,6 +418,11 @@ def diff_jpeg(
         (torch.Size([2, 3, 37, 51]), True)
     """
     settings = {"qt_y": qt_y, "qt_c": qt_c, "subsampling": subsampling, "rounding": rounding, "color": color}
+    check_quality_gradient(quality_gradient)
+    if quality_gradient == "finite_difference" and _needs_grad(
+        *(t for t in (quality, qt_y, qt_c) if isinstance(t, Tensor))
+    ):
+        return secant_codec(diff_jpeg, image, quality, mode=mode, **settings)
     if mode != "exact":
         coefficients = jpeg_encode(image, quality, mode=mode, **settings)
         return jpeg_decode(coefficients, mode=mode, rounding=rounding, color=color)
@@ -420,7 +432,8 @@ def diff_jpeg(
         exact = jpeg_decode(jpeg_encode(image, quality, mode="exact", **settings), mode="exact", color=color)
     if not _needs_grad(*(t for t in (image, quality, qt_y, qt_c) if isinstance(t, Tensor))):
         return exact
-    return straight_through(exact, diff_jpeg(image, quality, mode="surrogate", **settings))
+    smooth = diff_jpeg(image, quality, mode="surrogate", quality_gradient="surrogate", **settings)
+    return straight_through(exact, smooth)
 
 
 class DiffJPEGCodec(nn.Module):
@@ -430,6 +443,7 @@ class DiffJPEGCodec(nn.Module):
         mode: ``"surrogate"``, ``"ste"`` or ``"exact"`` (see :func:`jpeg_encode`).
         subsampling: ``"4:2:0"``, ``"4:2:2"`` or ``"4:4:4"``.
         rounding: rounding surrogate of the smooth face (see :func:`jpeg_encode`).
+        quality_gradient: ``"finite_difference"`` or ``"surrogate"`` (see :func:`diff_jpeg`).
 
     Example:
         >>> codec = DiffJPEGCodec(mode="exact")
@@ -444,12 +458,15 @@ class DiffJPEGCodec(nn.Module):
         mode: ModeName = "surrogate",
         subsampling: Subsampling = "4:2:0",
         rounding: str | RoundingSurrogate = "polynomial",
+        quality_gradient: QualityGradient = "finite_difference",
     ) -> None:
         super().__init__()
         check_choice("mode", mode, MODES)
         check_choice("subsampling", subsampling, SUBSAMPLING_FACTORS)
         resolve_rounding(rounding)
+        check_quality_gradient(quality_gradient)
         self.mode, self.subsampling, self.rounding = mode, subsampling, rounding
+        self.quality_gradient = quality_gradient
 
     def forward(
         self,
@@ -469,7 +486,11 @@ class DiffJPEGCodec(nn.Module):
             subsampling=self.subsampling,
             rounding=self.rounding,
             color=color,
+            quality_gradient=self.quality_gradient,
         )
 
     def extra_repr(self) -> str:
-        return f"mode={self.mode!r}, subsampling={self.subsampling!r}, rounding={self.rounding!r}"
+        return (
+            f"mode={self.mode!r}, subsampling={self.subsampling!r}, rounding={self.rounding!r}, "
+            f"quality_gradient={self.quality_gradient!r}"
+        )

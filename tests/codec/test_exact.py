@@ -532,10 +532,17 @@ class TestForms:
 # --------------------------------------------------------------------------------------------------
 
 
-def _gradients(mode: str, image, quality, qt_y, qt_c, subsampling: str):
+def _gradients(mode: str, image, quality, qt_y, qt_c, subsampling: str, quality_gradient: str = "finite_difference"):
     """diff_jpeg's output and the gradients of a fixed weighted sum w.r.t. each given input."""
     leaves = [None if t is None else t.detach().clone().requires_grad_() for t in (image, quality, qt_y, qt_c)]
-    coded = diff_jpeg(*leaves[:2], qt_y=leaves[2], qt_c=leaves[3], mode=mode, subsampling=subsampling)
+    coded = diff_jpeg(
+        *leaves[:2],
+        qt_y=leaves[2],
+        qt_c=leaves[3],
+        mode=mode,
+        subsampling=subsampling,
+        quality_gradient=quality_gradient,
+    )
     weights = torch.linspace(-1.0, 2.0, coded.numel(), dtype=coded.dtype).reshape(coded.shape)
     (coded * weights).sum().backward()
     return coded, [None if leaf is None else leaf.grad for leaf in leaves]
@@ -578,8 +585,12 @@ class TestGradients:
     def test_gradients_equal_surrogate(self, layout):
         image, quality, qt_y, qt_c = _inputs(layout, tables=True, quality=(3.0, 37.3, 90.0))
         qt_c = None if layout == "gray" else qt_c
-        exact_coded, exact_grads = _gradients("exact", image, quality, qt_y, qt_c, _subsampling(layout))
-        smooth_coded, smooth_grads = _gradients("surrogate", image, quality, qt_y, qt_c, _subsampling(layout))
+        # The quality's default gradient is each mode's own finite difference (tests/codec/test_quality_gradient.py);
+        # with quality_gradient="surrogate" every gradient is the smooth face's.
+        exact_coded, exact_grads = _gradients("exact", image, quality, qt_y, qt_c, _subsampling(layout), "surrogate")
+        smooth_coded, smooth_grads = _gradients(
+            "surrogate", image, quality, qt_y, qt_c, _subsampling(layout), "surrogate"
+        )
         assert exact_coded.shape == smooth_coded.shape
         mismatches = []
         for name, a, b in zip(("image", "quality", "qt_y", "qt_c"), exact_grads, smooth_grads, strict=True):
