@@ -129,9 +129,13 @@ def _exact_tables(
 ) -> tuple[Tensor, Tensor | None]:
     """libjpeg's integer tables, with qualities and base tables rounded to integers (halves up)."""
     # Rounded in float64: a float32 value just below a half must not round up (these are a few numbers).
-    rounded = [None if t is None else torch.floor(t.detach().double() + 0.5).to(dtype) for t in (quality, qt_y, qt_c)]
+    quality, qt_y, qt_c = (_round_half_up(t, dtype) for t in (quality, qt_y, qt_c))
     libjpeg_rules = STE(round_half_away)  # integer table formula forward
-    return _resolve_tables(*rounded, channels, batch, libjpeg_rules, dtype, device)
+    return _resolve_tables(quality, qt_y, qt_c, channels, batch, libjpeg_rules, dtype, device)
+
+
+def _round_half_up(value: Tensor | None, dtype: torch.dtype) -> Tensor | None:
+    return None if value is None else torch.floor(value.detach().double() + 0.5).to(dtype)
 
 
 def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -150,11 +154,12 @@ def _resolve_tables(
 ) -> tuple[Tensor, Tensor | None]:
     """The (B, 8, 8) tables to quantize with, following libjpeg's rules for quality and tables."""
     if quality is None:
-        if qt_y is None or (channels == 3 and qt_c is None):
-            missing = "qt_y" if qt_y is None else "qt_c"
-            raise ValueError(f"give a quality, or {missing} (tables are used as given without quality)")
+        for name, table in (("qt_y", qt_y), ("qt_c", qt_c if channels == 3 else qt_y)):
+            if table is None:
+                raise ValueError(f"give a quality, or {name} (tables are used as given without quality)")
+        assert qt_y is not None  # checked just above, for the type checker
         luma = given_table(qt_y.to(dtype), ops)
-        chroma = given_table(qt_c.to(dtype), ops) if channels == 3 else None
+        chroma = given_table(qt_c.to(dtype), ops) if channels == 3 and qt_c is not None else None
         return luma, chroma
     quality = quality.to(dtype)
     if qt_y is None and (qt_c is None or channels == 1):  # the standard tables: both in one step
@@ -228,6 +233,7 @@ def _encode(
 ) -> tuple[Tensor, Tensor | None]:
     if image.shape[1] == 1:
         return _quantize(pad_to_multiple(ops.read_samples(image * 255.0), 8, 8), qt_y, ops), None
+    assert qt_c is not None, "RGB images are quantized with a chroma table"
     matrix, offset = color
     if ops.reads_exact_samples:
         ycbcr = rgb_to_ycbcr(ops.read_samples(image * 255.0), matrix, offset)
@@ -243,6 +249,7 @@ def _decode(coefficients: JPEGCoefficients, ops: Mode, color: tuple[Tensor, Tens
     height, width = coefficients.image_size
     if coefficients.chroma is None:
         return _reconstruct(coefficients.luma, coefficients.qt_y, (height, width), ops, 255.0)
+    assert coefficients.qt_c is not None, "chroma blocks come with a chroma table"
     luma = _reconstruct(coefficients.luma, coefficients.qt_y, (height, width), ops)
     chroma = _reconstruct(coefficients.chroma, coefficients.qt_c, coefficients.chroma_size, ops)
     chroma = _crop(upsample_chroma_smooth(chroma, coefficients.subsampling, ops), (height, width))
@@ -250,16 +257,33 @@ def _decode(coefficients: JPEGCoefficients, ops: Mode, color: tuple[Tensor, Tens
     return ops.round_clip(rgb, 0.0, 255.0, 255.0)
 
 
-def _as_int(*tensors: Tensor | None) -> tuple[Tensor | None, ...]:
-    """Integer-valued tensors (rounded, halves away from zero) as int32 for the exact face."""
-    return tuple(None if t is None else round_half_away(t.detach()).int() for t in tensors)
+def _as_int(tensor: Tensor) -> Tensor:
+    """An integer-valued tensor (rounded, halves away from zero) as int32 for the exact face."""
+    return round_half_away(tensor.detach()).int()
+
+
+def _as_int_or_none(tensor: Tensor | None) -> Tensor | None:
+    return None if tensor is None else _as_int(tensor)
 
 
 def _decode_exact(coefficients: JPEGCoefficients) -> Tensor:
     """The exact face's 8-bit decode; coefficients and tables are rounded to integers first."""
     c = coefficients
-    luma, chroma, qt_y, qt_c = _as_int(c.luma, c.chroma, c.qt_y, c.qt_c)
-    return decode_exact(luma, chroma, qt_y, qt_c, c.subsampling, c.image_size, c.chroma_size)
+    chroma, qt_c = _as_int_or_none(c.chroma), _as_int_or_none(c.qt_c)
+    return decode_exact(_as_int(c.luma), chroma, _as_int(c.qt_y), qt_c, c.subsampling, c.image_size, c.chroma_size)
+
+
+#: Coded values: luma blocks, chroma blocks (None for grayscale), luma and chroma tables.
+_Coded = tuple[Tensor, Optional[Tensor], Tensor, Optional[Tensor]]  # noqa: UP045 (a runtime alias)
+
+
+def _straight_through_coded(exact: _Coded, smooth: _Coded) -> _Coded:
+    """The exact values forward, the smooth face's gradients backward (None stays None)."""
+    luma, chroma, qt_y, qt_c = (
+        None if e is None or g is None else straight_through(e, g) for e, g in zip(exact, smooth, strict=True)
+    )
+    assert luma is not None and qt_y is not None
+    return luma, chroma, qt_y, qt_c
 
 
 def _color_or_default(color: Color, dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor]:
@@ -326,7 +350,7 @@ def jpeg_encode(
     _check_exact_color(mode, color_)
     checks.run()
     dtype = _compute_dtype(batched.dtype)
-    smooth = None  # luma, chroma, qt_y, qt_c of the smooth (or straight-through) face
+    smooth: _Coded | None = None  # the smooth (or straight-through) face
     if mode != "exact" or _needs_grad(batched, quality_, qt_y_, qt_c_):
         tables = _resolve_tables(quality_, qt_y_, qt_c_, channels, batch, ops, dtype, device)
         coded = _encode(batched.to(dtype), *tables, subsampling, ops, _color_or_default(color_, dtype, device))
@@ -336,10 +360,15 @@ def jpeg_encode(
         exact_y, exact_c = _exact_tables(quality_, qt_y_, qt_c_, channels, batch, dtype, device)
         samples = batched.detach().to(torch.float64, copy=True)  # 8-bit reading is exact in float64
         samples = samples.mul_(255.0).add_(0.5).floor_().clamp_(0, 255).int()
-        exact_luma, exact_chroma = encode_exact(samples, *_as_int(exact_y, exact_c), subsampling)
-        values = (exact_luma.to(dtype), None if exact_chroma is None else exact_chroma.to(dtype), exact_y, exact_c)
-        if smooth is not None:
-            values = tuple(None if e is None else straight_through(e, g) for e, g in zip(values, smooth, strict=True))
+        exact_luma, exact_chroma = encode_exact(samples, _as_int(exact_y), _as_int_or_none(exact_c), subsampling)
+        exact_values = (
+            exact_luma.to(dtype),
+            None if exact_chroma is None else exact_chroma.to(dtype),
+            exact_y,
+            exact_c,
+        )
+        values = exact_values if smooth is None else _straight_through_coded(exact_values, smooth)
+    assert values is not None  # the smooth face ran unless the mode is exact
     luma, chroma, tables_y, tables_c = values
     return JPEGCoefficients(
         luma, chroma, tables_y, tables_c, subsampling, (height, width), tuple(image.shape[:-3]), image.dtype
@@ -381,7 +410,8 @@ def jpeg_decode(
             image = straight_through(image, _decode(c, ops, _color_or_default(None, dtype, c.luma.device)))
     else:
         image = _decode(c, ops, _color_or_default(color_, dtype, c.luma.device))
-    return image.to(c.dtype).reshape(*c.batch_shape, *image.shape[1:])
+    leading = c.batch_shape if c.batch_shape is not None else (c.luma.shape[0],)
+    return image.to(c.dtype).reshape(*leading, *image.shape[1:])
 
 
 @entry_point  # the first jpeg_encode checks the values, once per call
@@ -417,22 +447,37 @@ def diff_jpeg(
         >>> coded.shape, bool(quality.grad.abs().min() > 0)
         (torch.Size([2, 3, 37, 51]), True)
     """
-    settings = {"qt_y": qt_y, "qt_c": qt_c, "subsampling": subsampling, "rounding": rounding, "color": color}
     check_quality_gradient(quality_gradient)
     if quality_gradient == "finite_difference" and _needs_grad(
         *(t for t in (quality, qt_y, qt_c) if isinstance(t, Tensor))
     ):
+        settings = {"qt_y": qt_y, "qt_c": qt_c, "subsampling": subsampling, "rounding": rounding, "color": color}
         return secant_codec(diff_jpeg, image, quality, mode=mode, **settings)
+
+    def encoded(mode: ModeName) -> JPEGCoefficients:
+        return jpeg_encode(
+            image, quality, qt_y=qt_y, qt_c=qt_c, mode=mode, subsampling=subsampling, rounding=rounding, color=color
+        )
+
     if mode != "exact":
-        coefficients = jpeg_encode(image, quality, mode=mode, **settings)
-        return jpeg_decode(coefficients, mode=mode, rounding=rounding, color=color)
+        return jpeg_decode(encoded(mode), mode=mode, rounding=rounding, color=color)
     # The real codec's output forward, and the whole smooth codec's gradient backward (composing the
     # exact encode and decode would differentiate the decoder at the exact coefficients instead).
     with torch.no_grad():
-        exact = jpeg_decode(jpeg_encode(image, quality, mode="exact", **settings), mode="exact", color=color)
+        exact = jpeg_decode(encoded("exact"), mode="exact", color=color)
     if not _needs_grad(*(t for t in (image, quality, qt_y, qt_c) if isinstance(t, Tensor))):
         return exact
-    smooth = diff_jpeg(image, quality, mode="surrogate", quality_gradient="surrogate", **settings)
+    smooth = diff_jpeg(
+        image,
+        quality,
+        qt_y=qt_y,
+        qt_c=qt_c,
+        mode="surrogate",
+        subsampling=subsampling,
+        rounding=rounding,
+        color=color,
+        quality_gradient="surrogate",
+    )
     return straight_through(exact, smooth)
 
 
