@@ -72,6 +72,8 @@ def check_quality_gradient(quality_gradient: Any) -> QualityGradient:
 class _QualitySecant(torch.autograd.Function):
     """Identity on the coded images; the quality's gradient is ``<grad, slope>`` per sample."""
 
+    generate_vmap_rule = True
+
     @staticmethod
     def forward(coded: Tensor, quality: Tensor, slope: Tensor) -> Tensor:
         return coded.view_as(coded)

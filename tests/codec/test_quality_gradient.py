@@ -184,3 +184,15 @@ def test_no_extra_forward_without_quality_grad(monkeypatch, mode):
     counter.batch_sizes.clear()
     diff_jpeg(image, torch.tensor([20.0, 70.0], requires_grad=True), mode=mode).sum().backward()
     assert sorted(counter.batch_sizes) == [2, 4]  # the window's two ends, batched into one call
+
+
+def test_vmap_of_the_quality_gradient():
+    # torch.func: per-image quality gradients under vmap equal the ones taken image by image.
+    images, quality = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(5)), torch.tensor(50.0)
+
+    def loss(image, q):
+        return diff_jpeg(image, q).square().mean()
+
+    batched = torch.func.vmap(torch.func.grad(loss, argnums=1), in_dims=(0, None))(images, quality)
+    one_by_one = [torch.func.grad(loss, argnums=1)(image, quality) for image in images]
+    torch.testing.assert_close(batched, torch.stack(one_by_one))
