@@ -40,7 +40,7 @@ from _common import RESULTS_DIR, format_table, interleaved_median_ms, make_parse
 from skimage import data
 
 from kornia_diffjpeg import decode_jpeg, diff_jpeg, encode_jpeg, jpeg_encode, jpeg_file_size
-from testing.datasets import layout_photos, layout_subsampling, photo_crops, random_crop
+from testing.datasets import layout_photos, layout_subsampling, odd_crop_cases, photo_crops
 from testing.reference import as_blocks, from_uint8, opencv_encode, pillow_encode, to_uint8
 from testing.syncs import DispatchCounter
 
@@ -90,18 +90,16 @@ def _crop_rows(args: argparse.Namespace, sample: list[bytes]) -> Iterator[list[o
         for layout in LAYOUTS:
             subsampling = layout_subsampling(layout)
             files = opencv_bad = pillow_bad = 0
-            for _ in range(count):
-                array = random_crop(rng, layout, 301)
-                options = {"subsampling": subsampling, "optimize": bool(rng.integers(2))}
+            for array, optimize, quality, pair in odd_crop_cases(rng, layout, count, tables):
+                options = {"subsampling": subsampling, "optimize": optimize}
                 image = from_uint8(array)
-                if tables:
-                    top = int(rng.choice([8, 40, 255]))
-                    qt_y, qt_c = (torch.from_numpy(rng.integers(1, top + 1, (8, 8))).float() for _ in range(2))
+                if pair is not None:
+                    qt_y, qt_c = (torch.from_numpy(t).float() for t in pair)
                     ours = encode_jpeg(image, qt_y=qt_y, qt_c=qt_c, writer="pillow", **options)[0]
                     qtables = [qt_y.numpy(), qt_c.numpy()][: 1 if layout == "grayscale" else 2]
                     pillow_bad += ours != pillow_encode(array, None, qtables=qtables, **options)
                 else:
-                    quality = int(rng.integers(1, 101))
+                    assert quality is not None
                     ours = encode_jpeg(image, float(quality), **options)[0]
                     opencv_bad += ours != opencv_encode(array, quality, **options)
                     pil = (

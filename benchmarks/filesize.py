@@ -28,7 +28,7 @@ from _common import format_table, interleaved_median_ms, make_parser, setup
 from _filesize_models import estimate_section, regressor_section
 
 from kornia_diffjpeg import jpeg_encode, jpeg_file_size
-from testing.datasets import layout_photos, layout_subsampling, load_photos, random_crop
+from testing.datasets import layout_photos, layout_subsampling, load_photos, odd_crop_cases
 from testing.reference import from_uint8, opencv_encode, pillow_encode
 
 LAYOUTS = ("4:2:0", "4:2:2", "4:4:4", "grayscale")
@@ -70,20 +70,17 @@ def _crop_rows(args: argparse.Namespace, device: torch.device) -> Iterator[list[
         for layout in LAYOUTS:
             subsampling = layout_subsampling(layout)
             files = opencv_bad = pillow_bad = 0
-            for _ in range(count):
-                array = random_crop(rng, layout, 301)
-                optimize = bool(rng.integers(2))
+            for array, optimize, quality, pair in odd_crop_cases(rng, layout, count, tables):
                 image = from_uint8(array).to(device)
-                if tables:
-                    top = int(rng.choice([8, 40, 255]))
-                    qt_y, qt_c = (torch.from_numpy(rng.integers(1, top + 1, (8, 8))).float() for _ in range(2))
+                if pair is not None:
+                    qt_y, qt_c = (torch.from_numpy(t).float() for t in pair)
                     size = int(
                         jpeg_file_size(image, qt_y=qt_y.to(device), qt_c=qt_c.to(device), **_kw(subsampling, optimize))
                     )
                     qtables = [qt_y.numpy(), qt_c.numpy()][: 1 if layout == "grayscale" else 2]
                     bad = _mismatches(array, size, subsampling, optimize, qtables=qtables)
                 else:
-                    quality = int(rng.integers(1, 101))
+                    assert quality is not None
                     size = int(jpeg_file_size(image, float(quality), **_kw(subsampling, optimize)))
                     bad = _mismatches(array, size, subsampling, optimize, quality=quality)
                 files, opencv_bad, pillow_bad = files + 1, opencv_bad + bad[0], pillow_bad + bad[1]

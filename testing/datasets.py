@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import gzip
 import importlib.util
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +35,9 @@ __all__ = [
     "fashion_mnist",
     "layout_photos",
     "layout_subsampling",
+    "odd_crop_cases",
     "random_crop",
+    "sparse_frequency_image",
     "synthetic_photo",
     "imagenet_photos",
     "load_photos",
@@ -256,3 +258,33 @@ def synthetic_photo(seed: int, height: int, width: int, channels: int) -> np.nda
     image[rng.uniform(size=(height, width)) < rng.uniform(0, 0.1)] += 120
     array = np.clip(image, 0, 255).astype(np.uint8)
     return array[..., 0] if channels == 1 else array
+
+
+def odd_crop_cases(
+    rng: np.random.Generator, layout: str, count: int, tables: bool
+) -> Iterator[tuple[np.ndarray, bool, int | None, tuple[np.ndarray, np.ndarray] | None]]:
+    """``count`` file-benchmark cases ``(crop, optimize, quality, tables)``: odd crops up to 301 px
+    (:func:`random_crop`), ``optimize`` at random, and a quality in 1..100 or, with ``tables``, two
+    random (8, 8) tables with entries up to 8, 40 or 255."""
+    for _ in range(count):
+        array = random_crop(rng, layout, 301)
+        optimize = bool(rng.integers(2))
+        if tables:
+            top = int(rng.choice([8, 40, 255]))
+            yield array, optimize, None, (rng.integers(1, top + 1, (8, 8)), rng.integers(1, top + 1, (8, 8)))
+        else:
+            yield array, optimize, int(rng.integers(1, 101)), None
+
+
+def sparse_frequency_image(seed: int = 0) -> np.ndarray:
+    """A 48x72 uint8 image of 6x9 blocks, each one cosine of a random frequency and amplitude: single
+    high-frequency coefficients, so runs of 16 and more zeros (ZRL symbols) and rare Huffman codes."""
+    rng = np.random.default_rng(seed)
+    blocks = np.full((6, 9, 8, 8), 128.0)
+    u, v = rng.integers(0, 8, (2, 6, 9))
+    y, x = np.mgrid[0:8, 0:8]
+    waves = np.cos((2 * y + 1) * u[..., None, None] * np.pi / 16) * np.cos(
+        (2 * x + 1) * v[..., None, None] * np.pi / 16
+    )
+    blocks += rng.uniform(20, 120, (6, 9, 1, 1)) * waves
+    return np.clip(blocks.transpose(0, 2, 1, 3).reshape(48, 72), 0, 255).astype(np.uint8)

@@ -12,7 +12,7 @@ from kornia_diffjpeg import jpeg_encode, jpeg_file_size
 from kornia_diffjpeg.filesize.codebook import canonical_codes, optimal_bits_and_values
 from kornia_diffjpeg.filesize.exact import header_size
 from kornia_diffjpeg.filesize.huffman import ZIGZAG
-from testing.datasets import PHOTO_NAMES, synthetic_photo
+from testing.datasets import PHOTO_NAMES, sparse_frequency_image, synthetic_photo
 from testing.datasets import small_crop as load_photo
 from testing.reference import from_uint8, opencv_encode, pillow_encode
 
@@ -76,15 +76,7 @@ def test_random_tables_match_pillow(seed, height, width, channels, subsampling, 
 
 def test_zero_runs_and_long_codes() -> None:
     """Single high-frequency coefficients: runs of 16+ zeros (ZRL) before them and rare long codes."""
-    rng = np.random.default_rng(0)
-    blocks = np.full((6, 9, 8, 8), 128.0)
-    u, v = rng.integers(0, 8, (2, 6, 9))
-    y, x = np.mgrid[0:8, 0:8]
-    waves = np.cos((2 * y + 1) * u[..., None, None] * np.pi / 16) * np.cos(
-        (2 * x + 1) * v[..., None, None] * np.pi / 16
-    )
-    blocks += rng.uniform(20, 120, (6, 9, 1, 1)) * waves
-    array = np.clip(blocks.transpose(0, 2, 1, 3).reshape(48, 72), 0, 255).astype(np.uint8)
+    array = sparse_frequency_image(0)
     for optimize in (False, True):
         sizes = jpeg_file_size(from_uint8(array).expand(3, -1, -1, -1), torch.tensor([20, 80, 100]), optimize=optimize)
         expected = [len(opencv_encode(array, q, optimize=optimize)) for q in (20, 80, 100)]

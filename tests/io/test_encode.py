@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kornia_diffjpeg import decode_jpeg, encode_jpeg, jpeg_encode, jpeg_file_size
-from testing.datasets import COLOR_PHOTO_NAMES, PHOTO_NAMES, small_crop, synthetic_photo
+from testing.datasets import COLOR_PHOTO_NAMES, PHOTO_NAMES, small_crop, sparse_frequency_image, synthetic_photo
 from testing.reference import from_uint8, opencv_encode, pillow_encode
 
 SUBSAMPLINGS = ("4:2:0", "4:2:2", "4:4:4")
@@ -107,15 +107,7 @@ def test_per_sample_settings_in_one_batch() -> None:
 def test_zero_runs_and_long_codes() -> None:
     """Single high-frequency coefficients: runs of 16+ zeros (ZRLs) before them, and with optimized
     tables rare, long ZRL and run codes."""
-    rng = np.random.default_rng(0)
-    blocks = np.full((6, 9, 8, 8), 128.0)
-    u, v = rng.integers(0, 8, (2, 6, 9))
-    y, x = np.mgrid[0:8, 0:8]
-    waves = np.cos((2 * y + 1) * u[..., None, None] * np.pi / 16) * np.cos(
-        (2 * x + 1) * v[..., None, None] * np.pi / 16
-    )
-    blocks += rng.uniform(20, 120, (6, 9, 1, 1)) * waves
-    array = np.clip(blocks.transpose(0, 2, 1, 3).reshape(48, 72), 0, 255).astype(np.uint8)
+    array = sparse_frequency_image(0)
     photo = np.ascontiguousarray(small_crop("astronaut", 48, 72)[..., 0])
     array = np.concatenate([array, photo], 0)  # many common symbols make the ZRL codes long
     for optimize in (False, True):
