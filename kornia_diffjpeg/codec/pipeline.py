@@ -154,10 +154,9 @@ def _resolve_tables(
 ) -> tuple[Tensor, Tensor | None]:
     """The (B, 8, 8) tables to quantize with, following libjpeg's rules for quality and tables."""
     if quality is None:
-        for name, table in (("qt_y", qt_y), ("qt_c", qt_c if channels == 3 else qt_y)):
-            if table is None:
-                raise ValueError(f"give a quality, or {name} (tables are used as given without quality)")
-        assert qt_y is not None  # checked just above, for the type checker
+        if qt_y is None or (channels == 3 and qt_c is None):
+            missing = "qt_y" if qt_y is None else "qt_c"
+            raise ValueError(f"give a quality, or {missing} (tables are used as given without quality)")
         luma = given_table(qt_y.to(dtype), ops)
         chroma = given_table(qt_c.to(dtype), ops) if channels == 3 and qt_c is not None else None
         return luma, chroma
