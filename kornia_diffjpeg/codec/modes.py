@@ -2,7 +2,9 @@
 
 The codec calls these operations at exactly the places where libjpeg-turbo rounds, floors or
 clips. Which value comes out, and which gradient flows back, is the mode's decision (``g`` is the
-rounding surrogate, default ``round(x) + (x - round(x))**3``):
+rounding surrogate; the default, ``"dithered"``, has the value ``round(x) + (x - round(x))**3`` and
+as its derivative the slope of rounding averaged over noise of two gray levels, which depends on
+the quantization step: see :func:`~kornia_diffjpeg.codec.surrogates.dithered_round`):
 
 ==============  ==================================  ===================================  ==========
 operation       ``surrogate`` forward               ``ste`` forward                      backward
@@ -29,6 +31,8 @@ from kornia_diffjpeg.codec.surrogates import (
     RoundingSurrogate,
     clip_straight_through,
     differentiable_clip,
+    dithered_round,
+    dithered_round_straight_through,
     polynomial_round,
     polynomial_round_straight_through,
     round_half_away,
@@ -65,7 +69,8 @@ class Mode:
         """The 0..255 image as the encoder reads it (libjpeg reads 8-bit samples)."""
         raise NotImplementedError
 
-    def quantize_round(self, x: Tensor) -> Tensor:
+    def quantize_round(self, x: Tensor, step: Tensor) -> Tensor:
+        """Round ``x``, coefficients in units of the quantization step ``step`` (their table entries)."""
         raise NotImplementedError
 
     def round_sample(self, x: Tensor) -> Tensor:
@@ -98,13 +103,15 @@ class Surrogate(Mode):
 
     def __init__(self, rounding: RoundingSurrogate) -> None:
         super().__init__(rounding)
-        # The default surrogate has fused steps; a custom callable runs as given.
-        self.fused = rounding is polynomial_round
+        # The built-in cubic surrogates have fused steps; a custom callable runs as given.
+        self.fused = rounding is polynomial_round or rounding is dithered_round
 
     def read_samples(self, x: Tensor) -> Tensor:
         return x
 
-    def quantize_round(self, x: Tensor) -> Tensor:
+    def quantize_round(self, x: Tensor, step: Tensor) -> Tensor:
+        if self.rounding is dithered_round:
+            return dithered_round(x, step)
         return self.rounding(x)
 
     def round_sample(self, x: Tensor) -> Tensor:
@@ -140,7 +147,9 @@ class STE(Mode):
     def read_samples(self, x: Tensor) -> Tensor:
         return self.round_sample(x)
 
-    def quantize_round(self, x: Tensor) -> Tensor:
+    def quantize_round(self, x: Tensor, step: Tensor) -> Tensor:
+        if self.rounding is dithered_round:
+            return dithered_round_straight_through(x, step)
         if self.rounding is polynomial_round:
             return polynomial_round_straight_through(x)
         return straight_through(round_half_away(x), self.rounding(x))

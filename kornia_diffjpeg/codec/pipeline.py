@@ -185,7 +185,8 @@ def _quantize(planes: Tensor, table: Tensor, ops: Mode) -> Tensor:
 
     The level shift is folded into the DCT's matrix product (a bias at DC).
 
-    The coefficients' gradient is the rounding surrogate's; the tables' gradient takes the rounding's
+    The coefficients' gradient is the rounding surrogate's (``ops`` is told each coefficient's step,
+    which the default surrogate's gradient depends on); the tables' gradient takes the rounding's
     mean slope (1). With the surrogate's slope, whose mean over a step is 1/4 for the cubic, the
     dequantized value would seem to grow with the table as if the rounding did not follow it, and
     quality gradients flip sign where clipping hides half of the errors (dark or bright regions).
@@ -199,7 +200,7 @@ def _quantize(planes: Tensor, table: Tensor, ops: Mode) -> Tensor:
     coefficients = torch.addmm(_level_shift_dc(dtype, device), blocks.reshape(-1, 64), block_transform_t(dtype, device))
     divisor = table.detach().reshape(batch, 1, 64)
     ratio = coefficients.view(batch, _blocks_per_sample(blocks), 64) / divisor
-    quantized = ops.quantize_round(ratio)
+    quantized = ops.quantize_round(ratio, divisor)
     if torch.is_grad_enabled() and table.requires_grad:  # d(coefficient / table) / d table, 0 forward
         quantized = quantized + ratio.detach() * (divisor / table.reshape(batch, 1, 64) - 1.0)
     return quantized.view(blocks.shape)
@@ -299,7 +300,7 @@ def jpeg_encode(
     qt_c: Tensor | None = None,
     mode: ModeName = "surrogate",
     subsampling: Subsampling = "4:2:0",
-    rounding: str | RoundingSurrogate = "polynomial",
+    rounding: str | RoundingSurrogate = "dithered",
     color: Color = None,
 ) -> JPEGCoefficients:
     """Encode images into quantized DCT coefficients, differentiably.
@@ -322,8 +323,13 @@ def jpeg_encode(
             ``"surrogate"`` mode's gradients backward; qualities and tables are rounded to the
             nearest integer, halves up, and ``color`` is not supported).
         subsampling: ``"4:2:0"``, ``"4:2:2"`` or ``"4:4:4"``.
-        rounding: rounding surrogate: ``"polynomial"``, ``"linear"``, ``"sigmoid"``, ``"tanh"``,
-            ``"fourier"`` or a callable approximating ``round``.
+        rounding: rounding surrogate of the quantizer: ``"dithered"`` (default: the cubic
+            ``round(x) + (x - round(x))**3`` forward, backward the slope of rounding averaged over
+            noise of two gray levels on the coefficients, so a coarse step passes gradient only
+            near its rounding boundaries; see :func:`~kornia_diffjpeg.codec.surrogates.dithered_round`),
+            ``"polynomial"`` (the cubic with its own derivative ``3 (x - round(x))**2``, the default
+            up to 0.2), ``"linear"``, ``"sigmoid"``, ``"tanh"``, ``"fourier"`` or a callable
+            approximating ``round``.
         color: optional RGB -> YCbCr ``(matrix (3, 3), offset (3,))`` on the 0..255 scale
             (defaults to JFIF); ignored for grayscale images.
 
@@ -378,7 +384,7 @@ def jpeg_decode(
     coefficients: JPEGCoefficients,
     *,
     mode: ModeName = "surrogate",
-    rounding: str | RoundingSurrogate = "polynomial",
+    rounding: str | RoundingSurrogate = "dithered",
     color: Color = None,
 ) -> Tensor:
     """Decode quantized coefficients into images in [0, 1] of the encoded shape and dtype.
@@ -422,7 +428,7 @@ def diff_jpeg(
     qt_c: Tensor | None = None,
     mode: ModeName = "surrogate",
     subsampling: Subsampling = "4:2:0",
-    rounding: str | RoundingSurrogate = "polynomial",
+    rounding: str | RoundingSurrogate = "dithered",
     color: Color = None,
     quality_gradient: QualityGradient = "finite_difference",
 ) -> Tensor:
@@ -501,7 +507,7 @@ class DiffJPEGCodec(nn.Module):
         self,
         mode: ModeName = "surrogate",
         subsampling: Subsampling = "4:2:0",
-        rounding: str | RoundingSurrogate = "polynomial",
+        rounding: str | RoundingSurrogate = "dithered",
         quality_gradient: QualityGradient = "finite_difference",
     ) -> None:
         super().__init__()

@@ -25,7 +25,7 @@ from testing.reference import as_blocks, from_uint8, opencv_encode, opencv_jpeg,
 MODES = ("ste", "surrogate")
 SUBSAMPLINGS = ("4:2:0", "4:2:2", "4:4:4")
 QUALITIES = (1, 10, 50, 90, 100)
-ROUNDINGS = ("polynomial", "linear", "sigmoid", "tanh", "fourier")
+ROUNDINGS = ("dithered", "polynomial", "linear", "sigmoid", "tanh", "fourier")
 SUBSAMPLING_FACTORS = {"4:4:4": (1, 1), "4:2:2": (1, 2), "4:2:0": (2, 2)}  # (vertical, horizontal)
 
 
@@ -248,7 +248,7 @@ class TestAgainstRealCodec:
         for q in (10.0, 50.0, 90.0):
             assert torch.equal(diff_jpeg(image, q, mode="ste", rounding=rounding), diff_jpeg(image, q, mode="ste"))
             reference = opencv_jpeg(photo, int(q))
-            bound = 32.0 if rounding in ("polynomial", "linear") else 22.0
+            bound = 32.0 if rounding in ("dithered", "polynomial", "linear") else 22.0
             assert psnr(coded_uint8(photo, q, rounding=rounding), reference) >= bound
 
     def test_custom_rounding_callable(self):
@@ -556,6 +556,19 @@ def _finite_nonzero(grad, name: str) -> None:
 
 
 class TestGradients:
+    @pytest.mark.parametrize("mode", (*MODES, "exact"))
+    def test_default_rounding_changes_only_the_gradient(self, mode):
+        # "dithered" (default) codes with the cubic's value; its gradient is the expected rounding's slope.
+        image = _image(3, (2, 3, 24, 32)).requires_grad_()
+        outputs, grads = [], []
+        for rounding in ("dithered", "polynomial"):
+            coded = diff_jpeg(image, torch.tensor([5.0, 80.0]), mode=mode, rounding=rounding)
+            outputs.append(coded.detach())
+            grads.append(torch.autograd.grad((coded * _image(4, coded.shape)).sum(), image)[0])
+        assert torch.equal(outputs[0], outputs[1])
+        assert all(bool(torch.isfinite(g).all()) and bool(g.abs().max() > 0) for g in grads)
+        assert not torch.allclose(grads[0], grads[1])
+
     @pytest.mark.parametrize("mode", MODES)
     @pytest.mark.parametrize("name", ["astronaut", "camera"])
     def test_quality_gradient_follows_the_real_codec(self, mode, name):

@@ -12,7 +12,11 @@ from torch.autograd import gradcheck
 from kornia_diffjpeg.codec import ROUNDING_SURROGATES
 from kornia_diffjpeg.codec.surrogates import (
     CLIP_SLOPE,
+    DITHER_SCALE,
     differentiable_clip,
+    dithered_round,
+    dithered_round_slope,
+    dithered_round_straight_through,
     fourier_round,
     linear_round,
     polynomial_round,
@@ -23,7 +27,10 @@ from kornia_diffjpeg.codec.surrogates import (
     tanh_round,
 )
 
-NAMES = ("polynomial", "linear", "sigmoid", "tanh", "fourier")
+NAMES = ("dithered", "polynomial", "linear", "sigmoid", "tanh", "fourier")
+# The surrogates whose backward is their forward's derivative ("dithered" takes the polynomial's value
+# with the expected rounding's slope: TestDitheredRound).
+SMOOTH_NAMES = tuple(name for name in NAMES if name != "dithered")
 
 # Largest |g(x) - round(x)| of each surrogate, (anywhere, within 1/4 of an integer).
 #   polynomial: |x - round(x)|**3 <= 1/8, and (1/4)**3 = 1/64 near the integers;
@@ -33,6 +40,7 @@ NAMES = ("polynomial", "linear", "sigmoid", "tanh", "fourier")
 #   fourier (10 terms): Gibbs overshoot at the half-integers; measured 0.0193 near the integers.
 # The small additions cover float32 evaluation far from 0.
 ERROR_BOUNDS = {
+    "dithered": (0.125 + 1e-6, 1 / 64 + 1e-6),  # the polynomial's value
     "polynomial": (0.125 + 1e-6, 1 / 64 + 1e-6),
     "linear": (0.05 + 1e-3, 0.025 + 1e-3),
     "sigmoid": (0.5 + 1e-6, 1e-6),
@@ -47,6 +55,7 @@ def numpy_round_half_away(x: np.ndarray) -> np.ndarray:
 
 def test_registry():
     assert set(ROUNDING_SURROGATES) == set(NAMES)
+    assert ROUNDING_SURROGATES["dithered"] is dithered_round
     assert ROUNDING_SURROGATES["polynomial"] is polynomial_round
     assert ROUNDING_SURROGATES["linear"] is linear_round
     assert ROUNDING_SURROGATES["sigmoid"] is sigmoid_round
@@ -111,7 +120,7 @@ class TestSurrogatesApproximateRound:
         n = torch.arange(-300, 301, dtype=torch.float64)
         torch.testing.assert_close(ROUNDING_SURROGATES[name](n), n, atol=1e-6, rtol=0)
 
-    @pytest.mark.parametrize("name", ["polynomial", "linear", "sigmoid", "tanh"])
+    @pytest.mark.parametrize("name", ["dithered", "polynomial", "linear", "sigmoid", "tanh"])
     def test_monotone(self, name):
         # (The truncated Fourier series wiggles, so it is not monotone.)
         x = torch.linspace(-5.0, 5.0, 100_001, dtype=torch.float64)
@@ -135,7 +144,7 @@ def _off_grid_points(seed: int, count: int = 12) -> torch.Tensor:
 
 
 class TestGradients:
-    @pytest.mark.parametrize("name", NAMES)
+    @pytest.mark.parametrize("name", SMOOTH_NAMES)
     def test_gradcheck(self, name):
         x = _off_grid_points(0).requires_grad_()
         assert gradcheck(ROUNDING_SURROGATES[name], (x,))
@@ -160,6 +169,52 @@ class TestGradients:
         torch.testing.assert_close(x.grad, expected)
 
 
+def _expected_rounding(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """E[round(x + n)], n ~ N(0, sigma**2), up to a constant: one normal CDF per rounding boundary."""
+    boundaries = torch.arange(-20, 21, dtype=torch.float64) + 0.5
+    return torch.special.ndtr((x[:, None] - boundaries) / sigma).sum(1)
+
+
+class TestDitheredRound:
+    @pytest.mark.parametrize("step", [1.0, 4.0, 9.0, 40.0, 255.0])
+    def test_slope_is_the_expected_roundings_derivative(self, step):
+        sigma = min(DITHER_SCALE / step, 0.5)
+        x = torch.linspace(-3.0, 3.0, 2401, dtype=torch.float64)
+        h = 1e-5
+        numeric = (_expected_rounding(x + h, sigma) - _expected_rounding(x - h, sigma)) / (2 * h)
+        # The slope keeps the four nearest boundaries: the rest add under 3e-4 at sigma = 1/2.
+        torch.testing.assert_close(dithered_round_slope(x, step), numeric, atol=3e-4 + 1e-6 * numeric.max(), rtol=1e-5)
+
+    @pytest.mark.parametrize("step", [1.0, 2.0, 16.0, 100.0, 255.0])
+    def test_mean_slope_over_a_step_is_one(self, step):
+        # The expected rounding of uniformly placed values is unbiased: its slope averages 1 (the
+        # cubic's own derivative averages 1/4).
+        x = torch.linspace(-0.5, 0.5, 400_001, dtype=torch.float64)
+        assert abs(float(dithered_round_slope(x, step).mean()) - 1.0) < 3e-4
+
+    def test_coarse_steps_pass_gradient_only_near_boundaries(self):
+        x = torch.tensor([0.0, 0.3, 0.45, 0.49, 0.5, 1.0], dtype=torch.float64)
+        slope = dithered_round_slope(x, 255.0)  # sigma = 2/255 of a step
+        assert slope[:3].abs().max() < 1e-6
+        assert slope[3] > 1.0 and slope[4] == slope.max()
+        fine = dithered_round_slope(x, 1.0)  # sigma = 1/2: the identity within 2%
+        torch.testing.assert_close(fine, torch.ones_like(fine), atol=0.02, rtol=0)
+
+    @given(values=st.lists(st.floats(-500.0, 500.0, allow_nan=False), min_size=1, max_size=32))
+    def test_values(self, values):
+        x = torch.tensor(values, dtype=torch.float64)
+        step = torch.full_like(x, 7.0)
+        assert torch.equal(dithered_round(x, step), polynomial_round(x))
+        assert torch.equal(dithered_round_straight_through(x, step), round_half_away(x))
+
+    def test_backward_per_entry_steps(self):
+        x = torch.tensor([[0.2, 0.45], [0.2, 0.45]], dtype=torch.float64, requires_grad=True)
+        step = torch.tensor([[1.0, 1.0], [200.0, 200.0]], dtype=torch.float64)
+        dithered_round(x, step).sum().backward()
+        torch.testing.assert_close(x.grad, dithered_round_slope(x.detach(), step))
+        assert x.grad[0].min() > 0.98 and x.grad[1, 0] < 1e-12 < x.grad[1, 1]
+
+
 class TestDifferentiableClip:
     @given(st.lists(st.floats(-1e4, 1e4, allow_nan=False), min_size=1, max_size=32))
     def test_identity_inside_slope_outside(self, values):
@@ -174,7 +229,7 @@ class TestDifferentiableClip:
 
 
 class TestStraightThrough:
-    @pytest.mark.parametrize("name", NAMES)
+    @pytest.mark.parametrize("name", SMOOTH_NAMES)
     @given(values=st.lists(st.floats(-500.0, 500.0, allow_nan=False), min_size=1, max_size=32))
     def test_forward_exact_backward_surrogate(self, name, values):
         surrogate = ROUNDING_SURROGATES[name]
