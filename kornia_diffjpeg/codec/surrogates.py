@@ -113,28 +113,24 @@ class _DitheredRound(torch.autograd.Function):
 def dithered_round_slope(x: Tensor, step: Tensor | float) -> Tensor:
     """``d/dx E[round(x + n)]``, ``n ~ N(0, sigma**2)``, ``sigma = min(DITHER_SCALE / step, 1/2)``.
 
-    The four rounding boundaries nearest to ``x`` carry the comb's mass (the next ones would add under
-    3e-4 at ``sigma = 1/2``).
+    A comb of Gaussian densities centred on the rounding boundaries; the five nearest to ``x`` carry
+    its mass (the next ones would add under 1e-5 at ``sigma = 1/2``).
 
     Example:
         >>> slope = dithered_round_slope(torch.tensor([0.0, 0.45, 0.5]), 255.0)  # sigma = 2/255
-        >>> [round(v, 2) for v in slope.tolist()]  # a spike at the boundary, nothing elsewhere
-        [0.0, 0.0, 50.86]
+        >>> [round(v, 1) for v in slope.tolist()]  # a spike at the boundary, nothing elsewhere
+        [0.0, 0.0, 50.9]
         >>> [round(v, 2) for v in dithered_round_slope(torch.tensor([0.0, 0.25, 0.5]), 1.0).tolist()]
         [0.99, 1.0, 1.01]
     """
-    sigma = torch.as_tensor(step, dtype=x.dtype, device=x.device).reciprocal().mul_(DITHER_SCALE)
-    inverse = sigma.clamp_(max=_MAX_DITHER).reciprocal_().unsqueeze(-1)
-    # a = 1/2 - |x - round(x)|: the distance to the nearest boundary; the others are 1 - a, 1 + a, 2 - a.
-    gap = torch.sub(x, round_half_away(x)).abs_().neg_().add_(0.5).unsqueeze(-1)
-    signs, offsets = cached("dither_comb", x.dtype, x.device, _comb_pattern).unbind(0)
-    z = torch.addcmul(offsets, gap, signs).mul_(inverse)
-    density = z.square_().mul_(-0.5).exp_().sum(-1)
-    return density.mul_(inverse.squeeze(-1)).mul_(1.0 / math.sqrt(2.0 * math.pi))
-
-
-def _comb_pattern() -> Tensor:
-    return torch.tensor([[1.0, -1.0, 1.0, -1.0], [0.0, 1.0, 1.0, 2.0]], dtype=torch.float64)
+    # exp(-z**2) with z = distance / (sqrt(2) sigma), normalized by 1 / (sqrt(2 pi) sigma).
+    scale = torch.as_tensor(step, dtype=x.dtype, device=x.device).mul(1.0 / (math.sqrt(2.0) * DITHER_SCALE))
+    scale = scale.clamp_(min=1.0 / (math.sqrt(2.0) * _MAX_DITHER)).unsqueeze(-1)
+    # frac(x) minus the boundaries at -3/2 .. 5/2: every boundary within 3/2 of x, and the next one.
+    offsets = cached("dither_boundaries", x.dtype, x.device, lambda: torch.arange(-1.5, 3.0, dtype=torch.float64))
+    z = torch.remainder(x, 1.0).unsqueeze(-1).sub(offsets).mul_(scale)
+    density = z.square_().neg_().exp_().sum(-1)
+    return density.mul_(scale.squeeze(-1).mul(1.0 / math.sqrt(math.pi)))
 
 
 def dithered_round(x: Tensor, step: Tensor | float = 1.0) -> Tensor:
