@@ -27,12 +27,14 @@ of foolbox's 20 ImageNet photos at 224 px; for the attacks, photos 11-20 are hel
    an exhaustive search of each codec's forward over the integer qualities.
 4. Image gradients at unsaturated budgets. IFGSM (``attacks.ifgsm``) and PGD (``attacks.pgd``, seeded
    start) with eps 1/255 and 2/255, 5 steps, through each codec at the attacked quality, against
-   EfficientNet-Lite0 with its ImageNet weights, on foolbox's 20 labelled ImageNet photos (224 px),
-   keeping those classified correctly when clean; each photo is attacked at one quality per band
+   EfficientNet-Lite0 with its ImageNet weights, on foolbox's 20 labelled ImageNet photos in 4 views
+   each (the whole photo and three crops, ``testing.datasets.IMAGENET_VIEWS``; ``--views``), resized
+   to 224 px, keeping those classified correctly when clean; each view is attacked at one quality per band
    (q 1-10: 2, 5, 8; q 11-99: 20, 50, 80, 95, in turn). The adversarial image is rounded to 8 bits
    and coded by OpenCV at that quality; the tables give the mean softmax probability of the true
    class in % and the top-1 accuracy in % after it (lower = stronger attack), with "no attack" as
-   the baseline. Photos 1-10 are the tuning split, 11-20 the held-out one.
+   the baseline. Photos 1-10 are the tuning split, 11-20 the held-out one. "ours surrogate,
+   polynomial rounding (0.2)" is the image gradient of release 0.2 (``rounding="polynomial"``).
 5. Cost of the quality gradient: forward+backward time of a 4x3x224x224 batch with a quality that
    requires grad (finite difference / analytic), and the forward time when it does not (default /
    ``quality_gradient="surrogate"``, the same code path), ratios of medians taken in turns, with 1
@@ -76,7 +78,7 @@ RECOVERY_CROP = 64
 BANDS = {"q 1-10": (2, 5, 8), "q 11-99": (20, 50, 80, 95)}
 BUDGETS = (1, 2)  # eps on the 0..255 scale
 ATTACK_STEPS = 5
-VIEWS = 1
+VIEWS = 4  # views per photo in the attacks (--views): 1 is the whole photo, 2-4 crops of it
 DIRECTION_TUNING, DIRECTION_HELD_OUT = 8, 12  # crops of each set in sections 1-3 (2 each with --quick)
 RECOVERY_CODECS = ("ours surrogate", "ours ste", "ours exact", "ours surrogate, analytic dq (old)", "kornia 0.9")
 
@@ -86,6 +88,11 @@ def _ours(mode: str, quality_gradient: str = "finite_difference") -> Codec:
         return diff_jpeg(images, quality, mode=mode, quality_gradient=quality_gradient)
 
     return codec
+
+
+def _polynomial(images, quality):
+    """The image gradient of release 0.2: the cubic rounding's own derivative (``rounding="polynomial"``)."""
+    return diff_jpeg(images, quality, rounding="polynomial")
 
 
 def _kornia(images, quality):
@@ -126,11 +133,12 @@ CODECS: dict[str, Codec] = {
     "ours ste": _ours("ste"),
     "ours exact": _ours("exact"),
     "ours surrogate, analytic dq (old)": _ours("surrogate", "surrogate"),
+    "ours surrogate, polynomial rounding (0.2)": _polynomial,
     "dithered q (surrogate)": _dithered,
     "table secant (surrogate)": _table_secant,
     "kornia 0.9": _kornia,
 }
-ATTACK_CODECS = ("ours surrogate", "ours ste", "ours exact", "kornia 0.9")
+ATTACK_CODECS = ("ours surrogate", "ours ste", "ours exact", "ours surrogate, polynomial rounding (0.2)", "kornia 0.9")
 
 
 def real_jpeg(images: torch.Tensor, qualities: Sequence[int]) -> torch.Tensor:
@@ -414,9 +422,9 @@ def plot(crop: torch.Tensor, path: Path, target: int = 23) -> None:
     plt.close(figure)
 
 
-def attack_splits(model: torch.nn.Module, device: torch.device, quick: bool):
-    images, labels = imagenet_photos(224, VIEWS)
-    photo = torch.arange(len(labels)) // VIEWS
+def attack_splits(model: torch.nn.Module, device: torch.device, quick: bool, views: int = VIEWS):
+    images, labels = imagenet_photos(224, views)
+    photo = torch.arange(len(labels)) // views
     with torch.no_grad():  # attack only what the model gets right on the clean image
         clean = torch.cat([model(part.to(device)).argmax(1).cpu() for part in images.split(32)])
     splits = {}
@@ -434,6 +442,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, str]:
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where the plot goes")
     parser.add_argument("--attack-codecs", default=",".join(ATTACK_CODECS), help="comma-separated codec names")
     parser.add_argument("--attacks", default="ifgsm,pgd", help="ifgsm, pgd or both (comma-separated)")
+    parser.add_argument("--views", type=int, default=VIEWS, help="views per photo in the attacks, 1..6")
     parser.add_argument(
         "--sections", default="123456", help="which sections to run, e.g. 4 or 1235 (default: all, 123456)"
     )
@@ -482,7 +491,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, str]:
     if "4" in args.sections:
         start = time.perf_counter()
         model = efficientnet_lite0().to(device=device, memory_format=torch.channels_last).eval()
-        splits = attack_splits(model, device, quick)
+        splits = attack_splits(model, device, quick, args.views)
         budgets = BUDGETS[:1] if quick else BUDGETS
         methods, kinds = args.attack_codecs.split(","), args.attacks.split(",")
         tables["attacks"] = attack_table(model, splits, budgets, methods, kinds)
