@@ -33,8 +33,8 @@ of foolbox's 20 ImageNet photos at 224 px; for the attacks, photos 11-20 are hel
    (q 1-10: 2, 5, 8; q 11-99: 20, 50, 80, 95, in turn). The adversarial image is rounded to 8 bits
    and coded by OpenCV at that quality; the tables give the mean softmax probability of the true
    class in % and the top-1 accuracy in % after it (lower = stronger attack), with "no attack" as
-   the baseline. Photos 1-10 are the tuning split, 11-20 the held-out one. "ours surrogate,
-   polynomial rounding (0.2)" is the image gradient of release 0.2 (``rounding="polynomial"``).
+   the baseline. Photos 1-10 are the tuning split, 11-20 the held-out one. "ours surrogate 0.2
+   (polynomial rounding)" is the image gradient of release 0.2 (``rounding="polynomial"``).
 5. Cost of the quality gradient: forward+backward time of a 4x3x224x224 batch with a quality that
    requires grad (finite difference / analytic), and the forward time when it does not (default /
    ``quality_gradient="surrogate"``, the same code path), ratios of medians taken in turns, with 1
@@ -133,12 +133,12 @@ CODECS: dict[str, Codec] = {
     "ours ste": _ours("ste"),
     "ours exact": _ours("exact"),
     "ours surrogate, analytic dq (old)": _ours("surrogate", "surrogate"),
-    "ours surrogate, polynomial rounding (0.2)": _polynomial,
+    "ours surrogate 0.2 (polynomial rounding)": _polynomial,
     "dithered q (surrogate)": _dithered,
     "table secant (surrogate)": _table_secant,
     "kornia 0.9": _kornia,
 }
-ATTACK_CODECS = ("ours surrogate", "ours ste", "ours exact", "ours surrogate, polynomial rounding (0.2)", "kornia 0.9")
+ATTACK_CODECS = ("ours surrogate", "ours ste", "ours exact", "ours surrogate 0.2 (polynomial rounding)", "kornia 0.9")
 
 
 def real_jpeg(images: torch.Tensor, qualities: Sequence[int]) -> torch.Tensor:
@@ -440,7 +440,9 @@ def attack_splits(model: torch.nn.Module, device: torch.device, quick: bool, vie
 def main(argv: Sequence[str] | None = None) -> dict[str, str]:
     parser = make_parser(__doc__)
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where the plot goes")
-    parser.add_argument("--attack-codecs", default=",".join(ATTACK_CODECS), help="comma-separated codec names")
+    parser.add_argument(
+        "--attack-codecs", default=";".join(ATTACK_CODECS), help=f"codec names separated by ';', of {list(CODECS)}"
+    )
     parser.add_argument("--attacks", default="ifgsm,pgd", help="ifgsm, pgd or both (comma-separated)")
     parser.add_argument("--views", type=int, default=VIEWS, help="views per photo in the attacks, 1..6")
     parser.add_argument(
@@ -493,7 +495,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, str]:
         model = efficientnet_lite0().to(device=device, memory_format=torch.channels_last).eval()
         splits = attack_splits(model, device, quick, args.views)
         budgets = BUDGETS[:1] if quick else BUDGETS
-        methods, kinds = args.attack_codecs.split(","), args.attacks.split(",")
+        methods, kinds = args.attack_codecs.split(";"), args.attacks.split(",")
+        unknown = [m for m in methods if m not in CODECS]
+        if unknown:
+            parser.error(f"--attack-codecs: unknown {unknown}; choose among {list(CODECS)}")
         tables["attacks"] = attack_table(model, splits, budgets, methods, kinds)
         counts = ", ".join(f"{name} {len(y)}" for name, (_, y) in splits.items())
         print(f"4. IFGSM / PGD, {ATTACK_STEPS} steps, EfficientNet-Lite0, photos classified correctly ({counts})")
