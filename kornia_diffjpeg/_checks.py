@@ -368,7 +368,8 @@ def check_image(
         raise ValueError(
             f"{name} sides must be at most {max_side} pixels (libjpeg's limit), got shape {tuple(image.shape)}"
         )
-    batched = image.reshape(-1, *image.shape[-3:]).contiguous()  # one layout, so results do not depend on strides
+    batched = image if image.ndim == 4 else image.reshape(-1, *image.shape[-3:])
+    batched = batched.contiguous()  # one layout, so results do not depend on strides
     checks, now = _run_now(checks)
     checks.image(name, batched)
     if now:
@@ -458,6 +459,8 @@ def check_quality(
         if now:
             checks.run()
         quality = libjpeg_quality(quality)
+        if quality.shape == (batch,):  # already per sample: no view to dispatch
+            return quality
         if flat or batch_shape is None:
             return quality.reshape(-1).expand(batch)
         return _per_sample(expected, quality, batch_shape, ())

@@ -162,8 +162,8 @@ def _resolve_tables(
         return luma, chroma
     quality = quality.to(dtype)
     if qt_y is None and (qt_c is None or channels == 1):  # the standard tables: both in one step
-        tables = standard_quality_tables(quality.reshape(batch), ops).view(batch, 2, 8, 8)
-        return tables[:, 0], tables[:, 1] if channels == 3 else None
+        luma, chroma = standard_quality_tables(quality, ops).view(batch, 2, 8, 8).unbind(1)
+        return luma, chroma if channels == 3 else None
     base_y, base_c = annex_k_stacked(dtype, device).unbind(0)
     quality = quality.view(batch, 1, 1)
     luma = quality_scaled_table(base_y if qt_y is None else qt_y.to(dtype), quality, ops)
@@ -197,7 +197,7 @@ def _quantize(planes: Tensor, table: Tensor, ops: Mode) -> Tensor:
     dtype, device = planes.dtype, planes.device
     # Divided after the product, not folded into it: exact ties (flat blocks) must stay ties.
     coefficients = torch.addmm(_level_shift_dc(dtype, device), blocks.reshape(-1, 64), block_transform_t(dtype, device))
-    divisor = table.detach().reshape(batch, 1, 64)
+    divisor = (table.detach() if table.requires_grad else table).reshape(batch, 1, 64)
     ratio = coefficients.view(batch, _blocks_per_sample(blocks), 64) / divisor
     quantized = ops.quantize_round(ratio)
     if torch.is_grad_enabled() and table.requires_grad:  # d(coefficient / table) / d table, 0 forward

@@ -95,9 +95,12 @@ class _BoxSum(torch.autograd.Function):
 
     @staticmethod
     def forward(x: Tensor, rows: int) -> Tensor:
-        total = x[..., 0::rows, 0::2] + x[..., 0::rows, 1::2]
+        *lead, height, width = x.shape
+        # Each output row's ``rows`` input rows side by side: every box term is one strided slice.
+        lines = x.reshape(*lead, height // rows, rows * width)
+        total = lines[..., 0:width:2] + lines[..., 1:width:2]
         if rows == 2:
-            total = total.add_(x[..., 1::2, 0::2]).add_(x[..., 1::2, 1::2])
+            total = total.add_(lines[..., width::2]).add_(lines[..., width + 1 :: 2])
         return total
 
     @staticmethod
@@ -161,19 +164,24 @@ def upsample_chroma(chroma: Tensor, subsampling: Subsampling, ops: Mode) -> Tens
 
 def _triangle(x: Tensor, dim: int) -> Tensor:
     """Along ``dim`` (-1 or -2): ``3 x[i] + x[i - 1]`` and ``3 x[i] + x[i + 1]`` interleaved, edges repeated."""
-    previous, following = _neighbours(x, dim)
+    size = x.shape[dim]
+    # The edges repeated by one replication pad (one op); its two shifted views are the neighbours.
+    padded = torch.nn.functional.pad(x, (1, 1, 0, 0) if dim == -1 else (0, 0, 1, 1), mode="replicate")
+    previous, following = padded.narrow(dim, 0, size), padded.narrow(dim, 2, size)
     return _interleave(torch.add(previous, x, alpha=3), torch.add(following, x, alpha=3), dim)
 
 
 def _triangle_adjoint(grad: Tensor, dim: int) -> Tensor:
     """The transpose of :func:`_triangle`: (..., 2n) along ``dim`` back to (..., n)."""
     size = grad.shape[dim] // 2
-    pairs = grad.unflatten(dim, (size, 2))
-    even, odd = pairs.select(dim, 0), pairs.select(dim, 1)  # dim counts from the end: unchanged by unflatten
-    # x[i] feeds even[i] and odd[i] (weight 3), even[i + 1] and odd[i - 1], and at the edges even[0], odd[n - 1].
-    from_next = torch.cat((even.narrow(dim, 1, size - 1), odd.narrow(dim, size - 1, 1)), dim=dim)
-    from_previous = torch.cat((even.narrow(dim, 0, 1), odd.narrow(dim, 0, size - 1)), dim=dim)
-    return torch.add(from_next + from_previous, even + odd, alpha=3)
+    # x[i] feeds even[i] and odd[i] (weight 3), and odd[i - 1] and even[i + 1], the grad's entries 2i - 1 and
+    # 2i + 2; at the edges even[0] and odd[n - 1] instead, which the grad replicated by one at each end holds.
+    pairs = grad.unflatten(dim, (size, 2)).sum(dim)
+    padded = torch.nn.functional.pad(grad, (1, 1, 0, 0) if dim == -1 else (0, 0, 1, 1), mode="replicate")
+    after = (slice(None),) * (-1 - dim)  # the dims after ``dim``
+    from_previous = padded[(..., slice(0, 2 * size, 2), *after)]
+    from_next = padded[(..., slice(3, None, 2), *after)]
+    return torch.add(from_next + from_previous, pairs, alpha=3)
 
 
 class _FancyFilter(torch.autograd.Function):

@@ -211,10 +211,13 @@ class _RoundedClip(torch.autograd.Function):
         if inside is not None:
             ctx.mark_non_differentiable(inside)
             ctx.save_for_backward(inside)
+        ctx.set_materialize_grads(False)  # no zero-filled gradient for the mask
         ctx.slope, ctx.divisor = inputs[4], inputs[6]
 
     @staticmethod
-    def backward(ctx, grad: Tensor, _: Tensor | None):  # noqa: ANN001, ANN205
+    def backward(ctx, grad: Tensor | None, _: Tensor | None):  # noqa: ANN001, ANN205
+        if grad is None:
+            return None, None, None, None, None, None, None, None
         (inside,) = ctx.saved_tensors
         if ctx.divisor != 1.0:
             grad = grad / ctx.divisor

@@ -83,6 +83,16 @@ def libjpeg_tables_by_quality(dtype: torch.dtype, device: torch.device) -> Tenso
     return cached("libjpeg_tables", dtype, device, build)
 
 
+def _libjpeg_tables_next_quality(dtype: torch.dtype, device: torch.device) -> Tensor:
+    """Row ``q`` holds the tables of quality ``min(q + 1, 100)``: the upper ends of the interpolation, cached."""
+
+    def build() -> Tensor:
+        by_quality = libjpeg_tables_by_quality(torch.float64, torch.device("cpu"))
+        return torch.cat((by_quality[1:], by_quality[100:]))
+
+    return cached("libjpeg_tables_next", dtype, device, build)
+
+
 def quality_to_scale(quality: Tensor) -> Tensor:
     """libjpeg's percentage scale without its integer division: ``5000 / q`` below 50, ``200 - 2 q`` above."""
     return torch.where(quality < 50.0, 5000.0 / quality, 200.0 - 2.0 * quality)
@@ -128,15 +138,13 @@ def standard_quality_tables(quality: Tensor, ops: Mode) -> Tensor:
     face interpolates between neighbours); the gradient is that of :func:`quality_scaled_table`.
     """
     dtype, device = quality.dtype, quality.device
-    detached = quality.detach().view(-1, 1, 1)
-    if ops.interpolates_tables:
-        by_quality = libjpeg_tables_by_quality(dtype, device)
-        lower = torch.floor(detached)
-        index = lower.view(-1).long()
-        upper = index.add(1).clamp_(max=100)
-        forward = torch.lerp(by_quality[index], by_quality[upper], detached - lower)
+    detached = quality.detach() if quality.requires_grad else quality
+    if ops.interpolates_tables:  # qualities are >= 1: truncation is flooring, frac the weight
+        index = detached.long()
+        lower, upper = libjpeg_tables_by_quality(dtype, device), _libjpeg_tables_next_quality(dtype, device)
+        forward = torch.lerp(lower[index], upper[index], detached.frac().view(-1, 1, 1))
     else:
-        forward = libjpeg_table(annex_k_stacked(dtype, device).view(1, 2, 64), detached)
+        forward = libjpeg_table(annex_k_stacked(dtype, device).view(1, 2, 64), detached.view(-1, 1, 1))
     if not (torch.is_grad_enabled() and quality.requires_grad):
         return forward
     base = annex_k_stacked(dtype, device).view(1, 2, 64)
