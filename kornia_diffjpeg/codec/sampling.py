@@ -178,9 +178,10 @@ def _triangle_adjoint(grad: Tensor, dim: int) -> Tensor:
     # 2i + 2; at the edges even[0] and odd[n - 1] instead, which the grad replicated by one at each end holds.
     pairs = grad.unflatten(dim, (size, 2)).sum(dim)
     padded = torch.nn.functional.pad(grad, (1, 1, 0, 0) if dim == -1 else (0, 0, 1, 1), mode="replicate")
-    after = (slice(None),) * (-1 - dim)  # the dims after ``dim``
-    from_previous = padded[(..., slice(0, 2 * size, 2), *after)]
-    from_next = padded[(..., slice(3, None, 2), *after)]
+    if dim == -1:
+        from_previous, from_next = padded[..., 0 : 2 * size : 2], padded[..., 3::2]
+    else:
+        from_previous, from_next = padded[..., 0 : 2 * size : 2, :], padded[..., 3::2, :]
     return torch.add(from_next + from_previous, pairs, alpha=3)
 
 
