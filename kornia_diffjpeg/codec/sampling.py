@@ -79,7 +79,7 @@ def downsample_chroma(chroma: Tensor, subsampling: Subsampling, ops: Mode) -> Te
         offset = ops.floor_offset(bits)
         scale = 1.0 / float(1 << bits)
         row = _alternating_bias(width // 4, bias[0] * scale + offset, bias[1] * scale + offset, chroma)
-        mean = torch.add(row, _BoxSum.apply(chroma, factor_h), alpha=scale)  # scale: 1 / (samples per box)
+        mean = _BoxMean.apply(chroma, factor_h, row, scale)  # scale: 1 / (samples per box)
         return pad_to_multiple(ops.floor_scaled(mean), 8, 8)
     total = chroma[..., 0::factor_h, 0::2] + chroma[..., 0::factor_h, 1::2]
     if factor_h == 2:
@@ -87,32 +87,33 @@ def downsample_chroma(chroma: Tensor, subsampling: Subsampling, ops: Mode) -> Te
     return pad_to_multiple(ops.shift_right(total + _alternating_bias(width // 4, *bias, total), bits), 8, 8)
 
 
-class _BoxSum(torch.autograd.Function):
-    """Sums of ``rows`` x 2 boxes of planes (B, C, H, W) (H a multiple of ``rows``, W even); the gradient
-    is spread back by one expanded copy, nothing saved (strided slices or pooling cost more on the CPU)."""
+class _BoxMean(torch.autograd.Function):
+    """``row + scale * box sums`` of ``rows`` x 2 boxes of planes (B, C, H, W) (H a multiple of ``rows``, W
+    even); the gradient is spread back and scaled by one multiplication of an expanded view, nothing saved
+    (strided slices or pooling cost more on the CPU)."""
 
     generate_vmap_rule = True
 
     @staticmethod
-    def forward(x: Tensor, rows: int) -> Tensor:
+    def forward(x: Tensor, rows: int, row: Tensor, scale: float) -> Tensor:
         *lead, height, width = x.shape
         # Each output row's ``rows`` input rows side by side: every box term is one strided slice.
         lines = x.reshape(*lead, height // rows, rows * width)
         total = lines[..., 0:width:2] + lines[..., 1:width:2]
         if rows == 2:
             total = total.add_(lines[..., width::2]).add_(lines[..., width + 1 :: 2])
-        return total
+        return torch.add(row, total, alpha=scale)
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:  # noqa: ANN001
-        ctx.rows = inputs[1]
+        ctx.rows, ctx.scale = inputs[1], inputs[3]
 
     @staticmethod
     def backward(ctx, grad: Tensor):  # noqa: ANN001, ANN205
         rows = ctx.rows
         *lead, height, width = grad.shape
         spread = grad.reshape(*lead, height, 1, width, 1).expand(*lead, height, rows, width, 2)
-        return spread.reshape(*lead, height * rows, width * 2), None
+        return torch.mul(spread, ctx.scale).view(*lead, height * rows, width * 2), None, None, None
 
 
 def _neighbours(x: Tensor, dim: int) -> tuple[Tensor, Tensor]:
