@@ -162,7 +162,7 @@ def _resolve_tables(
         return luma, chroma
     quality = quality.to(dtype)
     if qt_y is None and (qt_c is None or channels == 1):  # the standard tables: both in one step
-        luma, chroma = standard_quality_tables(quality, ops).view(batch, 2, 8, 8).unbind(1)
+        luma, chroma = standard_quality_tables(quality, ops).unbind(1)
         return luma, chroma if channels == 3 else None
     base_y, base_c = annex_k_stacked(dtype, device).unbind(0)
     quality = quality.view(batch, 1, 1)

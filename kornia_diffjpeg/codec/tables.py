@@ -83,14 +83,16 @@ def libjpeg_tables_by_quality(dtype: torch.dtype, device: torch.device) -> Tenso
     return cached("libjpeg_tables", dtype, device, build)
 
 
-def _libjpeg_tables_next_quality(dtype: torch.dtype, device: torch.device) -> Tensor:
-    """Row ``q`` holds the tables of quality ``min(q + 1, 100)``: the upper ends of the interpolation, cached."""
+def _interpolation_ends(dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor]:
+    """libjpeg's tables (101, 2, 8, 8) at qualities ``q`` and ``min(q + 1, 100)``: the ends of the smooth
+    face's interpolation, cached."""
 
-    def build() -> Tensor:
-        by_quality = libjpeg_tables_by_quality(torch.float64, torch.device("cpu"))
-        return torch.cat((by_quality[1:], by_quality[100:]))
+    def build(step: int) -> Tensor:
+        by_quality = libjpeg_tables_by_quality(torch.float64, torch.device("cpu")).view(101, 2, 8, 8)
+        return by_quality if step == 0 else torch.cat((by_quality[1:], by_quality[100:]))
 
-    return cached("libjpeg_tables_next", dtype, device, build)
+    lower = cached("libjpeg_tables_8x8", dtype, device, lambda: build(0))
+    return lower, cached("libjpeg_tables_next_8x8", dtype, device, lambda: build(1))
 
 
 def quality_to_scale(quality: Tensor) -> Tensor:
@@ -132,7 +134,7 @@ def _quality_scaled_value(base: Tensor, quality: Tensor, ops: Mode) -> Tensor:
 
 
 def standard_quality_tables(quality: Tensor, ops: Mode) -> Tensor:
-    """The Annex K luma and chroma tables scaled by per-sample qualities (B,) for the mode: (B, 2, 64).
+    """The Annex K luma and chroma tables scaled by per-sample qualities (B,) for the mode: (B, 2, 8, 8).
 
     Forward values come from a cached table of libjpeg's tables at the integer qualities (the smooth
     face interpolates between neighbours); the gradient is that of :func:`quality_scaled_table`.
@@ -141,14 +143,14 @@ def standard_quality_tables(quality: Tensor, ops: Mode) -> Tensor:
     detached = quality.detach() if quality.requires_grad else quality
     if ops.interpolates_tables:  # qualities are >= 1: truncation is flooring, frac the weight
         index = detached.long()
-        lower, upper = libjpeg_tables_by_quality(dtype, device), _libjpeg_tables_next_quality(dtype, device)
-        forward = torch.lerp(lower[index], upper[index], detached.frac().view(-1, 1, 1))
+        lower, upper = _interpolation_ends(dtype, device)
+        forward = torch.lerp(lower[index], upper[index], detached.frac().view(-1, 1, 1, 1))
     else:
-        forward = libjpeg_table(annex_k_stacked(dtype, device).view(1, 2, 64), detached.view(-1, 1, 1))
+        forward = libjpeg_table(annex_k_stacked(dtype, device), detached.view(-1, 1, 1, 1))
     if not (torch.is_grad_enabled() and quality.requires_grad):
         return forward
-    base = annex_k_stacked(dtype, device).view(1, 2, 64)
-    smooth = differentiable_clip(base * quality_to_scale(quality.view(-1, 1, 1)) / 100.0, 1.0, 255.0)
+    base = annex_k_stacked(dtype, device)
+    smooth = differentiable_clip(base * quality_to_scale(quality.view(-1, 1, 1, 1)) / 100.0, 1.0, 255.0)
     return straight_through(forward, smooth)
 
 
