@@ -158,6 +158,17 @@ def _show(values: list[float]) -> str:
     return str(values) if len(values) <= 8 else f"{len(values)} values in [{min(values)}, {max(values)}]"
 
 
+#: Up to this many values of a 1-D tensor are read themselves rather than reduced to their extremes.
+_FEW_VALUES = 256
+
+
+def _extremes(values: list[float]) -> list[float]:
+    """``[min, max]`` of a non-empty list, NaN for both if any value is NaN (as ``aminmax`` gives)."""
+    if any(math.isnan(value) for value in values):
+        return [math.nan, math.nan]
+    return [min(values), max(values)]
+
+
 def _nonfinite(low: float, high: float) -> str | None:
     """What is wrong with a range that is not finite (NaN, inf), or None."""
     if math.isnan(low) or math.isnan(high):
@@ -191,12 +202,16 @@ class ValueChecks:
     def add(self, stats: Tensor, report: Callable[[list[float]], None]) -> None:
         """Read ``stats`` (any shape, real dtype) in :meth:`run` and pass their values, flattened, to ``report``."""
         if self.active and _readable(stats):
-            self._stats.append(stats.detach() if stats.ndim == 1 else stats.detach().reshape(-1))
+            stats = stats.detach() if stats.requires_grad else stats
+            self._stats.append(stats if stats.ndim == 1 else stats.reshape(-1))
             self._reports.append((stats.numel(), report))
 
     def _range(self, tensor: Tensor, report: Callable[[list[float]], None]) -> None:
-        """Add the minimum and maximum of a non-empty tensor (two ops, no autograd record)."""
-        if self.active and tensor.numel() > 0 and _readable(tensor):
+        """Add the minimum and maximum of a non-empty tensor (two ops, no autograd record); a few values
+        (per-sample qualities) are read themselves, with no op at all."""
+        if self.active and tensor.ndim == 1 and tensor.numel() <= _FEW_VALUES and _readable(tensor):
+            self.add(tensor, lambda values: report(_extremes(values)))
+        elif self.active and tensor.numel() > 0 and _readable(tensor):
             with torch.no_grad():
                 low, high = torch.aminmax(tensor.reshape(1, -1), dim=1)
             self._stats += [low, high]
@@ -291,7 +306,8 @@ class ValueChecks:
         if not self._stats:
             return
         device = self._stats[0].device
-        flat = torch.cat([s if s.device == device else s.to(device) for s in self._stats])
+        with torch.no_grad():
+            flat = torch.cat([s if s.device == device else s.to(device) for s in self._stats])
         values = flat.tolist()  # the call's one host sync
         if _CALL.depth > 0:
             _CALL.checked = True

@@ -97,11 +97,14 @@ class _BoxMean(torch.autograd.Function):
     @staticmethod
     def forward(x: Tensor, rows: int, row: Tensor, scale: float) -> Tensor:
         *lead, height, width = x.shape
-        # Each output row's ``rows`` input rows side by side: every box term is one strided slice.
-        lines = x.reshape(*lead, height // rows, rows * width)
-        total = lines[..., 0:width:2] + lines[..., 1:width:2]
-        if rows == 2:
-            total = total.add_(lines[..., width::2]).add_(lines[..., width + 1 :: 2])
+        # The boxes' columns, then their rows, as views: the four terms in three ops.
+        if rows == 1:
+            left, right = x.reshape(*lead, height, width // 2, 2).unbind(-1)
+            return torch.add(row, left + right, alpha=scale)
+        left, right = x.reshape(*lead, height // 2, 2, width // 2, 2).unbind(-1)
+        top_left, bottom_left = left.unbind(-2)
+        top_right, bottom_right = right.unbind(-2)
+        total = (top_left + top_right).add_(bottom_left).add_(bottom_right)
         return torch.add(row, total, alpha=scale)
 
     @staticmethod
