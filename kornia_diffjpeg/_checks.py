@@ -209,7 +209,7 @@ class ValueChecks:
     def _range(self, tensor: Tensor, report: Callable[[list[float]], None]) -> None:
         """Add the minimum and maximum of a non-empty tensor (two ops, no autograd record); a few values
         (per-sample qualities) are read themselves, with no op at all."""
-        if self.active and tensor.ndim == 1 and tensor.numel() <= _FEW_VALUES and _readable(tensor):
+        if self.active and tensor.ndim == 1 and 0 < tensor.numel() <= _FEW_VALUES and _readable(tensor):
             self.add(tensor, lambda values: report(_extremes(values)))
         elif self.active and tensor.numel() > 0 and _readable(tensor):
             with torch.no_grad():
