@@ -158,6 +158,17 @@ def _show(values: list[float]) -> str:
     return str(values) if len(values) <= 8 else f"{len(values)} values in [{min(values)}, {max(values)}]"
 
 
+#: Up to this many values of a 1-D tensor are read themselves rather than reduced to their extremes.
+_FEW_VALUES = 256
+
+
+def _extremes(values: list[float]) -> list[float]:
+    """``[min, max]`` of a non-empty list, NaN for both if any value is NaN (as ``aminmax`` gives)."""
+    if any(math.isnan(value) for value in values):
+        return [math.nan, math.nan]
+    return [min(values), max(values)]
+
+
 def _nonfinite(low: float, high: float) -> str | None:
     """What is wrong with a range that is not finite (NaN, inf), or None."""
     if math.isnan(low) or math.isnan(high):
@@ -191,12 +202,16 @@ class ValueChecks:
     def add(self, stats: Tensor, report: Callable[[list[float]], None]) -> None:
         """Read ``stats`` (any shape, real dtype) in :meth:`run` and pass their values, flattened, to ``report``."""
         if self.active and _readable(stats):
-            self._stats.append(stats.detach() if stats.ndim == 1 else stats.detach().reshape(-1))
+            stats = stats.detach() if stats.requires_grad else stats
+            self._stats.append(stats if stats.ndim == 1 else stats.reshape(-1))
             self._reports.append((stats.numel(), report))
 
     def _range(self, tensor: Tensor, report: Callable[[list[float]], None]) -> None:
-        """Add the minimum and maximum of a non-empty tensor (two ops, no autograd record)."""
-        if self.active and tensor.numel() > 0 and _readable(tensor):
+        """Add the minimum and maximum of a non-empty tensor (two ops, no autograd record); a few values
+        (per-sample qualities) are read themselves, with no op at all."""
+        if self.active and tensor.ndim == 1 and 0 < tensor.numel() <= _FEW_VALUES and _readable(tensor):
+            self.add(tensor, lambda values: report(_extremes(values)))
+        elif self.active and tensor.numel() > 0 and _readable(tensor):
             with torch.no_grad():
                 low, high = torch.aminmax(tensor.reshape(1, -1), dim=1)
             self._stats += [low, high]
@@ -281,8 +296,8 @@ class ValueChecks:
             with torch.no_grad():
                 # Per sample, to name the sample. amin and amax propagate NaN (and are ~30x faster
                 # than aminmax over a dimension on the CPU).
-                flat = image.reshape(count, -1)
-                lows, highs = flat.amin(dim=1), flat.amax(dim=1)
+                dims = tuple(range(1, image.ndim))  # reduced in place: no flattening view
+                lows, highs = image.amin(dim=dims), image.amax(dim=dims)
             self._stats += [lows, highs]
             self._reports.append((2 * count, report))
 
@@ -291,7 +306,8 @@ class ValueChecks:
         if not self._stats:
             return
         device = self._stats[0].device
-        flat = torch.cat([s if s.device == device else s.to(device) for s in self._stats])
+        with torch.no_grad():
+            flat = torch.cat([s if s.device == device else s.to(device) for s in self._stats])
         values = flat.tolist()  # the call's one host sync
         if _CALL.depth > 0:
             _CALL.checked = True
@@ -368,7 +384,8 @@ def check_image(
         raise ValueError(
             f"{name} sides must be at most {max_side} pixels (libjpeg's limit), got shape {tuple(image.shape)}"
         )
-    batched = image.reshape(-1, *image.shape[-3:]).contiguous()  # one layout, so results do not depend on strides
+    batched = image if image.ndim == 4 else image.reshape(-1, *image.shape[-3:])
+    batched = batched.contiguous()  # one layout, so results do not depend on strides
     checks, now = _run_now(checks)
     checks.image(name, batched)
     if now:
@@ -458,6 +475,8 @@ def check_quality(
         if now:
             checks.run()
         quality = libjpeg_quality(quality)
+        if quality.shape == (batch,):  # already per sample: no view to dispatch
+            return quality
         if flat or batch_shape is None:
             return quality.reshape(-1).expand(batch)
         return _per_sample(expected, quality, batch_shape, ())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from kornia_diffjpeg.codec.constants import cached
+from kornia_diffjpeg.codec.constants import cached, derived
 
 __all__ = [
     "JFIF_OFFSET",
@@ -84,7 +84,9 @@ def _affine_per_pixel(image: Tensor, matrix: Tensor, offset: Tensor) -> Tensor:
     """``matrix @ pixel + offset`` for every pixel of (B, 3, H, W), as one batched matmul with the bias fused."""
     batch, channels, height, width = image.shape
     pixels = image.reshape(batch, channels, height * width)
-    out = torch.baddbmm(offset.view(1, 3, 1), matrix.expand(batch, 3, 3), pixels)
+    # The constants' broadcast forms are kept (no view dispatched per call).
+    matrices = derived(matrix, ("batch", batch), lambda m: m.expand(batch, 3, 3))
+    out = torch.baddbmm(derived(offset, "column", lambda o: o.view(3, 1)), matrices, pixels)
     return out.view(batch, 3, height, width)
 
 

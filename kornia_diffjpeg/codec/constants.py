@@ -12,9 +12,13 @@ from collections.abc import Callable, Hashable
 import torch
 from torch import Tensor
 
-__all__ = ["cached"]
+__all__ = ["cached", "derived"]
 
 _CONSTANTS: dict[tuple, Tensor] = {}
+#: Views and reshapes of the constants (e.g. broadcast to a batch), by the constant's id and a key: the
+#: constants are kept alive here, so their ids are never reused.
+_DERIVED: dict[tuple, Tensor] = {}
+_CONSTANT_IDS: set[int] = set()
 
 
 def cached(key: Hashable, dtype: torch.dtype, device: torch.device, build: Callable[[], Tensor]) -> Tensor:
@@ -34,4 +38,19 @@ def cached(key: Hashable, dtype: torch.dtype, device: torch.device, build: Calla
         with torch.inference_mode(False), torch.no_grad():
             constant = build().to(dtype=dtype, device=device)
         _CONSTANTS[full_key] = constant
+        _CONSTANT_IDS.add(id(constant))
     return constant
+
+
+def derived(tensor: Tensor, key: Hashable, build: Callable[[Tensor], Tensor]) -> Tensor:
+    """``build(tensor)``, kept for reuse when ``tensor`` is a constant of :func:`cached` (no op dispatched
+    for a view or a broadcast the next time); built every call for any other tensor."""
+    if torch.compiler.is_compiling() or id(tensor) not in _CONSTANT_IDS:
+        return build(tensor)
+    full_key = (id(tensor), key)
+    value = _DERIVED.get(full_key)
+    if value is None:
+        with torch.inference_mode(False), torch.no_grad():
+            value = build(tensor)
+        _DERIVED[full_key] = value
+    return value

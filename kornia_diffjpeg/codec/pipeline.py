@@ -27,7 +27,7 @@ from kornia_diffjpeg._checks import (
 )
 from kornia_diffjpeg.codec.color import jfif_color_cached, rgb_to_ycbcr, scaled_color, ycbcr_to_rgb
 from kornia_diffjpeg.codec.constants import cached
-from kornia_diffjpeg.codec.dct import block_transform, block_transform_t, blockify, unblockify
+from kornia_diffjpeg.codec.dct import block_transform, block_transform_t
 from kornia_diffjpeg.codec.exact import decode_exact, encode_exact
 from kornia_diffjpeg.codec.modes import (
     STE,
@@ -162,8 +162,8 @@ def _resolve_tables(
         return luma, chroma
     quality = quality.to(dtype)
     if qt_y is None and (qt_c is None or channels == 1):  # the standard tables: both in one step
-        tables = standard_quality_tables(quality.reshape(batch), ops).view(batch, 2, 8, 8)
-        return tables[:, 0], tables[:, 1] if channels == 3 else None
+        luma, chroma = standard_quality_tables(quality, ops).unbind(1)
+        return luma, chroma if channels == 3 else None
     base_y, base_c = annex_k_stacked(dtype, device).unbind(0)
     quality = quality.view(batch, 1, 1)
     luma = quality_scaled_table(base_y if qt_y is None else qt_y.to(dtype), quality, ops)
@@ -193,17 +193,31 @@ def _quantize(planes: Tensor, table: Tensor, ops: Mode) -> Tensor:
     With slope 1 the gradient of the squared error w.r.t. a table entry Q is ``2 Q d**2``, whose
     mean is the derivative of the uniform quantizer's error ``Q**2 / 12``.
     """
-    blocks = blockify(planes)
-    batch = blocks.shape[0]
+    batch, channels, height, width = planes.shape
     dtype, device = planes.dtype, planes.device
     # Divided after the product, not folded into it: exact ties (flat blocks) must stay ties.
-    coefficients = torch.addmm(_level_shift_dc(dtype, device), blocks.reshape(-1, 64), block_transform_t(dtype, device))
-    divisor = table.detach().reshape(batch, 1, 64)
-    ratio = coefficients.view(batch, _blocks_per_sample(blocks), 64) / divisor
+    coefficients = torch.addmm(_level_shift_dc(dtype, device), _block_rows(planes), block_transform_t(dtype, device))
+    per_sample = (batch, 1, 1, 1, 64)
+    divisor = (table.detach() if table.requires_grad else table).reshape(per_sample)
+    ratio = coefficients.view(batch, channels, height // 8, width // 8, 64) / divisor
     quantized = ops.quantize_round(ratio, divisor)
     if torch.is_grad_enabled() and table.requires_grad:  # d(coefficient / table) / d table, 0 forward
-        quantized = quantized + ratio.detach() * (divisor / table.reshape(batch, 1, 64) - 1.0)
-    return quantized.view(blocks.shape)
+        quantized = quantized + ratio.detach() * (divisor / table.reshape(per_sample) - 1.0)
+    return quantized
+
+
+def _block_rows(planes: Tensor) -> Tensor:
+    """(B, C, H, W) planes (H, W multiples of 8) as (B * C * H/8 * W/8, 64) row-major blocks, one copy."""
+    batch, channels, height, width = planes.shape
+    blocks = planes.reshape(batch, channels, height // 8, 8, width // 8, 8).transpose(3, 4)
+    return blocks.reshape(-1, 64)
+
+
+def _block_planes(rows: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """Blocks (..., 64) of (B, C, rows, cols) blocks as (B, C, 8 rows, 8 cols) planes, one copy."""
+    batch, channels, block_rows, block_cols = shape
+    blocks = rows.reshape(batch, channels, block_rows, block_cols, 8, 8).transpose(3, 4)
+    return blocks.reshape(batch, channels, block_rows * 8, block_cols * 8)
 
 
 def _reconstruct(blocks: Tensor, table: Tensor, size: tuple[int, int], ops: Mode, divisor: float = 1.0) -> Tensor:
@@ -212,8 +226,8 @@ def _reconstruct(blocks: Tensor, table: Tensor, size: tuple[int, int], ops: Mode
     batch = blocks.shape[0]
     transform = table.reshape(batch, 64, 1) * block_transform(blocks.dtype, blocks.device)
     shift = cached("level_shift", blocks.dtype, blocks.device, lambda: torch.full((64,), 128.0, dtype=torch.float64))
-    samples = torch.baddbmm(shift, blocks.reshape(batch, _blocks_per_sample(blocks), 64), transform).view(blocks.shape)
-    return ops.round_clip(_crop(unblockify(samples), size), 0.0, 255.0, divisor)
+    samples = torch.baddbmm(shift, blocks.reshape(batch, _blocks_per_sample(blocks), 64), transform)
+    return ops.round_clip(_crop(_block_planes(samples, blocks.shape[:4]), size), 0.0, 255.0, divisor)
 
 
 def _crop(planes: Tensor, size: tuple[int, int]) -> Tensor:
@@ -416,7 +430,9 @@ def jpeg_decode(
     else:
         image = _decode(c, ops, _color_or_default(color_, dtype, c.luma.device))
     leading = c.batch_shape if c.batch_shape is not None else (c.luma.shape[0],)
-    return image.to(c.dtype).reshape(*leading, *image.shape[1:])
+    shape = (*leading, *image.shape[1:])
+    image = image.to(c.dtype)
+    return image if image.shape == shape else image.reshape(shape)
 
 
 @entry_point  # the first jpeg_encode checks the values, once per call

@@ -285,11 +285,9 @@ class _RoundedClip(torch.autograd.Function):
         rounded = _rounded_value(x, kind)
         hard = torch.clamp(rounded, low, high)
         inside = torch.eq(hard, rounded) if mask else None
-        # hard + slope (rounded - hard): lerp's formula for weights below 1/2, in two cheaper steps
-        out = hard
-        if soft:  # in place unless the rounding returned the input itself
-            excess = rounded.sub_(hard) if rounded is not x else rounded - hard
-            out = hard.add_(excess, alpha=slope)
+        # hard + slope (rounded - hard): lerp below a weight of 1/2, one pass (the same bits as a subtraction
+        # and a fused multiply-add)
+        out = hard.lerp_(rounded, slope) if soft else hard
         return (out if divisor == 1.0 else out.div_(divisor)), inside
 
     @staticmethod
@@ -298,10 +296,13 @@ class _RoundedClip(torch.autograd.Function):
         if inside is not None:
             ctx.mark_non_differentiable(inside)
             ctx.save_for_backward(inside)
+        ctx.set_materialize_grads(False)  # no zero-filled gradient for the mask
         ctx.slope, ctx.divisor = inputs[4], inputs[6]
 
     @staticmethod
-    def backward(ctx, grad: Tensor, _: Tensor | None):  # noqa: ANN001, ANN205
+    def backward(ctx, grad: Tensor | None, _: Tensor | None):  # noqa: ANN001, ANN205
+        if grad is None:
+            return None, None, None, None, None, None, None, None
         (inside,) = ctx.saved_tensors
         if ctx.divisor != 1.0:
             grad = grad / ctx.divisor

@@ -83,6 +83,18 @@ def libjpeg_tables_by_quality(dtype: torch.dtype, device: torch.device) -> Tenso
     return cached("libjpeg_tables", dtype, device, build)
 
 
+def _interpolation_ends(dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor]:
+    """libjpeg's tables (101, 2, 8, 8) at qualities ``q`` and ``min(q + 1, 100)``: the ends of the smooth
+    face's interpolation, cached."""
+
+    def build(step: int) -> Tensor:
+        by_quality = libjpeg_tables_by_quality(torch.float64, torch.device("cpu")).view(101, 2, 8, 8)
+        return by_quality if step == 0 else torch.cat((by_quality[1:], by_quality[100:]))
+
+    lower = cached("libjpeg_tables_8x8", dtype, device, lambda: build(0))
+    return lower, cached("libjpeg_tables_next_8x8", dtype, device, lambda: build(1))
+
+
 def quality_to_scale(quality: Tensor) -> Tensor:
     """libjpeg's percentage scale without its integer division: ``5000 / q`` below 50, ``200 - 2 q`` above."""
     return torch.where(quality < 50.0, 5000.0 / quality, 200.0 - 2.0 * quality)
@@ -122,25 +134,23 @@ def _quality_scaled_value(base: Tensor, quality: Tensor, ops: Mode) -> Tensor:
 
 
 def standard_quality_tables(quality: Tensor, ops: Mode) -> Tensor:
-    """The Annex K luma and chroma tables scaled by per-sample qualities (B,) for the mode: (B, 2, 64).
+    """The Annex K luma and chroma tables scaled by per-sample qualities (B,) for the mode: (B, 2, 8, 8).
 
     Forward values come from a cached table of libjpeg's tables at the integer qualities (the smooth
     face interpolates between neighbours); the gradient is that of :func:`quality_scaled_table`.
     """
     dtype, device = quality.dtype, quality.device
-    detached = quality.detach().view(-1, 1, 1)
-    if ops.interpolates_tables:
-        by_quality = libjpeg_tables_by_quality(dtype, device)
-        lower = torch.floor(detached)
-        index = lower.view(-1).long()
-        upper = index.add(1).clamp_(max=100)
-        forward = torch.lerp(by_quality[index], by_quality[upper], detached - lower)
+    detached = quality.detach() if quality.requires_grad else quality
+    if ops.interpolates_tables:  # qualities are >= 1: truncation is flooring, frac the weight
+        index = detached.long()
+        lower, upper = _interpolation_ends(dtype, device)
+        forward = torch.lerp(lower[index], upper[index], detached.frac().view(-1, 1, 1, 1))
     else:
-        forward = libjpeg_table(annex_k_stacked(dtype, device).view(1, 2, 64), detached)
+        forward = libjpeg_table(annex_k_stacked(dtype, device), detached.view(-1, 1, 1, 1))
     if not (torch.is_grad_enabled() and quality.requires_grad):
         return forward
-    base = annex_k_stacked(dtype, device).view(1, 2, 64)
-    smooth = differentiable_clip(base * quality_to_scale(quality.view(-1, 1, 1)) / 100.0, 1.0, 255.0)
+    base = annex_k_stacked(dtype, device)
+    smooth = differentiable_clip(base * quality_to_scale(quality.view(-1, 1, 1, 1)) / 100.0, 1.0, 255.0)
     return straight_through(forward, smooth)
 
 
