@@ -6,8 +6,10 @@ resampling and edge replication of ``sampling.py``.
 
 Samples are carried as integer-valued float32 tensors: every sum of the color conversion and of the
 resampling filters is an integer below 2**24, so float32 computes it exactly, elementwise (no matrix
-product, which TF32 could round on a GPU). Only the ISLOW DCT, whose sums reach 2**40, runs in
-float64, on the blocks. The public functions take and return int32 tensors.
+product, which TF32 could round on a GPU). The encoder's DCT runs on the sample planes as they lie:
+its first pass in float32 on the CPU (sums below 2**24; float64 where float32 products may be TF32 or
+bfloat16), its second in int32 on the CPU (float64 elsewhere); quantization is exact in float32. The
+decoder's ISLOW IDCT runs in float64, on the blocks. The public functions take and return int32 tensors.
 """
 
 from __future__ import annotations
@@ -15,11 +17,18 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from kornia_diffjpeg.codec.dct import blockify, unblockify
-from kornia_diffjpeg.codec.islow import forward_islow, inverse_islow
+from kornia_diffjpeg.codec.constants import cached
+from kornia_diffjpeg.codec.dct import unblockify
+from kornia_diffjpeg.codec.islow import _PASSES, inverse_islow
 from kornia_diffjpeg.codec.modes import STE
 from kornia_diffjpeg.codec.options import Subsampling
-from kornia_diffjpeg.codec.sampling import downsample_chroma, pad_to_multiple, upsample_chroma_smooth
+from kornia_diffjpeg.codec.sampling import (
+    SUBSAMPLING_FACTORS,
+    ceil_div,
+    downsample_chroma,
+    pad_to_multiple,
+    upsample_chroma_smooth,
+)
 from kornia_diffjpeg.codec.surrogates import round_half_away
 
 __all__ = ["decode_exact", "encode_exact", "rgb_to_ycbcr_exact", "ycbcr_to_rgb_exact"]
@@ -76,17 +85,74 @@ def ycbcr_to_rgb_exact(ycbcr: Tensor) -> Tensor:
     return _ycbcr_to_rgb(samples[:, :1], samples[:, 1:]).int()
 
 
-def _quantize_exact(planes: Tensor, table: Tensor) -> Tensor:
-    """Level shift, ISLOW DCT (scaled by 8) and ``sign(x) ((|x| + 4Q) // 8Q)`` per block, as int32."""
-    blocks = blockify(planes - 128.0)
-    shape = blocks.shape
-    flat = (shape[0], shape[1:-1].numel(), 64)  # explicit: an empty batch has no -1 to infer
-    coefficients = forward_islow(blocks.view(*shape[:-1], 8, 8)).view(flat)
-    divisor = 8.0 * table.reshape(shape[0], 1, 64).double()
-    # trunc(x / 8Q + sign(x) / 2) = sign(x) floor((|x| + 4Q) / 8Q): the quotient is exact at halves and at
-    # least 1/2040 away from the next integer otherwise, far above float64's rounding.
-    quotient = coefficients.div_(divisor)
-    return quotient.add_(torch.sign(quotient), alpha=0.5).trunc_().view(shape).int()
+#: Samples (pixels x channels) coded per step: the step's temporaries stay in the CPU caches and the
+#: call's peak memory stays near the output's. Larger batches are coded in groups of whole images
+#: (and single large images in bands of whole MCU rows), written into the preallocated output.
+CHUNK_SAMPLES = 1 << 20
+
+
+def _read_samples(image: Tensor) -> Tensor:
+    """``clamp(floor(255 x + 0.5), 0, 255)`` as float32 integers; exact for 8..32-bit float input
+    (255 x and the half are exact in float64), float64 input rounded as float64 computes it."""
+    wide = image.to(torch.float64, copy=True)
+    return wide.mul_(255.0).add_(0.5).floor_().clamp_(0.0, 255.0).float()
+
+
+def _ieee_float32_matmul(device: torch.device) -> bool:
+    """Whether float32 products are plain IEEE float32 here (no TF32 or bfloat16 shortcuts)."""
+    if device.type != "cpu" or torch.get_float32_matmul_precision() != "highest":
+        return False
+    mkldnn = getattr(torch.backends.mkldnn, "matmul", None)
+    return getattr(mkldnn, "fp32_precision", "none") in ("none", "ieee")
+
+
+def _forward_constants(device: torch.device) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """The two passes' matrices, biases and descaling, in the dtypes the passes run in on ``device``.
+
+    Pass 1 (rows, level shift folded into its bias) sums at most 7.75e6 < 2**24 in magnitude: exact in
+    float32 wherever float32 products are IEEE, else float64. Pass 2 (columns) sums up to 2.5e8: int32
+    on the CPU (its shifts are libjpeg's), float64 elsewhere (no integer products on GPUs).
+    """
+    narrow = torch.float32 if _ieee_float32_matmul(device) else torch.float64
+    wide = torch.int32 if device.type == "cpu" else torch.float64
+    matrix1, shifts1 = _PASSES["forward1"]
+    matrix2, shifts2 = _PASSES["forward2"]
+    rowsum = [sum(row) for row in matrix1]
+    bias1 = [float((1 << k >> 1) - 128 * s) for k, s in zip(shifts1, rowsum, strict=True)]
+    m1 = cached(("exact_fdct1",), narrow, device, lambda: torch.tensor(matrix1, dtype=torch.float64).T)
+    b1 = cached(("exact_fdct1_bias",), narrow, device, lambda: torch.tensor(bias1, dtype=torch.float64))
+    s1 = cached(("exact_fdct1_scale",), narrow, device, lambda: torch.tensor([1.0 / (1 << k) for k in shifts1]))
+    m2 = cached(("exact_fdct2",), wide, device, lambda: torch.tensor(matrix2, dtype=torch.float64))
+    b2 = cached(("exact_fdct2_bias",), wide, device, lambda: torch.tensor([[float(1 << k >> 1)] for k in shifts2]))
+    if wide == torch.int32:
+        s2 = cached(("exact_fdct2_shift",), wide, device, lambda: torch.tensor([[float(k)] for k in shifts2]))
+    else:
+        s2 = cached(("exact_fdct2_scale",), wide, device, lambda: torch.tensor([[1.0 / (1 << k)] for k in shifts2]))
+    return m1, b1, s1, m2, b2, s2
+
+
+def _code_planes(planes: Tensor, table: Tensor, out: Tensor) -> None:
+    """ISLOW DCT and quantization of float32 sample planes (B, C, 8R, 8K) into ``out`` (B, C, R, K, 64).
+
+    Both passes run on the planes as they lie (rows of 8 samples, then 8 rows): the only reordering
+    into blocks is the last step's write. Quantization is ``sign(x) ((|x| + 4Q) // 8Q)`` of the DCT
+    scaled by 8, as ``trunc((x + 4Q sign(x)) / 8Q)``: an integer below 2**24 over 8Q, exact in float32
+    and at least 1 / 8Q away from the next integer unless it is one.
+    """
+    batch, channels, height, width = planes.shape
+    m1, b1, s1, m2, b2, s2 = _forward_constants(planes.device)
+    rows = torch.addmm(b1, planes.reshape(-1, 8).to(m1.dtype), m1).mul_(s1).floor_()
+    rows = rows.view(-1, 8, width).to(m2.dtype)
+    if m2.dtype == torch.int32:
+        columns = torch.matmul(m2, rows).add_(b2).bitwise_right_shift_(s2)
+    else:
+        columns = torch.matmul(m2, rows).add_(b2).mul_(s2).floor_()
+    shape = (batch, channels, height // 8, 8, width // 8, 8)
+    columns = columns.view(shape)
+    table = table.view(batch, 1, 1, 8, 1, 8)
+    columns = columns.addcmul_(torch.sign(columns), table.to(columns.dtype), value=4)
+    divisor = (table * 8).to(out.dtype)
+    torch.div(columns, divisor, rounding_mode="trunc", out=out.unflatten(-1, (8, 8)).transpose(3, 4))
 
 
 def _reconstruct_exact(blocks: Tensor, table: Tensor, size: tuple[int, int]) -> Tensor:
@@ -100,20 +166,51 @@ def _reconstruct_exact(blocks: Tensor, table: Tensor, size: tuple[int, int]) -> 
     return planes
 
 
+def _band_rows(channels: int, width: int, factor_h: int) -> int:
+    """Rows per step of one image too large for a step: whole MCU rows, about CHUNK_SAMPLES samples."""
+    mcu_rows = 8 * factor_h
+    return mcu_rows * max(1, CHUNK_SAMPLES // (channels * width * mcu_rows))
+
+
+def _steps(batch: int, channels: int, height: int, width: int, factor_h: int) -> list[tuple[slice, slice]]:
+    """(images, rows) of each step: groups of whole images, or bands of one image's MCU rows."""
+    per_image = channels * height * width
+    if per_image <= CHUNK_SAMPLES:
+        group = CHUNK_SAMPLES // per_image
+        return [(slice(i, min(i + group, batch)), slice(0, height)) for i in range(0, batch, group)]
+    band = _band_rows(channels, width, factor_h)
+    return [(slice(i, i + 1), slice(r, min(r + band, height))) for i in range(batch) for r in range(0, height, band)]
+
+
 def encode_exact(
-    samples: Tensor, qt_y: Tensor, qt_c: Tensor | None, subsampling: Subsampling
+    image: Tensor, qt_y: Tensor, qt_c: Tensor | None, subsampling: Subsampling, dtype: torch.dtype
 ) -> tuple[Tensor, Tensor | None]:
-    """Quantized coefficients (int32) of 8-bit images (B, C, H, W) int32, tables (B, 8, 8) int32."""
+    """Quantized coefficients (as ``dtype``) of float images (B, C, H, W) read as ``round(255 x)``, tables
+    (B, 8, 8) int32.
+
+    Coded in steps of about :data:`CHUNK_SAMPLES` samples (whole images, or whole MCU rows of one image;
+    every stage is local to an MCU row), each written into its part of the output.
+    """
+    batch, channels, height, width = image.shape
+    if channels == 3 and qt_c is None:
+        raise ValueError("qt_c is required for RGB samples")
+    factor_w, factor_h = SUBSAMPLING_FACTORS[subsampling] if channels == 3 else (1, 1)
+    luma = image.new_empty((batch, 1, ceil_div(height, 8), ceil_div(width, 8), 64), dtype=dtype)
+    chroma_rows, chroma_cols = ceil_div(ceil_div(height, factor_h), 8), ceil_div(ceil_div(width, factor_w), 8)
+    chroma = None if channels == 1 else image.new_empty((batch, 2, chroma_rows, chroma_cols, 64), dtype=dtype)
     with torch.no_grad():
-        samples = samples.float()
-        if samples.shape[1] == 1:
-            return _quantize_exact(pad_to_multiple(samples, 8, 8), qt_y), None
-        if qt_c is None:
-            raise ValueError("qt_c is required for RGB samples")
-        luma, chroma = _rgb_to_ycbcr(samples)
-        coded_luma = _quantize_exact(pad_to_multiple(luma, 8, 8), qt_y)
-        coded_chroma = _quantize_exact(downsample_chroma(chroma, subsampling, _INTEGER_OPS), qt_c)
-        return coded_luma, coded_chroma
+        for images, rows in _steps(batch, channels, height, width, factor_h):
+            samples = _read_samples(image[images, :, rows])
+            luma_rows = slice(rows.start // 8, ceil_div(rows.stop, 8))
+            if chroma is None:
+                _code_planes(pad_to_multiple(samples, 8, 8), qt_y[images], luma[images, :, luma_rows])
+                continue
+            assert qt_c is not None
+            planes_y, planes_c = _rgb_to_ycbcr(samples)
+            _code_planes(pad_to_multiple(planes_y, 8, 8), qt_y[images], luma[images, :, luma_rows])
+            chroma_out = chroma[images, :, rows.start // (8 * factor_h) : ceil_div(ceil_div(rows.stop, factor_h), 8)]
+            _code_planes(downsample_chroma(planes_c, subsampling, _INTEGER_OPS), qt_c[images], chroma_out)
+    return luma, chroma
 
 
 def decode_exact(

@@ -357,15 +357,10 @@ def jpeg_encode(
     values = smooth
     if mode == "exact":  # exact values forward, the smooth face's gradients backward
         exact_y, exact_c = _exact_tables(quality_, qt_y_, qt_c_, channels, batch, dtype, device)
-        samples = batched.detach().to(torch.float64, copy=True)  # 8-bit reading is exact in float64
-        samples = samples.mul_(255.0).add_(0.5).floor_().clamp_(0, 255).int()
-        exact_luma, exact_chroma = encode_exact(samples, _as_int(exact_y), _as_int_or_none(exact_c), subsampling)
-        exact_values = (
-            exact_luma.to(dtype),
-            None if exact_chroma is None else exact_chroma.to(dtype),
-            exact_y,
-            exact_c,
+        exact_luma, exact_chroma = encode_exact(
+            batched.detach(), _as_int(exact_y), _as_int_or_none(exact_c), subsampling, dtype
         )
+        exact_values = (exact_luma, exact_chroma, exact_y, exact_c)
         values = exact_values if smooth is None else _straight_through_coded(exact_values, smooth)
     assert values is not None  # the smooth face ran unless the mode is exact
     luma, chroma, tables_y, tables_c = values
