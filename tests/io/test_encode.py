@@ -152,3 +152,26 @@ def test_bad_inputs() -> None:
 def test_empty_batch() -> None:
     assert encode_jpeg(torch.rand(0, 3, 16, 16), 50.0) == []
     assert encode_jpeg(jpeg_encode(torch.rand(0, 1, 8, 8), 50.0, mode="exact")) == []
+
+
+@pytest.mark.parametrize("optimize", [False, True])
+@pytest.mark.parametrize("layout", [*SUBSAMPLINGS, "gray"])
+def test_steps_of_images_and_of_mcu_rows(monkeypatch: pytest.MonkeyPatch, layout: str, optimize: bool) -> None:
+    """Large batches are coded in groups of images and large images in bands of MCU rows: forced here with
+    tiny steps, the files and sizes stay OpenCV's (last bands and groups partial)."""
+    import kornia_diffjpeg.codec.exact as exact
+    import kornia_diffjpeg.io.scan as scan
+
+    monkeypatch.setattr(scan, "CHUNK_COEFFICIENTS", 5000)
+    subsampling = "4:2:0" if layout == "gray" else layout
+    channels = 1 if layout == "gray" else 3
+    for step, (height, width), count in ((500, (45, 61), 3), (2000, (13, 20), 7)):  # bands; groups of 2 or 5
+        monkeypatch.setattr(exact, "CHUNK_SAMPLES", step)
+        arrays = [synthetic_photo(seed, height, width, channels) for seed in range(count)]
+        qualities = torch.linspace(20, 95, count).round()
+        batch = torch.stack([from_uint8(a) for a in arrays])
+        files = encode_jpeg(batch, qualities, subsampling=subsampling, optimize=optimize)
+        sizes = jpeg_file_size(batch, qualities, subsampling=subsampling, optimize=optimize)
+        for array, quality, data, size in zip(arrays, qualities.tolist(), files, sizes.tolist(), strict=True):
+            assert data == opencv_encode(array, int(quality), subsampling, optimize=optimize), (height, quality)
+            assert size == len(data)
