@@ -14,6 +14,9 @@ decoder's ISLOW IDCT runs in float64, on the blocks. The public functions take a
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 import torch
 from torch import Tensor
 
@@ -139,39 +142,80 @@ def _ieee_float32_matmul(device: torch.device) -> bool:
 _PASS1_ROWS = 32
 
 
-def _forward_constants(device: torch.device) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
-    """The two passes' matrices, biases and descaling, in the dtypes the passes run in on ``device``.
+class _ForwardPasses(NamedTuple):
+    """The encoder DCT's constants on one device (see :func:`_forward_passes`)."""
 
-    Pass 1 (rows, level shift folded into its bias) sums at most 7.75e6 < 2**24 in magnitude: exact in
-    float32 wherever float32 products are IEEE, else float64. Pass 2 (columns) sums up to 2.5e8: int32
-    on the CPU (its shifts are libjpeg's), float64 elsewhere (no integer products on GPUs).
+    matrix1: Tensor  # (_PASS1_ROWS, _PASS1_ROWS) block-diagonal, transposed: rows @ matrix1
+    bias1: Tensor  # rounding bias, level shift folded in
+    scale1: Tensor  # 2**-shift
+    matrix2: Tensor  # (8, 8), or (16, 8) high and low parts in float32
+    bias2: Tensor  # (8 or 16, 1)
+    inverse_divisor2: Tensor  # (8, 1): 1 / what the low sums are divided by (float32 only)
+    scale2: Tensor  # (8, 1)
+
+
+#: Split of the second pass's constants in float32: matrix = _SPLIT * high + low, |low| <= 128.
+_SPLIT = 256
+
+
+_FORWARD_PASSES: dict[tuple[torch.device, bool], _ForwardPasses] = {}
+
+
+def _forward_passes(device: torch.device) -> _ForwardPasses:
+    """The two ISLOW passes as products with integer matrices followed by libjpeg's descaling.
+
+    Pass 1 (rows of 8 samples, level shift folded into its bias) sums at most 7.75e6 < 2**24 in magnitude,
+    in any order: exact in float32 wherever float32 products are IEEE (else float64). Pass 2 (the 8 rows
+    of a block) sums up to 2.5e8, so in float32 its matrix is split, ``M = 256 H + L``: the high sums reach
+    1e6 and the low ones 4.2e6, both exact, and ``(256 A + B + r) >> s = (A + ((B + r) >> 8)) >> (s - 8)``
+    (rows 0 and 4, whose entries are +-1 and shift 2, are all low, divisor 1). Elsewhere it is float64.
     """
-    narrow = torch.float32 if _ieee_float32_matmul(device) else torch.float64
-    wide = torch.int32 if device.type == "cpu" else torch.float64
+    exact32 = _ieee_float32_matmul(device)
+    known = None if torch.compiler.is_compiling() else _FORWARD_PASSES.get((device, exact32))
+    if known is not None:
+        return known
+    dtype = torch.float32 if exact32 else torch.float64
     matrix1, shifts1 = _PASSES["forward1"]
     matrix2, shifts2 = _PASSES["forward2"]
+    copies = _PASS1_ROWS // 8
     rowsum = [sum(row) for row in matrix1]
     bias1 = [float((1 << k >> 1) - 128 * s) for k, s in zip(shifts1, rowsum, strict=True)]
-    # Four rows of 8 samples per product row, by a block-diagonal matrix: a wider product, far faster on
-    # the CPU than (N, 8) @ (8, 8), with the same sums (the other terms are zeros).
-    copies = _PASS1_ROWS // 8
-    m1 = cached(
-        ("exact_fdct1",),
-        narrow,
-        device,
-        lambda: torch.block_diag(*[torch.tensor(matrix1, dtype=torch.float64).T] * copies),
-    )
-    b1 = cached(("exact_fdct1_bias",), narrow, device, lambda: torch.tensor(bias1 * copies, dtype=torch.float64))
-    s1 = cached(
-        ("exact_fdct1_scale",), narrow, device, lambda: torch.tensor([1.0 / (1 << k) for k in shifts1] * copies)
-    )
-    m2 = cached(("exact_fdct2",), wide, device, lambda: torch.tensor(matrix2, dtype=torch.float64))
-    b2 = cached(("exact_fdct2_bias",), wide, device, lambda: torch.tensor([[float(1 << k >> 1)] for k in shifts2]))
-    if wide == torch.int32:
-        s2 = cached(("exact_fdct2_shift",), wide, device, lambda: torch.tensor([[float(k)] for k in shifts2]))
+    rounding2 = [[float(1 << k >> 1)] for k in shifts2]
+    low_only = [k < 8 for k in shifts2]  # the DC-like rows 0 and 4
+    if exact32:
+        high = [
+            [0 if low else (v + _SPLIT // 2) // _SPLIT for v in row] for row, low in zip(matrix2, low_only, strict=True)
+        ]
+        low = [
+            [v - _SPLIT * h for v, h in zip(row, hrow, strict=True)] for row, hrow in zip(matrix2, high, strict=True)
+        ]
+        second, bias2 = high + low, [[0.0]] * 8 + rounding2
+        divisor2 = [[1.0 if lo else float(_SPLIT)] for lo in low_only]
+        scale2 = [[1.0 / (1 << k) if lo else float(_SPLIT) / (1 << k)] for k, lo in zip(shifts2, low_only, strict=True)]
     else:
-        s2 = cached(("exact_fdct2_scale",), wide, device, lambda: torch.tensor([[1.0 / (1 << k)] for k in shifts2]))
-    return m1, b1, s1, m2, b2, s2
+        second, bias2, divisor2 = matrix2, rounding2, [[1.0]] * 8
+        scale2 = [[1.0 / (1 << k)] for k in shifts2]
+
+    def constant(name: str, build: Callable[[], Tensor]) -> Tensor:
+        return cached(("exact_fdct", name), dtype, device, build)
+
+    def table(name: str, values: list) -> Tensor:
+        return constant(name, lambda: torch.tensor(values, dtype=torch.float64))
+
+    passes = _ForwardPasses(
+        # Four rows of 8 samples per product row, by a block-diagonal matrix: a wider product, far faster
+        # on the CPU than (N, 8) @ (8, 8), with the same sums (the other terms are zeros).
+        constant("matrix1", lambda: torch.block_diag(*[torch.tensor(matrix1, dtype=torch.float64).T] * copies)),
+        table("bias1", bias1 * copies),
+        table("scale1", [1.0 / (1 << k) for k in shifts1] * copies),
+        table("matrix2", second),
+        table("bias2", bias2),
+        table("inverse_divisor2", [[1.0 / d[0]] for d in divisor2]),
+        table("scale2", scale2),
+    )
+    if not torch.compiler.is_compiling():
+        _FORWARD_PASSES[(device, exact32)] = passes
+    return passes
 
 
 def _code_planes(planes: Tensor, table: Tensor, out: Tensor) -> None:
@@ -180,18 +224,19 @@ def _code_planes(planes: Tensor, table: Tensor, out: Tensor) -> None:
     Both passes run on the planes as they lie (rows of 8 samples, then 8 rows): the only reordering
     into blocks is the last step's write. Quantization is ``sign(x) ((|x| + 4Q) // 8Q)`` of the DCT
     scaled by 8, as ``trunc((x + 4Q sign(x)) / 8Q)``: an integer below 2**24 over 8Q, exact in float32
-    and at least 1 / 8Q away from the next integer unless it is one.
+    and at least 1 / 8Q away from the next integer unless it is one (checked for every x and Q).
     """
     batch, channels, height, width = planes.shape
-    m1, b1, s1, m2, b2, s2 = _forward_constants(planes.device)
-    rows = torch.addmm(b1, planes.reshape(-1, _PASS1_ROWS).to(m1.dtype), m1).mul_(s1).floor_()
-    rows = rows.view(-1, 8, width).to(m2.dtype)
-    if m2.dtype == torch.int32:
-        columns = torch.matmul(m2, rows).add_(b2).bitwise_right_shift_(s2)
-    else:
-        columns = torch.matmul(m2, rows).add_(b2).mul_(s2).floor_()
-    shape = (batch, channels, height // 8, 8, width // 8, 8)
-    columns = columns.view(shape)
+    passes = _forward_passes(planes.device)
+    rows = torch.addmm(passes.bias1, planes.reshape(-1, _PASS1_ROWS).to(passes.matrix1.dtype), passes.matrix1)
+    rows = rows.mul_(passes.scale1).floor_().view(-1, 8, width)
+    # baddbmm with the matrix expanded: one batched product, far faster than matmul's path here.
+    products = torch.baddbmm(passes.bias2, passes.matrix2.expand(rows.shape[0], -1, 8), rows)
+    columns = products[:, :8]
+    if products.shape[1] == 16:  # float32: high and low sums
+        columns.add_(products[:, 8:].mul_(passes.inverse_divisor2).floor_())
+    columns.mul_(passes.scale2).floor_()
+    columns = products.view(batch, channels, height // 8, -1, width // 8, 8)[:, :, :, :8]
     table = table.view(batch, 1, 1, 8, 1, 8)
     columns = columns.addcmul_(torch.sign(columns), table.to(columns.dtype), value=4)
     divisor = (table * 8).to(out.dtype)
