@@ -21,8 +21,7 @@ import torch
 from torch import Tensor
 
 from kornia_diffjpeg.codec.constants import cached
-from kornia_diffjpeg.codec.dct import unblockify
-from kornia_diffjpeg.codec.islow import _PASSES, inverse_islow
+from kornia_diffjpeg.codec.islow import _PASSES
 from kornia_diffjpeg.codec.modes import STE
 from kornia_diffjpeg.codec.options import Subsampling
 from kornia_diffjpeg.codec.sampling import (
@@ -243,12 +242,41 @@ def _code_planes(planes: Tensor, table: Tensor, out: Tensor) -> None:
     torch.div(columns, divisor, rounding_mode="trunc", out=out.unflatten(-1, (8, 8)).transpose(3, 4))
 
 
+def _inverse_passes(device: torch.device) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """The ISLOW IDCT's passes in float64 (sums up to 2**35): the column pass's matrix, rounding bias and
+    scale, and the row pass's block-diagonal matrix (as in the encoder), bias (the +128 folded in) and scale."""
+    matrix1, shifts1 = _PASSES["inverse1"]
+    matrix2, shifts2 = _PASSES["inverse2"]
+    copies = _PASS1_ROWS // 8
+
+    def constant(name: str, build: Callable[[], Tensor]) -> Tensor:
+        return cached(("exact_idct", name), torch.float64, device, build)
+
+    return (
+        constant("matrix1", lambda: torch.tensor(matrix1, dtype=torch.float64)),
+        constant("bias1", lambda: torch.tensor([[float(1 << k >> 1)] for k in shifts1])),
+        constant("scale1", lambda: torch.tensor([[1.0 / (1 << k)] for k in shifts1])),
+        constant("matrix2", lambda: torch.block_diag(*[torch.tensor(matrix2, dtype=torch.float64).T] * copies)),
+        constant("bias2", lambda: torch.tensor([float((1 << k >> 1) + (128 << k)) for k in shifts2] * copies)),
+        constant("scale2", lambda: torch.tensor([1.0 / (1 << k) for k in shifts2] * copies)),
+    )
+
+
 def _reconstruct_exact(blocks: Tensor, table: Tensor, size: tuple[int, int]) -> Tensor:
-    """Dequantize, ISLOW IDCT, +128 and range limit, cropped to ``size``: float32 samples."""
-    shape = blocks.shape
-    dequantized = blocks.double().view(shape[0], shape[1:-1].numel(), 64).mul_(table.reshape(shape[0], 1, 64))
-    samples = inverse_islow(dequantized.view(*shape[:-1], 8, 8)).view(shape)
-    planes = unblockify(samples.add_(128.0).clamp_(0.0, 255.0).float())
+    """Dequantize, ISLOW IDCT, +128 and range limit, cropped to ``size``: float32 samples.
+
+    The dequantization writes the blocks as planes (B, C, 8R, 8K), where both passes are wide products
+    (the columns of each row of blocks, then rows of 8 samples), in float64.
+    """
+    batch, channels, rows, cols, _ = blocks.shape
+    matrix1, bias1, scale1, matrix2, bias2, scale2 = _inverse_passes(blocks.device)
+    planes = blocks.new_empty((batch, channels, rows, 8, cols, 8), dtype=torch.float64)
+    table = table.reshape(batch, 1, 1, 8, 1, 8).to(torch.float64)
+    torch.mul(blocks.unflatten(-1, (8, 8)).transpose(3, 4), table, out=planes)
+    strips = planes.view(batch * channels * rows, 8, cols * 8)
+    strips = torch.baddbmm(bias1, matrix1.expand(strips.shape[0], 8, 8), strips).mul_(scale1).floor_()
+    samples = torch.addmm(bias2, strips.view(-1, _PASS1_ROWS), matrix2).mul_(scale2).floor_().clamp_(0.0, 255.0)
+    planes = samples.view(batch, channels, rows * 8, cols * 8).float()
     if tuple(planes.shape[-2:]) != tuple(size):
         planes = planes[..., : size[0], : size[1]]
     return planes
