@@ -104,6 +104,21 @@ def _encoder_color(rgb: Tensor) -> tuple[Tensor, Tensor]:
     return ycbcr[:, :1], ycbcr[:, 1:]
 
 
+def _decoder_color(luma: Tensor, chroma: Tensor) -> Tensor:
+    """:func:`_ycbcr_to_rgb` as one product where float32 products are IEEE: the centered chroma times
+    ``jdcolor.c``'s fixed-point factors (3, 2) sums at most 1.5e7 < 2**24 in magnitude (rounding bias
+    included), in any order: exact."""
+    if not _ieee_float32_matmul(chroma.device):
+        return _ycbcr_to_rgb(luma, chroma)
+    factors = [[0, _fix(1.402)], [-_fix(0.34414), -_fix(0.71414)], [_fix(1.772), 0]]
+    matrix = cached("exact_color_inverse", torch.float32, chroma.device, lambda: torch.tensor(factors).double())
+    rounding = cached("exact_color_half", torch.float32, chroma.device, lambda: torch.tensor(float(_ONE_HALF)))
+    batch, _, height, width = chroma.shape
+    centered = torch.sub(chroma, 128.0).view(batch, 2, height * width)
+    rgb = torch.baddbmm(rounding, matrix.expand(batch, 3, 2), centered).mul_(_UNSCALE).floor_()
+    return rgb.view(batch, 3, height, width).add_(luma).clamp_(0.0, 255.0)
+
+
 def rgb_to_ycbcr_exact(rgb: Tensor) -> Tensor:
     """(B, 3, H, W) int32 RGB in 0..255 to YCbCr exactly as ``jccolor.c`` computes it."""
     return torch.cat(_rgb_to_ycbcr(rgb.float()), dim=1).int()
@@ -350,4 +365,4 @@ def decode_exact(
         decoded_chroma = upsample_chroma_smooth(decoded_chroma, subsampling, _INTEGER_OPS)
         if tuple(decoded_chroma.shape[-2:]) != (height, width):
             decoded_chroma = decoded_chroma[..., :height, :width]
-        return _ycbcr_to_rgb(decoded_luma, decoded_chroma).int()
+        return _decoder_color(decoded_luma, decoded_chroma).int()
