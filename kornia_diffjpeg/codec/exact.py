@@ -130,10 +130,18 @@ def ycbcr_to_rgb_exact(ycbcr: Tensor) -> Tensor:
     return _ycbcr_to_rgb(samples[:, :1], samples[:, 1:]).int()
 
 
-#: Samples (pixels x channels) coded per step: the step's temporaries stay in the CPU caches and the
-#: call's peak memory stays near the output's. Larger batches are coded in groups of whole images
-#: (and single large images in bands of whole MCU rows), written into the preallocated output.
+#: Samples (pixels x channels) coded per step on the CPU: the step's temporaries (a few float32 or
+#: float64 copies of it, ~10 MB) stay in the caches, which makes the passes faster than over the whole
+#: batch, and the call's peak memory stays near its output's. Larger batches are coded in groups of
+#: whole images (single large images in bands of whole MCU rows), written into the preallocated output.
 CHUNK_SAMPLES = 1 << 20
+#: The same on other devices (GPUs), where each step costs kernel launches: steps only bound the memory
+#: (temporaries of ~0.5 GB).
+DEVICE_CHUNK_SAMPLES = 1 << 26
+
+
+def _chunk_samples(device: torch.device) -> int:
+    return CHUNK_SAMPLES if device.type == "cpu" else DEVICE_CHUNK_SAMPLES
 
 
 def _read_samples(image: Tensor) -> Tensor:
@@ -297,19 +305,15 @@ def _reconstruct_exact(blocks: Tensor, table: Tensor, size: tuple[int, int]) -> 
     return planes
 
 
-def _band_rows(channels: int, width: int, factor_h: int) -> int:
-    """Rows per step of one image too large for a step: whole MCU rows, about CHUNK_SAMPLES samples."""
-    mcu_rows = 8 * factor_h
-    return mcu_rows * max(1, CHUNK_SAMPLES // (channels * width * mcu_rows))
-
-
-def _steps(batch: int, channels: int, height: int, width: int, factor_h: int) -> list[tuple[slice, slice]]:
-    """(images, rows) of each step: groups of whole images, or bands of one image's MCU rows."""
+def _steps(batch: int, channels: int, height: int, width: int, factor_h: int, budget: int) -> list[tuple[slice, slice]]:
+    """(images, rows) of each step of about ``budget`` samples: groups of whole images, or bands of one
+    image's whole MCU rows."""
     per_image = channels * height * width
-    if per_image <= CHUNK_SAMPLES:
-        group = CHUNK_SAMPLES // per_image
+    if per_image <= budget:
+        group = budget // per_image
         return [(slice(i, min(i + group, batch)), slice(0, height)) for i in range(0, batch, group)]
-    band = _band_rows(channels, width, factor_h)
+    mcu_rows = 8 * factor_h
+    band = mcu_rows * max(1, budget // (channels * width * mcu_rows))
     return [(slice(i, i + 1), slice(r, min(r + band, height))) for i in range(batch) for r in range(0, height, band)]
 
 
@@ -319,8 +323,9 @@ def encode_exact(
     """Quantized coefficients (as ``dtype``) of float images (B, C, H, W) read as ``round(255 x)``, tables
     (B, 8, 8) int32.
 
-    Coded in steps of about :data:`CHUNK_SAMPLES` samples (whole images, or whole MCU rows of one image;
-    every stage is local to an MCU row), each written into its part of the output.
+    Coded in steps of about :data:`CHUNK_SAMPLES` samples (:data:`DEVICE_CHUNK_SAMPLES` off the CPU):
+    whole images, or whole MCU rows of one image (every stage is local to an MCU row), each written into
+    its part of the output.
     """
     batch, channels, height, width = image.shape
     if channels == 3 and qt_c is None:
@@ -330,7 +335,7 @@ def encode_exact(
     chroma_rows, chroma_cols = ceil_div(ceil_div(height, factor_h), 8), ceil_div(ceil_div(width, factor_w), 8)
     chroma = None if channels == 1 else image.new_empty((batch, 2, chroma_rows, chroma_cols, 64), dtype=dtype)
     with torch.no_grad():
-        for images, rows in _steps(batch, channels, height, width, factor_h):
+        for images, rows in _steps(batch, channels, height, width, factor_h, _chunk_samples(image.device)):
             samples = _read_samples(image[images, :, rows])
             luma_rows = slice(rows.start // 8, ceil_div(rows.stop, 8))
             if chroma is None:

@@ -403,17 +403,21 @@ def _scan(coefficients: JPEGCoefficients, optimize: bool) -> tuple[Tensor, Tenso
     return data, first_byte, image_bytes, dht
 
 
-#: Coefficients coded per step: a large batch is coded in groups of whole images (every image's scan is
-#: independent), so that each step's temporaries stay in the CPU caches and the peak memory is a group's.
+#: Coefficients coded per step on the CPU: a large batch is coded in groups of whole images (every
+#: image's scan is independent), so that each step's temporaries stay in the caches (faster passes)
+#: and the peak memory is a group's.
 CHUNK_COEFFICIENTS = 1 << 20
+#: The same on other devices (GPUs), where each step costs kernel launches: groups only bound the memory.
+DEVICE_CHUNK_COEFFICIENTS = 1 << 26
 
 
 def _image_groups(coefficients: JPEGCoefficients) -> list[JPEGCoefficients]:
-    """The coefficients in groups of whole images of about :data:`CHUNK_COEFFICIENTS` coefficients."""
+    """The coefficients in groups of whole images of about :data:`CHUNK_COEFFICIENTS` coefficients (on the CPU)."""
     c = coefficients
     batch = c.luma.shape[0]
     per_image = c.luma[0].numel() + (0 if c.chroma is None else c.chroma[0].numel())
-    group = max(1, CHUNK_COEFFICIENTS // max(per_image, 1))
+    budget = CHUNK_COEFFICIENTS if c.luma.device.type == "cpu" else DEVICE_CHUNK_COEFFICIENTS
+    group = max(1, budget // max(per_image, 1))
     if group >= batch:
         return [c]
 
