@@ -358,16 +358,28 @@ def decode_exact(
     image_size: tuple[int, int],
     chroma_size: tuple[int, int],
 ) -> Tensor:
-    """8-bit images (B, C, H, W) int32 decoded from int32 coefficients and tables."""
+    """8-bit images (B, C, H, W) int32 decoded from int32 coefficients and tables.
+
+    Decoded in groups of whole images of about :data:`CHUNK_SAMPLES` samples (as the encoder), each
+    written into its part of the output.
+    """
+    if chroma is not None and qt_c is None:
+        raise ValueError("qt_c is required with chroma coefficients")
+    batch, channels = luma.shape[0], 1 if chroma is None else 3
+    height, width = image_size
+    out = luma.new_empty((batch, channels, height, width), dtype=torch.int32)
+    group = max(1, _chunk_samples(luma.device) // (channels * height * width))
     with torch.no_grad():
-        height, width = image_size
-        decoded_luma = _reconstruct_exact(luma, qt_y, image_size)
-        if chroma is None:
-            return decoded_luma.int()
-        if qt_c is None:
-            raise ValueError("qt_c is required with chroma coefficients")
-        decoded_chroma = _reconstruct_exact(chroma, qt_c, chroma_size)
-        decoded_chroma = upsample_chroma_smooth(decoded_chroma, subsampling, _INTEGER_OPS)
-        if tuple(decoded_chroma.shape[-2:]) != (height, width):
-            decoded_chroma = decoded_chroma[..., :height, :width]
-        return _decoder_color(decoded_luma, decoded_chroma).int()
+        for start in range(0, batch, group):
+            images = slice(start, start + group)
+            decoded_luma = _reconstruct_exact(luma[images], qt_y[images], image_size)
+            if chroma is None:
+                out[images] = decoded_luma
+                continue
+            assert qt_c is not None
+            decoded_chroma = _reconstruct_exact(chroma[images], qt_c[images], chroma_size)
+            decoded_chroma = upsample_chroma_smooth(decoded_chroma, subsampling, _INTEGER_OPS)
+            if tuple(decoded_chroma.shape[-2:]) != (height, width):
+                decoded_chroma = decoded_chroma[..., :height, :width]
+            out[images] = _decoder_color(decoded_luma, decoded_chroma)
+    return out

@@ -8,9 +8,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kornia_diffjpeg import decode_jpeg, encode_jpeg, jpeg_encode, jpeg_file_size
+from kornia_diffjpeg import decode_jpeg, encode_jpeg, jpeg_decode, jpeg_encode, jpeg_file_size
 from testing.datasets import COLOR_PHOTO_NAMES, PHOTO_NAMES, small_crop, sparse_frequency_image, synthetic_photo
-from testing.reference import from_uint8, opencv_encode, pillow_encode
+from testing.reference import decode, from_uint8, opencv_encode, pillow_encode, to_uint8
 
 SUBSAMPLINGS = ("4:2:0", "4:2:2", "4:4:4")
 
@@ -157,8 +157,8 @@ def test_empty_batch() -> None:
 @pytest.mark.parametrize("optimize", [False, True])
 @pytest.mark.parametrize("layout", [*SUBSAMPLINGS, "gray"])
 def test_steps_of_images_and_of_mcu_rows(monkeypatch: pytest.MonkeyPatch, layout: str, optimize: bool) -> None:
-    """Large batches are coded in groups of images and large images in bands of MCU rows: forced here with
-    tiny steps, the files and sizes stay OpenCV's (last bands and groups partial)."""
+    """Large batches are coded (and decoded) in groups of images and large images in bands of MCU rows: forced
+    here with tiny steps, the files, sizes and decoded pixels stay OpenCV's (last bands and groups partial)."""
     import kornia_diffjpeg.codec.exact as exact
     import kornia_diffjpeg.io.scan as scan
 
@@ -172,9 +172,12 @@ def test_steps_of_images_and_of_mcu_rows(monkeypatch: pytest.MonkeyPatch, layout
         batch = torch.stack([from_uint8(a) for a in arrays])
         files = encode_jpeg(batch, qualities, subsampling=subsampling, optimize=optimize)
         sizes = jpeg_file_size(batch, qualities, subsampling=subsampling, optimize=optimize)
-        for array, quality, data, size in zip(arrays, qualities.tolist(), files, sizes.tolist(), strict=True):
+        decoded = jpeg_decode(jpeg_encode(batch, qualities, mode="exact", subsampling=subsampling), mode="exact")
+        rows = zip(arrays, qualities.tolist(), files, sizes.tolist(), decoded, strict=True)
+        for array, quality, data, size, image in rows:
             assert data == opencv_encode(array, int(quality), subsampling, optimize=optimize), (height, quality)
             assert size == len(data)
+            assert np.array_equal(to_uint8(image), decode(data)), (height, quality)
 
 
 def test_same_files_when_float32_products_may_round() -> None:
