@@ -5,11 +5,15 @@ Color conversion in 16-bit fixed point (``jccolor.c``, ``jdcolor.c``), the ISLOW
 resampling and edge replication of ``sampling.py``.
 
 Samples are carried as integer-valued float32 tensors: every sum of the color conversion and of the
-resampling filters is an integer below 2**24, so float32 computes it exactly, elementwise (no matrix
-product, which TF32 could round on a GPU). The encoder's DCT runs on the sample planes as they lie:
-its first pass in float32 on the CPU (sums below 2**24; float64 where float32 products may be TF32 or
-bfloat16), its second in int32 on the CPU (float64 elsewhere); quantization is exact in float32. The
-decoder's ISLOW IDCT runs in float64, on the blocks. The public functions take and return int32 tensors.
+resampling filters is an integer below 2**24, so float32 computes it exactly. Matrix products are used
+where float32 products are plain IEEE (the CPU at the default matmul precision; TF32 or bfloat16 could
+round them elsewhere): the color conversions are one product each (every partial sum below 2**24), and
+the encoder's ISLOW DCT runs on the sample planes as they lie, its first pass a block-diagonal product
+(sums below 2**24), its second a product with a matrix split into high and low parts (both sums exact);
+elsewhere the products run in float64 and the color conversions elementwise. Quantization is exact in
+float32. The decoder's ISLOW IDCT (sums up to 2**35) runs in float64, on planes. Encoder and decoder
+work in steps of about :data:`CHUNK_SAMPLES` samples on the CPU (cache locality, bounded memory).
+The public functions take and return int32 tensors.
 """
 
 from __future__ import annotations
