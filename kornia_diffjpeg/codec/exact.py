@@ -244,8 +244,9 @@ def _forward_passes(device: torch.device) -> _ForwardPasses:
     return passes
 
 
-def _code_planes(planes: Tensor, table: Tensor, out: Tensor) -> None:
-    """ISLOW DCT and quantization of float32 sample planes (B, C, 8R, 8K) into ``out`` (B, C, R, K, 64).
+def _code_planes(planes: Tensor, table: Tensor, dtype: torch.dtype, out: Tensor | None = None) -> Tensor:
+    """ISLOW DCT and quantization of float32 sample planes (B, C, 8R, 8K): blocks (B, C, R, K, 64) of
+    ``dtype``, written into ``out`` when given.
 
     Both passes run on the planes as they lie (rows of 8 samples, then 8 rows): the only reordering
     into blocks is the last step's write. Quantization is ``sign(x) ((|x| + 4Q) // 8Q)`` of the DCT
@@ -265,8 +266,12 @@ def _code_planes(planes: Tensor, table: Tensor, out: Tensor) -> None:
     columns = products.view(batch, channels, height // 8, -1, width // 8, 8)[:, :, :, :8]
     table = table.view(batch, 1, 1, 8, 1, 8)
     columns = columns.addcmul_(torch.sign(columns), table.to(columns.dtype), value=4)
-    divisor = (table * 8).to(out.dtype)
+    divisor = (table * 8).to(dtype)
+    if out is None:
+        quantized = torch.div(columns, divisor, rounding_mode="trunc")
+        return quantized.transpose(3, 4).reshape(batch, channels, height // 8, width // 8, 64)
     torch.div(columns, divisor, rounding_mode="trunc", out=out.unflatten(-1, (8, 8)).transpose(3, 4))
+    return out
 
 
 def _inverse_passes(device: torch.device) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
@@ -297,9 +302,13 @@ def _reconstruct_exact(blocks: Tensor, table: Tensor, size: tuple[int, int]) -> 
     """
     batch, channels, rows, cols, _ = blocks.shape
     matrix1, bias1, scale1, matrix2, bias2, scale2 = _inverse_passes(blocks.device)
-    planes = blocks.new_empty((batch, channels, rows, 8, cols, 8), dtype=torch.float64)
     table = table.reshape(batch, 1, 1, 8, 1, 8).to(torch.float64)
-    torch.mul(blocks.unflatten(-1, (8, 8)).transpose(3, 4), table, out=planes)
+    as_planes = blocks.unflatten(-1, (8, 8)).transpose(3, 4)
+    if torch._C._functorch.is_functorch_wrapped_tensor(blocks):  # vmap, grad: no out=
+        planes = torch.mul(as_planes, table).contiguous()
+    else:
+        planes = blocks.new_empty((batch, channels, rows, 8, cols, 8), dtype=torch.float64)
+        torch.mul(as_planes, table, out=planes)
     strips = planes.view(batch * channels * rows, 8, cols * 8)
     strips = torch.baddbmm(bias1, matrix1.expand(strips.shape[0], 8, 8), strips).mul_(scale1).floor_()
     samples = torch.addmm(bias2, strips.view(-1, _PASS1_ROWS), matrix2).mul_(scale2).floor_().clamp_(0.0, 255.0)
@@ -321,6 +330,19 @@ def _steps(batch: int, channels: int, height: int, width: int, factor_h: int, bu
     return [(slice(i, i + 1), slice(r, min(r + band, height))) for i in range(batch) for r in range(0, height, band)]
 
 
+def _encode_whole(
+    image: Tensor, qt_y: Tensor, qt_c: Tensor | None, subsampling: Subsampling, dtype: torch.dtype
+) -> tuple[Tensor, Tensor | None]:
+    """:func:`encode_exact` in one step, functionally (for tensors of ``torch.func`` transforms)."""
+    with torch.no_grad():
+        samples = _read_samples(image)
+        if qt_c is None:
+            return _code_planes(pad_to_multiple(samples, 8, 8), qt_y, dtype), None
+        planes_y, planes_c = _encoder_color(samples)
+        luma = _code_planes(pad_to_multiple(planes_y, 8, 8), qt_y, dtype)
+        return luma, _code_planes(downsample_chroma(planes_c, subsampling, _INTEGER_OPS), qt_c, dtype)
+
+
 def encode_exact(
     image: Tensor, qt_y: Tensor, qt_c: Tensor | None, subsampling: Subsampling, dtype: torch.dtype
 ) -> tuple[Tensor, Tensor | None]:
@@ -335,6 +357,8 @@ def encode_exact(
     if channels == 3 and qt_c is None:
         raise ValueError("qt_c is required for RGB samples")
     factor_w, factor_h = SUBSAMPLING_FACTORS[subsampling] if channels == 3 else (1, 1)
+    if torch._C._functorch.is_functorch_wrapped_tensor(image):  # vmap, grad: no writes into fresh outputs
+        return _encode_whole(image, qt_y, qt_c, subsampling, dtype)
     luma = image.new_empty((batch, 1, ceil_div(height, 8), ceil_div(width, 8), 64), dtype=dtype)
     chroma_rows, chroma_cols = ceil_div(ceil_div(height, factor_h), 8), ceil_div(ceil_div(width, factor_w), 8)
     chroma = None if channels == 1 else image.new_empty((batch, 2, chroma_rows, chroma_cols, 64), dtype=dtype)
@@ -343,13 +367,13 @@ def encode_exact(
             samples = _read_samples(image[images, :, rows])
             luma_rows = slice(rows.start // 8, ceil_div(rows.stop, 8))
             if chroma is None:
-                _code_planes(pad_to_multiple(samples, 8, 8), qt_y[images], luma[images, :, luma_rows])
+                _code_planes(pad_to_multiple(samples, 8, 8), qt_y[images], dtype, luma[images, :, luma_rows])
                 continue
             assert qt_c is not None
             planes_y, planes_c = _encoder_color(samples)
-            _code_planes(pad_to_multiple(planes_y, 8, 8), qt_y[images], luma[images, :, luma_rows])
+            _code_planes(pad_to_multiple(planes_y, 8, 8), qt_y[images], dtype, luma[images, :, luma_rows])
             chroma_out = chroma[images, :, rows.start // (8 * factor_h) : ceil_div(ceil_div(rows.stop, factor_h), 8)]
-            _code_planes(downsample_chroma(planes_c, subsampling, _INTEGER_OPS), qt_c[images], chroma_out)
+            _code_planes(downsample_chroma(planes_c, subsampling, _INTEGER_OPS), qt_c[images], dtype, chroma_out)
     return luma, chroma
 
 
@@ -371,13 +395,16 @@ def decode_exact(
         raise ValueError("qt_c is required with chroma coefficients")
     batch, channels = luma.shape[0], 1 if chroma is None else 3
     height, width = image_size
+    whole = torch._C._functorch.is_functorch_wrapped_tensor(luma)  # vmap, grad: one step, no writes into `out`
     out = luma.new_empty((batch, channels, height, width), dtype=torch.int32)
-    group = max(1, _chunk_samples(luma.device) // (channels * height * width))
+    group = batch if whole else max(1, _chunk_samples(luma.device) // (channels * height * width))
     with torch.no_grad():
         for start in range(0, batch, group):
             images = slice(start, start + group)
             decoded_luma = _reconstruct_exact(luma[images], qt_y[images], image_size)
             if chroma is None:
+                if whole:
+                    return decoded_luma.int()
                 out[images] = decoded_luma
                 continue
             assert qt_c is not None
@@ -385,5 +412,8 @@ def decode_exact(
             decoded_chroma = upsample_chroma_smooth(decoded_chroma, subsampling, _INTEGER_OPS)
             if tuple(decoded_chroma.shape[-2:]) != (height, width):
                 decoded_chroma = decoded_chroma[..., :height, :width]
-            out[images] = _decoder_color(decoded_luma, decoded_chroma)
+            rgb = _decoder_color(decoded_luma, decoded_chroma)
+            if whole:
+                return rgb.int()
+            out[images] = rgb
     return out
