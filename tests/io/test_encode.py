@@ -181,14 +181,17 @@ def test_steps_of_images_and_of_mcu_rows(monkeypatch: pytest.MonkeyPatch, layout
 
 
 def test_same_files_when_float32_products_may_round() -> None:
-    """With float32 matrix products allowed to use bfloat16 or TF32, the exact encoder's products run in
-    float64 instead: the files stay OpenCV's."""
+    """With float32 matrix products allowed to use bfloat16 or TF32, the exact face's products run in
+    float64 (color conversions elementwise) instead: the files and decoded pixels stay OpenCV's."""
     arrays = [synthetic_photo(seed, 29, 43, 3) for seed in range(3)]
     batch = torch.stack([from_uint8(a) for a in arrays])
     previous = torch.get_float32_matmul_precision()
     torch.set_float32_matmul_precision("medium")
     try:
         files = encode_jpeg(batch, 85.0)
+        decoded = jpeg_decode(jpeg_encode(batch, 85.0, mode="exact"), mode="exact")
     finally:
         torch.set_float32_matmul_precision(previous)
     assert files == [opencv_encode(array, 85) for array in arrays]
+    for image, data in zip(decoded, files, strict=True):
+        assert np.array_equal(to_uint8(image), decode(data))
