@@ -377,6 +377,17 @@ def encode_exact(
     return luma, chroma
 
 
+def _write_samples(samples: Tensor, out: Tensor | None, dtype: torch.dtype | None) -> Tensor:
+    """Integer-valued float32 samples as int32 (``dtype`` None) or as ``dtype`` images ``samples / 255``
+    (the division in ``dtype``), into ``out`` when given."""
+    if dtype is None:
+        return samples.int() if out is None else out.copy_(samples)
+    if dtype == samples.dtype:
+        return torch.div(samples, 255.0) if out is None else torch.div(samples, 255.0, out=out)
+    image = samples.to(dtype).div_(255.0)
+    return image if out is None else out.copy_(image)
+
+
 def decode_exact(
     luma: Tensor,
     chroma: Tensor | None,
@@ -385,8 +396,10 @@ def decode_exact(
     subsampling: Subsampling,
     image_size: tuple[int, int],
     chroma_size: tuple[int, int],
+    dtype: torch.dtype | None = None,
 ) -> Tensor:
-    """8-bit images (B, C, H, W) int32 decoded from int32 coefficients and tables.
+    """8-bit images (B, C, H, W) int32 decoded from int32 coefficients and tables; with a floating ``dtype``,
+    those images divided by 255 in ``dtype``.
 
     Decoded in groups of whole images of about :data:`CHUNK_SAMPLES` samples (as the encoder), each
     written into its part of the output.
@@ -396,24 +409,22 @@ def decode_exact(
     batch, channels = luma.shape[0], 1 if chroma is None else 3
     height, width = image_size
     whole = torch._C._functorch.is_functorch_wrapped_tensor(luma)  # vmap, grad: one step, no writes into `out`
-    out = luma.new_empty((batch, channels, height, width), dtype=torch.int32)
+    out = None if whole else luma.new_empty((batch, channels, height, width), dtype=dtype or torch.int32)
     group = batch if whole else max(1, _chunk_samples(luma.device) // (channels * height * width))
+    written = out
     with torch.no_grad():
         for start in range(0, batch, group):
             images = slice(start, start + group)
+            part = None if out is None else out[images]
             decoded_luma = _reconstruct_exact(luma[images], qt_y[images], image_size)
             if chroma is None:
-                if whole:
-                    return decoded_luma.int()
-                out[images] = decoded_luma
+                written = _write_samples(decoded_luma, part, dtype)
                 continue
             assert qt_c is not None
             decoded_chroma = _reconstruct_exact(chroma[images], qt_c[images], chroma_size)
             decoded_chroma = upsample_chroma_smooth(decoded_chroma, subsampling, _INTEGER_OPS)
             if tuple(decoded_chroma.shape[-2:]) != (height, width):
                 decoded_chroma = decoded_chroma[..., :height, :width]
-            rgb = _decoder_color(decoded_luma, decoded_chroma)
-            if whole:
-                return rgb.int()
-            out[images] = rgb
-    return out
+            written = _write_samples(_decoder_color(decoded_luma, decoded_chroma), part, dtype)
+    assert written is not None, "a batch of images under a torch.func transform"
+    return written if out is None else out

@@ -265,11 +265,13 @@ def _as_int_or_none(tensor: Tensor | None) -> Tensor | None:
     return None if tensor is None else _as_int(tensor)
 
 
-def _decode_exact(coefficients: JPEGCoefficients) -> Tensor:
-    """The exact face's 8-bit decode; coefficients and tables are rounded to integers first."""
+def _decode_exact(coefficients: JPEGCoefficients, dtype: torch.dtype) -> Tensor:
+    """The exact face's 8-bit decode divided by 255 in ``dtype``; coefficients and tables are rounded to
+    integers first."""
     c = coefficients
     chroma, qt_c = _as_int_or_none(c.chroma), _as_int_or_none(c.qt_c)
-    return decode_exact(_as_int(c.luma), chroma, _as_int(c.qt_y), qt_c, c.subsampling, c.image_size, c.chroma_size)
+    luma, qt_y = _as_int(c.luma), _as_int(c.qt_y)
+    return decode_exact(luma, chroma, qt_y, qt_c, c.subsampling, c.image_size, c.chroma_size, dtype)
 
 
 #: Coded values: luma blocks, chroma blocks (None for grayscale), luma and chroma tables.
@@ -399,7 +401,7 @@ def jpeg_decode(
     checks.run()
     c = coefficients
     if mode == "exact":
-        image = _decode_exact(c).to(dtype).div_(255.0)
+        image = _decode_exact(c, dtype)
         if _needs_grad(c.luma, c.chroma, c.qt_y, c.qt_c):
             image = straight_through(image, _decode(c, ops, _color_or_default(None, dtype, c.luma.device)))
     else:
