@@ -274,6 +274,19 @@ def _decode_exact(coefficients: JPEGCoefficients, dtype: torch.dtype) -> Tensor:
     return decode_exact(luma, chroma, qt_y, qt_c, c.subsampling, c.image_size, c.chroma_size, dtype)
 
 
+def _decode_own_exact(coefficients: JPEGCoefficients) -> Tensor:
+    """``jpeg_decode(coefficients, mode="exact")`` of the exact encoder's own output: its coefficients and
+    tables are integers in range already, so they are neither checked nor rounded again."""
+    c = coefficients
+    chroma = None if c.chroma is None else c.chroma.int()
+    qt_c = None if c.qt_c is None else c.qt_c.int()
+    image = decode_exact(
+        c.luma.int(), chroma, c.qt_y.int(), qt_c, c.subsampling, c.image_size, c.chroma_size, c.luma.dtype
+    )
+    leading = c.batch_shape if c.batch_shape is not None else (c.luma.shape[0],)
+    return image.to(c.dtype).reshape(*leading, *image.shape[1:])
+
+
 #: Coded values: luma blocks, chroma blocks (None for grayscale), luma and chroma tables.
 _Coded = tuple[Tensor, Optional[Tensor], Tensor, Optional[Tensor]]  # noqa: UP045 (a runtime alias)
 
@@ -460,7 +473,7 @@ def diff_jpeg(
     # The real codec's output forward, and the whole smooth codec's gradient backward (composing the
     # exact encode and decode would differentiate the decoder at the exact coefficients instead).
     with torch.no_grad():
-        exact = jpeg_decode(encoded("exact"), mode="exact", color=color)
+        exact = _decode_own_exact(encoded("exact"))
     if not _needs_grad(*(t for t in (image, quality, qt_y, qt_c) if isinstance(t, Tensor))):
         return exact
     smooth = diff_jpeg(
