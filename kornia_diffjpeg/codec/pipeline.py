@@ -280,11 +280,26 @@ def _as_int_or_none(tensor: Tensor | None) -> Tensor | None:
     return None if tensor is None else _as_int(tensor)
 
 
-def _decode_exact(coefficients: JPEGCoefficients) -> Tensor:
-    """The exact face's 8-bit decode; coefficients and tables are rounded to integers first."""
+def _decode_exact(coefficients: JPEGCoefficients, dtype: torch.dtype) -> Tensor:
+    """The exact face's 8-bit decode divided by 255 in ``dtype``; coefficients and tables are rounded to
+    integers first."""
     c = coefficients
     chroma, qt_c = _as_int_or_none(c.chroma), _as_int_or_none(c.qt_c)
-    return decode_exact(_as_int(c.luma), chroma, _as_int(c.qt_y), qt_c, c.subsampling, c.image_size, c.chroma_size)
+    luma, qt_y = _as_int(c.luma), _as_int(c.qt_y)
+    return decode_exact(luma, chroma, qt_y, qt_c, c.subsampling, c.image_size, c.chroma_size, dtype)
+
+
+def _decode_own_exact(coefficients: JPEGCoefficients) -> Tensor:
+    """``jpeg_decode(coefficients, mode="exact")`` of the exact encoder's own output: its coefficients and
+    tables are integers in range already, so they are neither checked nor rounded again."""
+    c = coefficients
+    chroma = None if c.chroma is None else c.chroma.int()
+    qt_c = None if c.qt_c is None else c.qt_c.int()
+    image = decode_exact(
+        c.luma.int(), chroma, c.qt_y.int(), qt_c, c.subsampling, c.image_size, c.chroma_size, c.luma.dtype
+    )
+    leading = c.batch_shape if c.batch_shape is not None else (c.luma.shape[0],)
+    return image.to(c.dtype).reshape(*leading, *image.shape[1:])
 
 
 #: Coded values: luma blocks, chroma blocks (None for grayscale), luma and chroma tables.
@@ -377,15 +392,10 @@ def jpeg_encode(
     values = smooth
     if mode == "exact":  # exact values forward, the smooth face's gradients backward
         exact_y, exact_c = _exact_tables(quality_, qt_y_, qt_c_, channels, batch, dtype, device)
-        samples = batched.detach().to(torch.float64, copy=True)  # 8-bit reading is exact in float64
-        samples = samples.mul_(255.0).add_(0.5).floor_().clamp_(0, 255).int()
-        exact_luma, exact_chroma = encode_exact(samples, _as_int(exact_y), _as_int_or_none(exact_c), subsampling)
-        exact_values = (
-            exact_luma.to(dtype),
-            None if exact_chroma is None else exact_chroma.to(dtype),
-            exact_y,
-            exact_c,
+        exact_luma, exact_chroma = encode_exact(
+            batched.detach(), _as_int(exact_y), _as_int_or_none(exact_c), subsampling, dtype
         )
+        exact_values = (exact_luma, exact_chroma, exact_y, exact_c)
         values = exact_values if smooth is None else _straight_through_coded(exact_values, smooth)
     assert values is not None  # the smooth face ran unless the mode is exact
     luma, chroma, tables_y, tables_c = values
@@ -424,7 +434,7 @@ def jpeg_decode(
     checks.run()
     c = coefficients
     if mode == "exact":
-        image = _decode_exact(c).to(dtype).div_(255.0)
+        image = _decode_exact(c, dtype)
         if _needs_grad(c.luma, c.chroma, c.qt_y, c.qt_c):
             image = straight_through(image, _decode(c, ops, _color_or_default(None, dtype, c.luma.device)))
     else:
@@ -485,7 +495,7 @@ def diff_jpeg(
     # The real codec's output forward, and the whole smooth codec's gradient backward (composing the
     # exact encode and decode would differentiate the decoder at the exact coefficients instead).
     with torch.no_grad():
-        exact = jpeg_decode(encoded("exact"), mode="exact", color=color)
+        exact = _decode_own_exact(encoded("exact"))
     if not _needs_grad(*(t for t in (image, quality, qt_y, qt_c) if isinstance(t, Tensor))):
         return exact
     smooth = diff_jpeg(

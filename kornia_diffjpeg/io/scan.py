@@ -22,6 +22,7 @@ How the scan is built, with no loop over images or blocks:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sys
 from dataclasses import dataclass
@@ -402,18 +403,75 @@ def _scan(coefficients: JPEGCoefficients, optimize: bool) -> tuple[Tensor, Tenso
     return data, first_byte, image_bytes, dht
 
 
-def scan_sizes(coefficients: JPEGCoefficients, optimize: bool) -> tuple[Tensor, HuffmanTables]:
-    """Bytes of each image's entropy-coded scan, stuffing included (B,), and the Huffman tables."""
+#: Coefficients coded per step on the CPU: a large batch is coded in groups of whole images (every
+#: image's scan is independent), so that each step's temporaries stay in the caches (faster passes)
+#: and the peak memory is a group's.
+CHUNK_COEFFICIENTS = 1 << 20
+#: The same on other devices (GPUs), where each step costs kernel launches: groups only bound the memory.
+DEVICE_CHUNK_COEFFICIENTS = 1 << 26
+
+
+def _image_groups(coefficients: JPEGCoefficients) -> list[JPEGCoefficients]:
+    """The coefficients in groups of whole images of about :data:`CHUNK_COEFFICIENTS` coefficients (on the CPU)."""
+    c = coefficients
+    batch = c.luma.shape[0]
+    per_image = c.luma[0].numel() + (0 if c.chroma is None else c.chroma[0].numel())
+    budget = CHUNK_COEFFICIENTS if c.luma.device.type == "cpu" else DEVICE_CHUNK_COEFFICIENTS
+    group = max(1, budget // max(per_image, 1))
+    if group >= batch:
+        return [c]
+
+    def part(tensor: Tensor | None, start: int) -> Tensor | None:
+        if tensor is None or tensor.shape[0] != batch:
+            return tensor
+        return tensor[start : start + group]
+
+    return [
+        dataclasses.replace(
+            c,
+            luma=c.luma[start : start + group],
+            chroma=part(c.chroma, start),
+            qt_y=c.qt_y if c.qt_y.shape[0] != batch else c.qt_y[start : start + group],
+            qt_c=part(c.qt_c, start),
+            batch_shape=None,
+        )
+        for start in range(0, batch, group)
+    ]
+
+
+def _joined_tables(tables: list[HuffmanTables], optimize: bool) -> HuffmanTables:
+    """The groups' Huffman tables: per image with ``optimize``, else the standard ones (shared)."""
+    if not optimize:
+        return tables[0]
+    return HuffmanTables(torch.cat([t.bits for t in tables]), torch.cat([t.values for t in tables]))
+
+
+def _group_sizes(coefficients: JPEGCoefficients, optimize: bool) -> tuple[Tensor, HuffmanTables]:
     data, first_byte, image_bytes, dht = _scan(coefficients, optimize)
     ff = F.pad((data == 0xFF).cumsum(0), (1, 0))
     return image_bytes + ff[first_byte + image_bytes] - ff[first_byte], dht
 
 
-def scan_bytes(coefficients: JPEGCoefficients, optimize: bool) -> ScanBytes:
-    """The images' entropy-coded scans with a 0x00 stuffed after every 0xFF byte."""
+def scan_sizes(coefficients: JPEGCoefficients, optimize: bool) -> tuple[Tensor, HuffmanTables]:
+    """Bytes of each image's entropy-coded scan, stuffing included (B,), and the Huffman tables."""
+    sizes, tables = zip(*(_group_sizes(group, optimize) for group in _image_groups(coefficients)), strict=True)
+    return torch.cat(sizes), _joined_tables(list(tables), optimize)
+
+
+def _group_bytes(coefficients: JPEGCoefficients, optimize: bool) -> ScanBytes:
     data, first_byte, image_bytes, dht = _scan(coefficients, optimize)
     ff = F.pad((data == 0xFF).cumsum(0), (1, 0))
     stuffed = data.new_zeros(data.shape[0] + int(ff[-1]))
     stuffed[torch.arange(data.shape[0], device=data.device) + ff[:-1]] = data
     lengths = image_bytes + ff[first_byte + image_bytes] - ff[first_byte]
     return ScanBytes(stuffed, lengths, dht)
+
+
+def scan_bytes(coefficients: JPEGCoefficients, optimize: bool) -> ScanBytes:
+    """The images' entropy-coded scans with a 0x00 stuffed after every 0xFF byte."""
+    groups = [_group_bytes(group, optimize) for group in _image_groups(coefficients)]
+    if len(groups) == 1:
+        return groups[0]
+    data = torch.cat([g.data for g in groups if g.data is not None])
+    lengths = torch.cat([g.lengths for g in groups])
+    return ScanBytes(data, lengths, _joined_tables([g.tables for g in groups], optimize))

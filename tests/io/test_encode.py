@@ -8,9 +8,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kornia_diffjpeg import decode_jpeg, encode_jpeg, jpeg_encode, jpeg_file_size
+from kornia_diffjpeg import decode_jpeg, encode_jpeg, jpeg_decode, jpeg_encode, jpeg_file_size
 from testing.datasets import COLOR_PHOTO_NAMES, PHOTO_NAMES, small_crop, sparse_frequency_image, synthetic_photo
-from testing.reference import from_uint8, opencv_encode, pillow_encode
+from testing.reference import decode, from_uint8, opencv_encode, pillow_encode, to_uint8
 
 SUBSAMPLINGS = ("4:2:0", "4:2:2", "4:4:4")
 
@@ -152,3 +152,46 @@ def test_bad_inputs() -> None:
 def test_empty_batch() -> None:
     assert encode_jpeg(torch.rand(0, 3, 16, 16), 50.0) == []
     assert encode_jpeg(jpeg_encode(torch.rand(0, 1, 8, 8), 50.0, mode="exact")) == []
+
+
+@pytest.mark.parametrize("optimize", [False, True])
+@pytest.mark.parametrize("layout", [*SUBSAMPLINGS, "gray"])
+def test_steps_of_images_and_of_mcu_rows(monkeypatch: pytest.MonkeyPatch, layout: str, optimize: bool) -> None:
+    """Large batches are coded (and decoded) in groups of images and large images in bands of MCU rows: forced
+    here with tiny steps, the files, sizes and decoded pixels stay OpenCV's (last bands and groups partial)."""
+    import kornia_diffjpeg.codec.exact as exact
+    import kornia_diffjpeg.io.scan as scan
+
+    monkeypatch.setattr(scan, "CHUNK_COEFFICIENTS", 5000)
+    subsampling = "4:2:0" if layout == "gray" else layout
+    channels = 1 if layout == "gray" else 3
+    for step, (height, width), count in ((500, (45, 61), 3), (2000, (13, 20), 7)):  # bands; groups of 2 or 5
+        monkeypatch.setattr(exact, "CHUNK_SAMPLES", step)
+        arrays = [synthetic_photo(seed, height, width, channels) for seed in range(count)]
+        qualities = torch.linspace(20, 95, count).round()
+        batch = torch.stack([from_uint8(a) for a in arrays])
+        files = encode_jpeg(batch, qualities, subsampling=subsampling, optimize=optimize)
+        sizes = jpeg_file_size(batch, qualities, subsampling=subsampling, optimize=optimize)
+        decoded = jpeg_decode(jpeg_encode(batch, qualities, mode="exact", subsampling=subsampling), mode="exact")
+        rows = zip(arrays, qualities.tolist(), files, sizes.tolist(), decoded, strict=True)
+        for array, quality, data, size, image in rows:
+            assert data == opencv_encode(array, int(quality), subsampling, optimize=optimize), (height, quality)
+            assert size == len(data)
+            assert np.array_equal(to_uint8(image), decode(data)), (height, quality)
+
+
+def test_same_files_when_float32_products_may_round() -> None:
+    """With float32 matrix products allowed to use bfloat16 or TF32, the exact face's products run in
+    float64 (color conversions elementwise) instead: the files and decoded pixels stay OpenCV's."""
+    arrays = [synthetic_photo(seed, 29, 43, 3) for seed in range(3)]
+    batch = torch.stack([from_uint8(a) for a in arrays])
+    previous = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("medium")
+    try:
+        files = encode_jpeg(batch, 85.0)
+        decoded = jpeg_decode(jpeg_encode(batch, 85.0, mode="exact"), mode="exact")
+    finally:
+        torch.set_float32_matmul_precision(previous)
+    assert files == [opencv_encode(array, 85) for array in arrays]
+    for image, data in zip(decoded, files, strict=True):
+        assert np.array_equal(to_uint8(image), decode(data))
