@@ -170,7 +170,7 @@ def test_gradients_benchmark_smoke(tmp_path, monkeypatch, capsys):
     common = pytest.importorskip("_common")
     gradients = pytest.importorskip("gradients")
     monkeypatch.setattr(common, "THREADS", torch.get_num_threads())  # keep the suite's single thread
-    attacked = "ours surrogate,kornia 0.9"
+    attacked = "ours surrogate;kornia 0.9"
     arguments = ["--quick", "--sections", "12346", "--attacks", "ifgsm", "--attack-codecs", attacked]
     tables = gradients.main([*arguments, "--results-dir", str(tmp_path)])
     assert set(tables) == {"direction", "bounds", "recovery", "attacks"}
