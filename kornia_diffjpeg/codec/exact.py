@@ -144,6 +144,12 @@ CHUNK_SAMPLES = 1 << 20
 DEVICE_CHUNK_SAMPLES = 1 << 26
 
 
+def _in_one_step(tensor: Tensor) -> bool:
+    """Whether to code in one step without writes into preallocated outputs: under ``torch.compile``
+    (which fuses the passes itself) and under ``torch.func`` transforms (``vmap``, ``grad``)."""
+    return torch.compiler.is_compiling() or torch._C._functorch.is_functorch_wrapped_tensor(tensor)
+
+
 def _chunk_samples(device: torch.device) -> int:
     return CHUNK_SAMPLES if device.type == "cpu" else DEVICE_CHUNK_SAMPLES
 
@@ -157,7 +163,9 @@ def _read_samples(image: Tensor) -> Tensor:
 
 def _ieee_float32_matmul(device: torch.device) -> bool:
     """Whether float32 products are plain IEEE float32 here (no TF32 or bfloat16 shortcuts)."""
-    if device.type != "cpu" or torch.get_float32_matmul_precision() != "highest":
+    # Under torch.compile the settings cannot be read while tracing, and Inductor may lower a product
+    # to its own kernels: the float64 and elementwise paths then.
+    if torch.compiler.is_compiling() or device.type != "cpu" or torch.get_float32_matmul_precision() != "highest":
         return False
     mkldnn = getattr(torch.backends.mkldnn, "matmul", None)
     return getattr(mkldnn, "fp32_precision", "none") in ("none", "ieee")
@@ -304,7 +312,7 @@ def _reconstruct_exact(blocks: Tensor, table: Tensor, size: tuple[int, int]) -> 
     matrix1, bias1, scale1, matrix2, bias2, scale2 = _inverse_passes(blocks.device)
     table = table.reshape(batch, 1, 1, 8, 1, 8).to(torch.float64)
     as_planes = blocks.unflatten(-1, (8, 8)).transpose(3, 4)
-    if torch._C._functorch.is_functorch_wrapped_tensor(blocks):  # vmap, grad: no out=
+    if _in_one_step(blocks):  # no out=
         planes = torch.mul(as_planes, table).contiguous()
     else:
         planes = blocks.new_empty((batch, channels, rows, 8, cols, 8), dtype=torch.float64)
@@ -357,7 +365,7 @@ def encode_exact(
     if channels == 3 and qt_c is None:
         raise ValueError("qt_c is required for RGB samples")
     factor_w, factor_h = SUBSAMPLING_FACTORS[subsampling] if channels == 3 else (1, 1)
-    if torch._C._functorch.is_functorch_wrapped_tensor(image):  # vmap, grad: no writes into fresh outputs
+    if _in_one_step(image):
         return _encode_whole(image, qt_y, qt_c, subsampling, dtype)
     luma = image.new_empty((batch, 1, ceil_div(height, 8), ceil_div(width, 8), 64), dtype=dtype)
     chroma_rows, chroma_cols = ceil_div(ceil_div(height, factor_h), 8), ceil_div(ceil_div(width, factor_w), 8)
@@ -408,7 +416,7 @@ def decode_exact(
         raise ValueError("qt_c is required with chroma coefficients")
     batch, channels = luma.shape[0], 1 if chroma is None else 3
     height, width = image_size
-    whole = torch._C._functorch.is_functorch_wrapped_tensor(luma)  # vmap, grad: one step, no writes into `out`
+    whole = _in_one_step(luma)
     out = None if whole else luma.new_empty((batch, channels, height, width), dtype=dtype or torch.int32)
     group = batch if whole else max(1, _chunk_samples(luma.device) // (channels * height * width))
     written = out

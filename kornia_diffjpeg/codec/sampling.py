@@ -169,9 +169,12 @@ def upsample_chroma(chroma: Tensor, subsampling: Subsampling, ops: Mode) -> Tens
 def _triangle(x: Tensor, dim: int) -> Tensor:
     """Along ``dim`` (-1 or -2): ``3 x[i] + x[i - 1]`` and ``3 x[i] + x[i + 1]`` interleaved, edges repeated."""
     size = x.shape[dim]
-    # The edges repeated by one replication pad (one op); its two shifted views are the neighbours.
-    padded = torch.nn.functional.pad(x, (1, 1, 0, 0) if dim == -1 else (0, 0, 1, 1), mode="replicate")
-    previous, following = padded.narrow(dim, 0, size), padded.narrow(dim, 2, size)
+    if torch.compiler.is_compiling():
+        # Inductor (torch 2.13) fails on a replication pad fused after the IDCT's block transpose.
+        previous, following = _neighbours(x, dim)
+    else:  # the edges repeated by one replication pad (one op); its two shifted views are the neighbours
+        padded = torch.nn.functional.pad(x, (1, 1, 0, 0) if dim == -1 else (0, 0, 1, 1), mode="replicate")
+        previous, following = padded.narrow(dim, 0, size), padded.narrow(dim, 2, size)
     return _interleave(torch.add(previous, x, alpha=3), torch.add(following, x, alpha=3), dim)
 
 

@@ -776,7 +776,8 @@ def test_compile_fullgraph_inductor_matches_eager(full_form):
     for mode in ("surrogate", "ste", "exact") if full_form else ("surrogate",):
         torch._dynamo.reset()
         compiled = torch.compile(loss, fullgraph=True, backend="inductor")
-        inputs = [_image(0, (2, 3, 16, 24)).requires_grad_(), torch.tensor([30.0, 70.0], requires_grad=True)]
+        # 48x48: Inductor failed on the decoder's replication pad from this size up, not at 16x24.
+        inputs = [_image(0, (2, 3, 48, 48)).requires_grad_(), torch.tensor([30.0, 70.0], requires_grad=True)]
         reference = [tensor.detach().clone().requires_grad_() for tensor in inputs]
         compiled(*inputs, mode).backward()
         loss(*reference, mode).backward()
