@@ -40,13 +40,13 @@ RoundingSurrogate = Callable[[Tensor], Tensor]
 #: Slope of the soft clip outside its bounds (the paper's gamma).
 CLIP_SLOPE = 1e-3
 
-#: Standard deviation, on the 0..255 scale of the DCT coefficients, of the Gaussian noise whose
+#: Standard deviation, on the 0..255 scale of the DCT coefficients, of the triangular dither whose
 #: expectation :func:`dithered_round`'s gradient takes: about the change a perturbation of two gray
 #: levels makes to a coefficient.
 DITHER_SCALE = 2.0
 
-# Above this noise (in quantization steps) the expected rounding is the identity within 2%.
-_MAX_DITHER = 0.5
+# A triangular dither of standard deviation s has half-width sqrt(6) s.
+_HALF_WIDTH_PER_SCALE = math.sqrt(6.0)
 
 
 def round_half_away(x: Tensor) -> Tensor:
@@ -84,12 +84,12 @@ class _PolynomialRound(torch.autograd.Function):
 class _DitheredRound(torch.autograd.Function):
     """The quantizer's rounding of ``x = coefficient / step``: :func:`polynomial_round`'s value (or
     ``round(x)`` itself when ``straight``) forward; backward, the derivative of ``E[round(x + n)]`` for
-    Gaussian noise ``n`` of standard deviation ``DITHER_SCALE / step`` (in steps, at most 1/2).
+    a triangular dither ``n`` (the sum of two uniform ones) of standard deviation ``DITHER_SCALE / step``.
 
-    That derivative is a comb of Gaussians centred on the rounding boundaries (the half-integers),
-    whose mean over a step is 1: a coarse step (low quality) passes gradient only to the coefficients
-    that a small change can move across a boundary, as the real quantizer does, and a fine step
-    passes it to all of them. Saves its input and the (small) steps.
+    That derivative is a comb of triangles centred on the rounding boundaries (the half-integers) whose
+    mean over a step is 1: a coarse step (low quality) passes gradient only to the coefficients that a
+    small change can move across a boundary, as the real quantizer does, and a fine step passes it to
+    all of them. Saves its input and the (small) steps.
     """
 
     generate_vmap_rule = True
@@ -111,41 +111,41 @@ class _DitheredRound(torch.autograd.Function):
 
 
 def dithered_round_slope(x: Tensor, step: Tensor | float) -> Tensor:
-    """``d/dx E[round(x + n)]``, ``n ~ N(0, sigma**2)``, ``sigma = min(DITHER_SCALE / step, 1/2)``.
+    """``d/dx E[round(x + n)]`` for a triangular dither ``n`` of half-width
+    ``w = min(sqrt(6) DITHER_SCALE / step, 1)`` (in steps; standard deviation ``w / sqrt(6)``).
 
-    A comb of Gaussian densities centred on the rounding boundaries; the five nearest to ``x`` carry
-    its mass (the next ones would add under 1e-5 at ``sigma = 1/2``).
+    A comb of triangles of half-width ``w`` and height ``1 / w`` on the rounding boundaries: zero farther
+    than ``w`` from every boundary, and 1 everywhere once ``w = 1`` (steps up to ``sqrt(6) DITHER_SCALE``,
+    about 4.9). Only the two boundaries nearest to ``x`` can contribute.
 
     Example:
-        >>> slope = dithered_round_slope(torch.tensor([0.0, 0.45, 0.5]), 255.0)  # sigma = 2/255
+        >>> slope = dithered_round_slope(torch.tensor([0.0, 0.45, 0.49, 0.5]), 255.0)  # w = 0.019
         >>> [round(v, 1) for v in slope.tolist()]  # a spike at the boundary, nothing elsewhere
-        [0.0, 0.0, 50.9]
-        >>> [round(v, 2) for v in dithered_round_slope(torch.tensor([0.0, 0.25, 0.5]), 1.0).tolist()]
-        [0.99, 1.0, 1.01]
+        [0.0, 0.0, 25.0, 52.1]
+        >>> dithered_round_slope(torch.tensor([0.0, 0.25, 0.5]), 4.0)  # w = 1: the identity
+        tensor([1., 1., 1.])
     """
-    # exp(-z**2) with z = distance / (sqrt(2) sigma), normalized by 1 / (sqrt(2 pi) sigma).
-    scale = torch.as_tensor(step, dtype=x.dtype, device=x.device).mul(1.0 / (math.sqrt(2.0) * DITHER_SCALE))
-    scale = scale.clamp_(min=1.0 / (math.sqrt(2.0) * _MAX_DITHER)).unsqueeze(-1)
-    # frac(x) minus the boundaries at -3/2 .. 5/2: every boundary within 3/2 of x, and the next one.
-    offsets = cached("dither_boundaries", x.dtype, x.device, lambda: torch.arange(-1.5, 3.0, dtype=torch.float64))
-    z = torch.remainder(x, 1.0).unsqueeze(-1).sub(offsets).mul_(scale)
-    density = z.square_().neg_().exp_().sum(-1)
-    return density.mul_(scale.squeeze(-1).mul(1.0 / math.sqrt(math.pi)))
+    step = torch.as_tensor(step, dtype=x.dtype, device=x.device)
+    width = step.reciprocal().mul_(_HALF_WIDTH_PER_SCALE * DITHER_SCALE).clamp_(max=1.0)
+    distance = torch.remainder(x, 1.0).sub_(0.5).abs_()  # to the nearest boundary, in [0, 1/2]
+    nearest = torch.sub(width, distance).clamp_(min=0.0)
+    following = torch.add(distance, width).sub_(1.0).clamp_(min=0.0)  # the next boundary, 1 - distance away
+    return nearest.add_(following).div_(width.square())
 
 
 def dithered_round(x: Tensor, step: Tensor | float = 1.0) -> Tensor:
     """Rounding for a quantizer of step ``step``: :func:`polynomial_round`'s value, the expected rounding's gradient.
 
     The forward value is the cubic surrogate's; the backward is :func:`dithered_round_slope`, the
-    derivative of rounding averaged over Gaussian noise of ``DITHER_SCALE`` on the coefficients' 0..255
-    scale (``DITHER_SCALE / step`` in steps). The codec passes each coefficient's table entry as ``step``;
-    called alone, the step is 1.
+    derivative of rounding averaged over a triangular dither of standard deviation ``DITHER_SCALE`` on
+    the coefficients' 0..255 scale (``DITHER_SCALE / step`` in steps). The codec passes each
+    coefficient's table entry as ``step``; called alone, the step is 1.
 
     Example:
-        >>> x = torch.tensor([0.25, 0.45], requires_grad=True)
-        >>> dithered_round(x, torch.tensor(100.0)).sum().backward()
-        >>> [round(v, 3) for v in x.grad.tolist()]  # sigma = 0.02 steps: only x next to a boundary moves
-        [0.0, 0.876]
+        >>> x = torch.tensor([0.25, 0.49], requires_grad=True)
+        >>> dithered_round(x, torch.tensor(100.0)).sum().backward()  # dither half-width 0.049 steps
+        >>> [round(v, 1) for v in x.grad.tolist()]  # only the x next to a boundary moves
+        [0.0, 16.2]
     """
     step = torch.as_tensor(step, dtype=x.dtype, device=x.device)
     return _DitheredRound.apply(x, step, False)
