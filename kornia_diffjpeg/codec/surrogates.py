@@ -14,7 +14,6 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from kornia_diffjpeg.codec.constants import cached
 
 __all__ = [
     "ROUNDING_SURROGATES",
@@ -40,13 +39,15 @@ RoundingSurrogate = Callable[[Tensor], Tensor]
 #: Slope of the soft clip outside its bounds (the paper's gamma).
 CLIP_SLOPE = 1e-3
 
-#: Standard deviation, on the 0..255 scale of the DCT coefficients, of the triangular dither whose
+#: Standard deviation, on the 0..255 scale of the DCT coefficients, of the Gaussian noise whose
 #: expectation :func:`dithered_round`'s gradient takes: about the change a perturbation of two gray
 #: levels makes to a coefficient.
 DITHER_SCALE = 2.0
 
-# A triangular dither of standard deviation s has half-width sqrt(6) s.
-_HALF_WIDTH_PER_SCALE = math.sqrt(6.0)
+# The noise in quantization steps is capped here: the two nearest boundaries then carry the comb's
+# mass within 6e-4, and the comb still favours the coefficients near a boundary (1.6 there, 0.43
+# midway), which the attacks on the tuning photos preferred to the identity.
+_MAX_DITHER = 0.25
 
 
 def round_half_away(x: Tensor) -> Tensor:
@@ -84,12 +85,13 @@ class _PolynomialRound(torch.autograd.Function):
 class _DitheredRound(torch.autograd.Function):
     """The quantizer's rounding of ``x = coefficient / step``: :func:`polynomial_round`'s value (or
     ``round(x)`` itself when ``straight``) forward; backward, the derivative of ``E[round(x + n)]`` for
-    a triangular dither ``n`` (the sum of two uniform ones) of standard deviation ``DITHER_SCALE / step``.
+    Gaussian noise ``n`` of standard deviation ``DITHER_SCALE / step`` (in steps, at most 1/4).
 
-    That derivative is a comb of triangles centred on the rounding boundaries (the half-integers) whose
-    mean over a step is 1: a coarse step (low quality) passes gradient only to the coefficients that a
-    small change can move across a boundary, as the real quantizer does, and a fine step passes it to
-    all of them. Saves its input and the (small) steps.
+    That derivative is a comb of Gaussians centred on the rounding boundaries (the half-integers),
+    whose mean over a step is 1: a coarse step (low quality) passes gradient mostly to the coefficients
+    that a small change can move across a boundary, as the real quantizer does, and a fine step passes
+    it to all of them. Its tails never reach zero (within float range), so every coefficient keeps a
+    direction. Saves its input and the (small) steps.
     """
 
     generate_vmap_rule = True
@@ -111,41 +113,40 @@ class _DitheredRound(torch.autograd.Function):
 
 
 def dithered_round_slope(x: Tensor, step: Tensor | float) -> Tensor:
-    """``d/dx E[round(x + n)]`` for a triangular dither ``n`` of half-width
-    ``w = min(sqrt(6) DITHER_SCALE / step, 1)`` (in steps; standard deviation ``w / sqrt(6)``).
+    """``d/dx E[round(x + n)]``, ``n ~ N(0, sigma**2)``, ``sigma = min(DITHER_SCALE / step, 1/4)`` steps.
 
-    A comb of triangles of half-width ``w`` and height ``1 / w`` on the rounding boundaries: zero farther
-    than ``w`` from every boundary, and 1 everywhere once ``w = 1`` (steps up to ``sqrt(6) DITHER_SCALE``,
-    about 4.9). Only the two boundaries nearest to ``x`` can contribute.
+    A comb of Gaussian densities on the rounding boundaries; the two nearest to ``x`` carry its mass
+    (the others add under 6e-4).
 
     Example:
-        >>> slope = dithered_round_slope(torch.tensor([0.0, 0.45, 0.49, 0.5]), 255.0)  # w = 0.019
-        >>> [round(v, 1) for v in slope.tolist()]  # a spike at the boundary, nothing elsewhere
-        [0.0, 0.0, 25.0, 52.1]
-        >>> dithered_round_slope(torch.tensor([0.0, 0.25, 0.5]), 4.0)  # w = 1: the identity
-        tensor([1., 1., 1.])
+        >>> slope = dithered_round_slope(torch.tensor([0.0, 0.45, 0.49, 0.5]), 255.0)  # sigma = 0.0078
+        >>> [round(v, 1) for v in slope.tolist()]  # a spike at the boundary, almost nothing elsewhere
+        [0.0, 0.0, 22.6, 50.9]
+        >>> [round(v, 2) for v in dithered_round_slope(torch.tensor([0.0, 0.25, 0.5]), 4.0).tolist()]
+        [0.43, 0.99, 1.6]
     """
+    # exp(-z**2) with z = distance / (sqrt(2) sigma), normalized by 1 / (sqrt(2 pi) sigma).
     step = torch.as_tensor(step, dtype=x.dtype, device=x.device)
-    width = step.reciprocal().mul_(_HALF_WIDTH_PER_SCALE * DITHER_SCALE).clamp_(max=1.0)
+    scale = step.mul(1.0 / (math.sqrt(2.0) * DITHER_SCALE)).clamp_(min=1.0 / (math.sqrt(2.0) * _MAX_DITHER))
     distance = torch.remainder(x, 1.0).sub_(0.5).abs_()  # to the nearest boundary, in [0, 1/2]
-    nearest = torch.sub(width, distance).clamp_(min=0.0)
-    following = torch.add(distance, width).sub_(1.0).clamp_(min=0.0)  # the next boundary, 1 - distance away
-    return nearest.add_(following).div_(width.square())
+    nearest = torch.mul(distance, scale).square_().neg_().exp_()
+    following = torch.rsub(distance, 1.0).mul_(scale).square_().neg_().exp_()  # the next one, 1 - distance away
+    return nearest.add_(following).mul_(scale.mul(1.0 / math.sqrt(math.pi)))
 
 
 def dithered_round(x: Tensor, step: Tensor | float = 1.0) -> Tensor:
     """Rounding for a quantizer of step ``step``: :func:`polynomial_round`'s value, the expected rounding's gradient.
 
     The forward value is the cubic surrogate's; the backward is :func:`dithered_round_slope`, the
-    derivative of rounding averaged over a triangular dither of standard deviation ``DITHER_SCALE`` on
-    the coefficients' 0..255 scale (``DITHER_SCALE / step`` in steps). The codec passes each
+    derivative of rounding averaged over Gaussian noise of standard deviation ``DITHER_SCALE`` on the
+    coefficients' 0..255 scale (``DITHER_SCALE / step`` in steps, at most 1/4). The codec passes each
     coefficient's table entry as ``step``; called alone, the step is 1.
 
     Example:
         >>> x = torch.tensor([0.25, 0.49], requires_grad=True)
-        >>> dithered_round(x, torch.tensor(100.0)).sum().backward()  # dither half-width 0.049 steps
-        >>> [round(v, 1) for v in x.grad.tolist()]  # only the x next to a boundary moves
-        [0.0, 16.2]
+        >>> dithered_round(x, torch.tensor(100.0)).sum().backward()  # sigma = 0.02 steps
+        >>> [round(v, 1) for v in x.grad.tolist()]  # the x next to a boundary gets the gradient
+        [0.0, 17.6]
     """
     step = torch.as_tensor(step, dtype=x.dtype, device=x.device)
     return _DitheredRound.apply(x, step, False)

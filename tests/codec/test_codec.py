@@ -446,7 +446,14 @@ class TestProperties:
         together = diff_jpeg(image, mode=mode, subsampling=subsampling, **kwargs)
         for i in range(3):
             alone = diff_jpeg(image[i], mode=mode, subsampling=subsampling, **{k: v[i] for k, v in kwargs.items()})
-            torch.testing.assert_close(together[i], alone, rtol=0, atol=1e-6)
+            if mode != "surrogate":
+                torch.testing.assert_close(together[i], alone, rtol=0, atol=1e-6)
+                continue
+            # A batched product may add in another order, which can move a sample across the cubic sample
+            # rounding's jump at a half (0.75 of a gray level) now and then: found by Hypothesis, 21x7, q = 1.
+            difference = (together[i] - alone).abs()
+            assert float(difference.max()) <= 0.75 / 255 + 1e-6
+            assert float((difference > 1e-6).float().mean()) <= 0.01
 
     @given(q=st.floats(1.0, 100.0, allow_nan=False), mode=st.sampled_from(MODES), seed=st.integers(0, 2**16))
     def test_quality_forms_agree(self, q, mode, seed):
