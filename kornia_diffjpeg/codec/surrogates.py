@@ -14,7 +14,6 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-
 __all__ = [
     "ROUNDING_SURROGATES",
     "clip_straight_through",
