@@ -15,11 +15,14 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "DITHER_SCALE",
     "ROUNDING_SURROGATES",
     "clip_straight_through",
     "RoundingSurrogate",
     "differentiable_clip",
     "dithered_round",
+    "dithered_round_slope",
+    "dithered_round_straight_through",
     "fourier_round",
     "linear_round",
     "polynomial_round",
