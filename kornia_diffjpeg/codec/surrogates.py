@@ -59,6 +59,12 @@ def round_half_away(x: Tensor) -> Tensor:
     return torch.add(x, torch.sign(x), alpha=0.5).trunc_()
 
 
+def _cubic_value(x: Tensor, straight: bool) -> Tensor:
+    """``round(x) + (x - round(x))**3``, or ``round(x)`` itself when ``straight`` (halves away from zero)."""
+    nearest = round_half_away(x)
+    return nearest if straight else torch.sub(x, nearest).pow_(3).add_(nearest)
+
+
 class _PolynomialRound(torch.autograd.Function):
     """``round(x) + (x - round(x))**3`` (or ``round(x)`` itself when ``straight``), backward ``3 (x - round(x))**2``.
 
@@ -69,8 +75,7 @@ class _PolynomialRound(torch.autograd.Function):
 
     @staticmethod
     def forward(x: Tensor, straight: bool) -> Tensor:
-        nearest = round_half_away(x)
-        return nearest if straight else torch.sub(x, nearest).pow_(3).add_(nearest)
+        return _cubic_value(x, straight)
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:  # noqa: ANN001
@@ -100,8 +105,7 @@ class _DitheredRound(torch.autograd.Function):
 
     @staticmethod
     def forward(x: Tensor, step: Tensor, straight: bool) -> Tensor:
-        nearest = round_half_away(x)
-        return nearest if straight else torch.sub(x, nearest).pow_(3).add_(nearest)
+        return _cubic_value(x, straight)
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:  # noqa: ANN001
