@@ -83,16 +83,11 @@ DIRECTION_TUNING, DIRECTION_HELD_OUT = 8, 12  # crops of each set in sections 1-
 RECOVERY_CODECS = ("ours surrogate", "ours ste", "ours exact", "ours surrogate, analytic dq (old)", "kornia 0.9")
 
 
-def _ours(mode: str, quality_gradient: str = "finite_difference") -> Codec:
+def _ours(mode: str, quality_gradient: str = "finite_difference", rounding: str = "dithered") -> Codec:
     def codec(images, quality):
-        return diff_jpeg(images, quality, mode=mode, quality_gradient=quality_gradient)
+        return diff_jpeg(images, quality, mode=mode, quality_gradient=quality_gradient, rounding=rounding)
 
     return codec
-
-
-def _polynomial(images, quality):
-    """The image gradient of release 0.2: the cubic rounding's own derivative (``rounding="polynomial"``)."""
-    return diff_jpeg(images, quality, rounding="polynomial")
 
 
 def _kornia(images, quality):
@@ -133,7 +128,7 @@ CODECS: dict[str, Codec] = {
     "ours ste": _ours("ste"),
     "ours exact": _ours("exact"),
     "ours surrogate, analytic dq (old)": _ours("surrogate", "surrogate"),
-    "ours surrogate 0.2 (polynomial rounding)": _polynomial,
+    "ours surrogate 0.2 (polynomial rounding)": _ours("surrogate", rounding="polynomial"),  # 0.2's image gradient
     "dithered q (surrogate)": _dithered,
     "table secant (surrogate)": _table_secant,
     "kornia 0.9": _kornia,

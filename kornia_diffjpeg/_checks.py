@@ -209,18 +209,18 @@ class ValueChecks:
     def _range(self, tensor: Tensor, report: Callable[[list[float]], None]) -> None:
         """Add the minimum and maximum of a non-empty tensor (two ops, no autograd record); a few values
         (per-sample qualities) are read themselves, with no op at all."""
-        if self.active and tensor.ndim == 1 and 0 < tensor.numel() <= _FEW_VALUES and _readable(tensor):
+        if not self.active or tensor.numel() == 0 or not _readable(tensor):
+            return
+        if tensor.ndim == 1 and tensor.numel() <= _FEW_VALUES:
             self.add(tensor, lambda values: report(_extremes(values)))
-        elif self.active and tensor.numel() > 0 and _readable(tensor):
-            with torch.no_grad():
-                low, high = torch.aminmax(tensor.reshape(1, -1), dim=1)
-            self._stats += [low, high]
-            self._reports.append((2, report))
+            return
+        with torch.no_grad():
+            low, high = torch.aminmax(tensor.reshape(1, -1), dim=1)
+        self._stats += [low, high]
+        self._reports.append((2, report))
 
     def within(self, name: str, tensor: Tensor, low: float, high: float, what: str = "") -> None:
         """``tensor`` (non-empty) must be finite and in [low, high]; ``what`` is e.g. ``" values"``."""
-        if not self.active or tensor.numel() == 0:
-            return
 
         def report(values: list[float]) -> None:
             smallest, largest = values
@@ -236,8 +236,6 @@ class ValueChecks:
 
     def positive(self, name: str, tensor: Tensor) -> None:
         """``tensor`` must be finite and > 0 (sizes in bytes, targets)."""
-        if not self.active or tensor.numel() == 0:
-            return
 
         def report(values: list[float]) -> None:
             smallest, largest = values
@@ -250,8 +248,6 @@ class ValueChecks:
 
     def finite(self, name: str, tensor: Tensor, bound: float = math.inf) -> None:
         """``tensor`` must be finite (and within ``[-bound, bound]``)."""
-        if not self.active or tensor.numel() == 0:
-            return
 
         def report(values: list[float]) -> None:
             smallest, largest = values

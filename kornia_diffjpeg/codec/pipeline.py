@@ -289,6 +289,16 @@ def _decode_exact(coefficients: JPEGCoefficients, dtype: torch.dtype) -> Tensor:
     return decode_exact(luma, chroma, qt_y, qt_c, c.subsampling, c.image_size, c.chroma_size, dtype)
 
 
+def _restore_shape(image: Tensor, coefficients: JPEGCoefficients) -> Tensor:
+    """Decoded (N, C, H, W) images in the encoded images' dtype and leading dimensions (no reshape op when
+    they have them already)."""
+    c = coefficients
+    leading = c.batch_shape if c.batch_shape is not None else (c.luma.shape[0],)
+    shape = (*leading, *image.shape[1:])
+    image = image.to(c.dtype)
+    return image if image.shape == shape else image.reshape(shape)
+
+
 def _decode_own_exact(coefficients: JPEGCoefficients) -> Tensor:
     """``jpeg_decode(coefficients, mode="exact")`` of the exact encoder's own output: its coefficients and
     tables are integers in range already, so they are neither checked nor rounded again."""
@@ -298,8 +308,7 @@ def _decode_own_exact(coefficients: JPEGCoefficients) -> Tensor:
     image = decode_exact(
         c.luma.int(), chroma, c.qt_y.int(), qt_c, c.subsampling, c.image_size, c.chroma_size, c.luma.dtype
     )
-    leading = c.batch_shape if c.batch_shape is not None else (c.luma.shape[0],)
-    return image.to(c.dtype).reshape(*leading, *image.shape[1:])
+    return _restore_shape(image, c)
 
 
 #: Coded values: luma blocks, chroma blocks (None for grayscale), luma and chroma tables.
@@ -439,10 +448,7 @@ def jpeg_decode(
             image = straight_through(image, _decode(c, ops, _color_or_default(None, dtype, c.luma.device)))
     else:
         image = _decode(c, ops, _color_or_default(color_, dtype, c.luma.device))
-    leading = c.batch_shape if c.batch_shape is not None else (c.luma.shape[0],)
-    shape = (*leading, *image.shape[1:])
-    image = image.to(c.dtype)
-    return image if image.shape == shape else image.reshape(shape)
+    return _restore_shape(image, c)
 
 
 @entry_point  # the first jpeg_encode checks the values, once per call
