@@ -51,12 +51,16 @@ DITHER_SCALE = 2.0
 # midway), which the attacks on the tuning photos preferred to the identity.
 _MAX_DITHER = 0.25
 
+#: Largest ``z**2`` whose ``exp(-z**2)`` is taken: beyond it the Gaussian's value (< 1.6e-38) is kept there.
+_MAX_EXPONENT = 87.0
+
 
 def round_half_away(x: Tensor) -> Tensor:
     """Round to the nearest integer, halves away from zero (libjpeg's quantizer convention)."""
     # trunc(x + sign(x) / 2): the same float additions as trunc(x + copysign(1/2, x)) (at 0 both give 0),
-    # without a constant tensor to build.
-    return torch.add(x, torch.sign(x), alpha=0.5).trunc_()
+    # without a constant tensor to build. trunc as a division by 1: the same values, but vectorized
+    # on CPUs, where torch.trunc runs 10x slower.
+    return torch.add(x, torch.sign(x), alpha=0.5).div_(1.0, rounding_mode="trunc")
 
 
 def _cubic_value(x: Tensor, straight: bool) -> Tensor:
@@ -134,9 +138,13 @@ def dithered_round_slope(x: Tensor, step: Tensor | float) -> Tensor:
     # exp(-z**2) with z = distance / (sqrt(2) sigma), normalized by 1 / (sqrt(2 pi) sigma).
     step = torch.as_tensor(step, dtype=x.dtype, device=x.device)
     scale = step.mul(1.0 / (math.sqrt(2.0) * DITHER_SCALE)).clamp_(min=1.0 / (math.sqrt(2.0) * _MAX_DITHER))
-    distance = torch.remainder(x, 1.0).sub_(0.5).abs_()  # to the nearest boundary, in [0, 1/2]
-    nearest = torch.mul(distance, scale).square_().neg_().exp_()
-    following = torch.rsub(distance, 1.0).mul_(scale).square_().neg_().exp_()  # the next one, 1 - distance away
+    # To the nearest boundary, in [0, 1/2]: the boundaries are symmetric about 0, so | |frac(x)| - 1/2 |
+    # (torch.remainder is 10x slower on CPUs).
+    distance = torch.frac(x).abs_().sub_(0.5).abs_()
+    # Exponents are capped at 87, where exp still gives a normal float32 (1.6e-38): an underflowing
+    # exp takes a slow path on CPUs, 10-30x slower, and most coefficients lie far from a boundary.
+    nearest = torch.mul(distance, scale).square_().clamp_(max=_MAX_EXPONENT).neg_().exp_()
+    following = torch.rsub(distance, 1.0).mul_(scale).square_().clamp_(max=_MAX_EXPONENT).neg_().exp_()
     return nearest.add_(following).mul_(scale.mul(1.0 / math.sqrt(math.pi)))
 
 
