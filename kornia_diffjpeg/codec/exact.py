@@ -36,6 +36,7 @@ from kornia_diffjpeg.codec.sampling import (
     upsample_chroma_smooth,
 )
 from kornia_diffjpeg.codec.surrogates import round_half_away
+from kornia_diffjpeg.codec.tracing import is_traced
 
 __all__ = ["decode_exact", "encode_exact", "rgb_to_ycbcr_exact", "ycbcr_to_rgb_exact"]
 
@@ -142,12 +143,6 @@ CHUNK_SAMPLES = 1 << 20
 #: The same on other devices (GPUs), where each step costs kernel launches: steps only bound the memory
 #: (temporaries of ~0.5 GB).
 DEVICE_CHUNK_SAMPLES = 1 << 26
-
-
-def _in_one_step(tensor: Tensor) -> bool:
-    """Whether to code in one step without writes into preallocated outputs: under ``torch.compile``
-    (which fuses the passes itself) and under ``torch.func`` transforms (``vmap``, ``grad``)."""
-    return torch.compiler.is_compiling() or torch._C._functorch.is_functorch_wrapped_tensor(tensor)
 
 
 def _chunk_samples(device: torch.device) -> int:
@@ -312,7 +307,7 @@ def _reconstruct_exact(blocks: Tensor, table: Tensor, size: tuple[int, int]) -> 
     matrix1, bias1, scale1, matrix2, bias2, scale2 = _inverse_passes(blocks.device)
     table = table.reshape(batch, 1, 1, 8, 1, 8).to(torch.float64)
     as_planes = blocks.unflatten(-1, (8, 8)).transpose(3, 4)
-    if _in_one_step(blocks):  # no out=
+    if is_traced(blocks):  # no out=
         planes = torch.mul(as_planes, table).contiguous()
     else:
         planes = blocks.new_empty((batch, channels, rows, 8, cols, 8), dtype=torch.float64)
@@ -365,7 +360,7 @@ def encode_exact(
     if channels == 3 and qt_c is None:
         raise ValueError("qt_c is required for RGB samples")
     factor_w, factor_h = SUBSAMPLING_FACTORS[subsampling] if channels == 3 else (1, 1)
-    if _in_one_step(image):
+    if is_traced(image):
         return _encode_whole(image, qt_y, qt_c, subsampling, dtype)
     luma = image.new_empty((batch, 1, ceil_div(height, 8), ceil_div(width, 8), 64), dtype=dtype)
     chroma_rows, chroma_cols = ceil_div(ceil_div(height, factor_h), 8), ceil_div(ceil_div(width, factor_w), 8)
@@ -416,7 +411,7 @@ def decode_exact(
         raise ValueError("qt_c is required with chroma coefficients")
     batch, channels = luma.shape[0], 1 if chroma is None else 3
     height, width = image_size
-    whole = _in_one_step(luma)
+    whole = is_traced(luma)
     out = None if whole else luma.new_empty((batch, channels, height, width), dtype=dtype or torch.int32)
     group = batch if whole else max(1, _chunk_samples(luma.device) // (channels * height * width))
     written = out

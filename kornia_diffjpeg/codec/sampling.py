@@ -12,6 +12,7 @@ from torch import Tensor
 from kornia_diffjpeg.codec.constants import cached
 from kornia_diffjpeg.codec.modes import Mode
 from kornia_diffjpeg.codec.options import Subsampling
+from kornia_diffjpeg.codec.tracing import is_traced
 
 __all__ = [
     "SUBSAMPLING_FACTORS",
@@ -175,7 +176,14 @@ def _triangle(x: Tensor, dim: int) -> Tensor:
     else:  # the edges repeated by one replication pad (one op); its two shifted views are the neighbours
         padded = torch.nn.functional.pad(x, (1, 1, 0, 0) if dim == -1 else (0, 0, 1, 1), mode="replicate")
         previous, following = padded.narrow(dim, 0, size), padded.narrow(dim, 2, size)
-    return _interleave(torch.add(previous, x, alpha=3), torch.add(following, x, alpha=3), dim)
+    if dim == -2 or is_traced(x):
+        return _interleave(torch.add(previous, x, alpha=3), torch.add(following, x, alpha=3), dim)
+    # Along rows, the sums are written straight into the output's even and odd columns: stacking them
+    # on a last dim of two is 4x slower on the CPU.
+    out = x.new_empty(*x.shape[:-1], 2 * size)
+    torch.add(previous, x, alpha=3, out=out[..., 0::2])
+    torch.add(following, x, alpha=3, out=out[..., 1::2])
+    return out
 
 
 def _triangle_adjoint(grad: Tensor, dim: int) -> Tensor:
