@@ -151,9 +151,15 @@ def _chunk_samples(device: torch.device) -> int:
 
 def _read_samples(image: Tensor) -> Tensor:
     """``clamp(floor(255 x + 0.5), 0, 255)`` as float32 integers; exact for 8..32-bit float input
-    (255 x and the half are exact in float64), float64 input rounded as float64 computes it."""
-    wide = image.to(torch.float64, copy=True)
-    return wide.mul_(255.0).add_(0.5).floor_().clamp_(0.0, 255.0).float()
+    (255 x is exact in float64), float64 input rounded as float64 computes it."""
+    wide = image.to(torch.float64, copy=True).mul_(255.0)
+    if image.dtype == torch.float64:
+        wide.add_(0.5).floor_()
+    else:
+        # 255 x of a float of at most 24 bits is a half-integer only at x = 1/2 in [0, 1] (x = m / 2, m odd),
+        # where rounding half to even gives 128 as well; outside [0, 1] the clamp hides the difference.
+        wide.round_()
+    return wide.float().clamp_(0.0, 255.0)
 
 
 def _ieee_float32_matmul(device: torch.device) -> bool:

@@ -601,3 +601,24 @@ class TestGradients:
             if not torch.allclose(a, b):
                 mismatches.append(f"{name} (max |diff| {(a - b).abs().max().item():.3g} of {b.abs().max().item():.3g})")
         assert not mismatches, "gradients differ from mode='surrogate': " + ", ".join(mismatches)
+
+
+def test_pixels_at_the_8_bit_rounding_boundaries():
+    """Float32 pixels within a few ulps of each half gray level ((2k + 1) / 510, and 1/2 itself) are read as
+    ``floor(255 x + 1/2)`` in exact rational arithmetic: the coded file is OpenCV's of those 8-bit values."""
+    from fractions import Fraction
+
+    centres = torch.tensor([(2 * k + 1) / 510 for k in range(255)], dtype=torch.float32)
+    values = [centres]
+    up, down = centres.clone(), centres.clone()
+    for _ in range(4):
+        up, down = torch.nextafter(up, torch.tensor(2.0)), torch.nextafter(down, torch.tensor(-1.0))
+        values += [up, down]
+    pixels = torch.cat(values).reshape(1, 1, 45, 51)  # 255 * 9 values
+    expected = np.array(
+        [min(255, int(Fraction(float(v)) * 255 + Fraction(1, 2))) for v in pixels.flatten().tolist()], np.uint8
+    ).reshape(45, 51)
+    per_centre = expected.reshape(9, 255)
+    assert (per_centre.min(0) < per_centre.max(0)).all()  # each centre's values straddle its half
+    coded = diff_jpeg(pixels, 90.0, mode="exact")
+    np.testing.assert_array_equal(to_uint8(coded[0]), opencv_jpeg(expected, 90))
