@@ -180,13 +180,11 @@ _PASS1_ROWS = 32
 class _ForwardPasses(NamedTuple):
     """The encoder DCT's constants on one device (see :func:`_forward_passes`)."""
 
-    matrix1: Tensor  # (_PASS1_ROWS, _PASS1_ROWS) block-diagonal, transposed: rows @ matrix1
-    bias1: Tensor  # rounding bias, level shift folded in
-    scale1: Tensor  # 2**-shift
-    matrix2: Tensor  # (8, 8), or (16, 8) high and low parts in float32
-    bias2: Tensor  # (8 or 16, 1)
-    inverse_divisor2: Tensor  # (8, 1): 1 / what the low sums are divided by (float32 only)
-    scale2: Tensor  # (8, 1)
+    matrix1: Tensor  # (_PASS1_ROWS, _PASS1_ROWS) block-diagonal, transposed: rows @ matrix1, times 2**-shift
+    bias1: Tensor  # rounding bias, level shift folded in, times 2**-shift
+    matrix2: Tensor  # (8, 8), or (16, 8) high and low parts in float32, each row times its scale
+    bias2: Tensor  # (8 or 16, 1), the same
+    scale2: Tensor  # (8, 1): the high sums' scale, which the floored low sums are multiplied by (float32 only)
 
 
 #: Split of the second pass's constants in float32: matrix = _SPLIT * high + low, |low| <= 128.
@@ -204,6 +202,9 @@ def _forward_passes(device: torch.device) -> _ForwardPasses:
     of a block) sums up to 2.5e8, so in float32 its matrix is split, ``M = 256 H + L``: the high sums reach
     1e6 and the low ones 4.2e6, both exact, and ``(256 A + B + r) >> s = (A + ((B + r) >> 8)) >> (s - 8)``
     (rows 0 and 4, whose entries are +-1 and shift 2, are all low, divisor 1). Elsewhere it is float64.
+
+    Every descaling ``2**-shift`` is folded into the matrices and biases: scaling by a power of two is
+    exact, so each sum is the same integer times ``2**-shift``, exact in any order as the integer is.
     """
     exact32 = _ieee_float32_matmul(device)
     known = None if torch.compiler.is_compiling() else _FORWARD_PASSES.get((device, exact32))
@@ -224,12 +225,14 @@ def _forward_passes(device: torch.device) -> _ForwardPasses:
         low = [
             [v - _SPLIT * h for v, h in zip(row, hrow, strict=True)] for row, hrow in zip(matrix2, high, strict=True)
         ]
+        scale2 = [1.0 / (1 << k) if lo else float(_SPLIT) / (1 << k) for k, lo in zip(shifts2, low_only, strict=True)]
+        inverse_divisor2 = [1.0 if lo else 1.0 / _SPLIT for lo in low_only]
+        scales = scale2 + inverse_divisor2  # of the high rows, then of the low ones
         second, bias2 = high + low, [[0.0]] * 8 + rounding2
-        divisor2 = [[1.0 if lo else float(_SPLIT)] for lo in low_only]
-        scale2 = [[1.0 / (1 << k) if lo else float(_SPLIT) / (1 << k)] for k, lo in zip(shifts2, low_only, strict=True)]
     else:
-        second, bias2, divisor2 = matrix2, rounding2, [[1.0]] * 8
-        scale2 = [[1.0 / (1 << k)] for k in shifts2]
+        scale2 = scales = [1.0 / (1 << k) for k in shifts2]
+        second, bias2 = matrix2, rounding2
+    scale1 = [1.0 / (1 << k) for k in shifts1] * copies
 
     def constant(name: str, build: Callable[[], Tensor]) -> Tensor:
         return cached(("exact_fdct", name), dtype, device, build)
@@ -237,16 +240,20 @@ def _forward_passes(device: torch.device) -> _ForwardPasses:
     def table(name: str, values: list) -> Tensor:
         return constant(name, lambda: torch.tensor(values, dtype=torch.float64))
 
+    def scaled_rows(values: list, scale: list[float]) -> Tensor:
+        return torch.tensor(values, dtype=torch.float64) * torch.tensor(scale, dtype=torch.float64).view(-1, 1)
+
     passes = _ForwardPasses(
         # Four rows of 8 samples per product row, by a block-diagonal matrix: a wider product, far faster
         # on the CPU than (N, 8) @ (8, 8), with the same sums (the other terms are zeros).
-        constant("matrix1", lambda: torch.block_diag(*[torch.tensor(matrix1, dtype=torch.float64).T] * copies)),
-        table("bias1", bias1 * copies),
-        table("scale1", [1.0 / (1 << k) for k in shifts1] * copies),
-        table("matrix2", second),
-        table("bias2", bias2),
-        table("inverse_divisor2", [[1.0 / d[0]] for d in divisor2]),
-        table("scale2", scale2),
+        constant(
+            "matrix1",
+            lambda: torch.block_diag(*[torch.tensor(matrix1, dtype=torch.float64).T] * copies) * torch.tensor(scale1),
+        ),
+        constant("bias1", lambda: torch.tensor(bias1 * copies, dtype=torch.float64) * torch.tensor(scale1)),
+        constant("matrix2", lambda: scaled_rows(second, scales)),
+        constant("bias2", lambda: scaled_rows(bias2, scales)),
+        table("scale2", [[v] for v in scale2]),
     )
     if not torch.compiler.is_compiling():
         _FORWARD_PASSES[(device, exact32)] = passes
@@ -265,13 +272,13 @@ def _code_planes(planes: Tensor, table: Tensor, dtype: torch.dtype, out: Tensor 
     batch, channels, height, width = planes.shape
     passes = _forward_passes(planes.device)
     rows = torch.addmm(passes.bias1, planes.reshape(-1, _PASS1_ROWS).to(passes.matrix1.dtype), passes.matrix1)
-    rows = rows.mul_(passes.scale1).floor_().view(-1, 8, width)
+    rows = rows.floor_().view(-1, 8, width)
     # baddbmm with the matrix expanded: one batched product, far faster than matmul's path here.
     products = torch.baddbmm(passes.bias2, passes.matrix2.expand(rows.shape[0], -1, 8), rows)
     columns = products[:, :8]
-    if products.shape[1] == 16:  # float32: high and low sums
-        columns.add_(products[:, 8:].mul_(passes.inverse_divisor2).floor_())
-    columns.mul_(passes.scale2).floor_()
+    if products.shape[1] == 16:  # float32: the high sums, scaled, plus the floored low sums at their scale
+        columns.addcmul_(products[:, 8:].floor_(), passes.scale2)
+    columns.floor_()
     columns = products.view(batch, channels, height // 8, -1, width // 8, 8)[:, :, :, :8]
     table = table.view(batch, 1, 1, 8, 1, 8)
     columns = columns.addcmul_(torch.sign(columns), table.to(columns.dtype), value=4)
@@ -283,9 +290,10 @@ def _code_planes(planes: Tensor, table: Tensor, dtype: torch.dtype, out: Tensor 
     return out
 
 
-def _inverse_passes(device: torch.device) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
-    """The ISLOW IDCT's passes in float64 (sums up to 2**35): the column pass's matrix, rounding bias and
-    scale, and the row pass's block-diagonal matrix (as in the encoder), bias (the +128 folded in) and scale."""
+def _inverse_passes(device: torch.device) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The ISLOW IDCT's passes in float64 (sums up to 2**35): the column pass's matrix and rounding bias,
+    and the row pass's block-diagonal matrix (as in the encoder) and bias (the +128 folded in), each
+    output times its ``2**-shift`` (exact, as in :func:`_forward_passes`)."""
     matrix1, shifts1 = _PASSES["inverse1"]
     matrix2, shifts2 = _PASSES["inverse2"]
     copies = _PASS1_ROWS // 8
@@ -293,13 +301,18 @@ def _inverse_passes(device: torch.device) -> tuple[Tensor, Tensor, Tensor, Tenso
     def constant(name: str, build: Callable[[], Tensor]) -> Tensor:
         return cached(("exact_idct", name), torch.float64, device, build)
 
+    def scale1() -> Tensor:  # of the output rows
+        return torch.tensor([[1.0 / (1 << k)] for k in shifts1], dtype=torch.float64)
+
+    def scale2() -> Tensor:  # of the output columns
+        return torch.tensor([1.0 / (1 << k) for k in shifts2] * copies, dtype=torch.float64)
+
+    bias2 = [float((1 << k >> 1) + (128 << k)) for k in shifts2] * copies
     return (
-        constant("matrix1", lambda: torch.tensor(matrix1, dtype=torch.float64)),
-        constant("bias1", lambda: torch.tensor([[float(1 << k >> 1)] for k in shifts1])),
-        constant("scale1", lambda: torch.tensor([[1.0 / (1 << k)] for k in shifts1])),
-        constant("matrix2", lambda: torch.block_diag(*[torch.tensor(matrix2, dtype=torch.float64).T] * copies)),
-        constant("bias2", lambda: torch.tensor([float((1 << k >> 1) + (128 << k)) for k in shifts2] * copies)),
-        constant("scale2", lambda: torch.tensor([1.0 / (1 << k) for k in shifts2] * copies)),
+        constant("matrix1", lambda: torch.tensor(matrix1, dtype=torch.float64) * scale1()),
+        constant("bias1", lambda: torch.tensor([[float(1 << k >> 1)] for k in shifts1]).double() * scale1()),
+        constant("matrix2", lambda: torch.block_diag(*[torch.tensor(matrix2).double().T] * copies) * scale2()),
+        constant("bias2", lambda: torch.tensor(bias2, dtype=torch.float64) * scale2()),
     )
 
 
@@ -310,7 +323,7 @@ def _reconstruct_exact(blocks: Tensor, table: Tensor, size: tuple[int, int]) -> 
     (the columns of each row of blocks, then rows of 8 samples), in float64.
     """
     batch, channels, rows, cols, _ = blocks.shape
-    matrix1, bias1, scale1, matrix2, bias2, scale2 = _inverse_passes(blocks.device)
+    matrix1, bias1, matrix2, bias2 = _inverse_passes(blocks.device)
     table = table.reshape(batch, 1, 1, 8, 1, 8).to(torch.float64)
     as_planes = blocks.unflatten(-1, (8, 8)).transpose(3, 4)
     if is_traced(blocks):  # no out=
@@ -319,8 +332,8 @@ def _reconstruct_exact(blocks: Tensor, table: Tensor, size: tuple[int, int]) -> 
         planes = blocks.new_empty((batch, channels, rows, 8, cols, 8), dtype=torch.float64)
         torch.mul(as_planes, table, out=planes)
     strips = planes.view(batch * channels * rows, 8, cols * 8)
-    strips = torch.baddbmm(bias1, matrix1.expand(strips.shape[0], 8, 8), strips).mul_(scale1).floor_()
-    samples = torch.addmm(bias2, strips.view(-1, _PASS1_ROWS), matrix2).mul_(scale2).floor_().clamp_(0.0, 255.0)
+    strips = torch.baddbmm(bias1, matrix1.expand(strips.shape[0], 8, 8), strips).floor_()
+    samples = torch.addmm(bias2, strips.view(-1, _PASS1_ROWS), matrix2).floor_().clamp_(0.0, 255.0)
     planes = samples.view(batch, channels, rows * 8, cols * 8).float()
     if tuple(planes.shape[-2:]) != tuple(size):
         planes = planes[..., : size[0], : size[1]]
