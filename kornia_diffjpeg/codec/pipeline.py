@@ -43,7 +43,13 @@ from kornia_diffjpeg.codec.sampling import (
     pad_to_multiple,
     upsample_chroma_smooth,
 )
-from kornia_diffjpeg.codec.surrogates import RoundingSurrogate, resolve_rounding, round_half_away, straight_through
+from kornia_diffjpeg.codec.surrogates import (
+    RoundingSurrogate,
+    resolve_rounding,
+    round_half_away,
+    straight_through,
+    straight_through_fresh,
+)
 from kornia_diffjpeg.codec.tables import annex_k_stacked, given_table, quality_scaled_table, standard_quality_tables
 
 __all__ = ["MODES", "DiffJPEGCodec", "JPEGCoefficients", "diff_jpeg", "jpeg_decode", "jpeg_encode"]
@@ -317,9 +323,11 @@ _Coded = tuple[Tensor, Optional[Tensor], Tensor, Optional[Tensor]]  # noqa: UP04
 
 def _straight_through_coded(exact: _Coded, smooth: _Coded) -> _Coded:
     """The exact values forward, the smooth face's gradients backward (None stays None)."""
-    luma, chroma, qt_y, qt_c = (
-        None if e is None or g is None else straight_through(e, g) for e, g in zip(exact, smooth, strict=True)
-    )
+    # The blocks are the exact encoder's fresh outputs, passed on without a copy; the tables may be the
+    # caller's own tensors, so they get new ones.
+    pairs = list(zip(exact, smooth, strict=True))
+    luma, chroma = (None if e is None or g is None else straight_through_fresh(e, g) for e, g in pairs[:2])
+    qt_y, qt_c = (None if e is None or g is None else straight_through(e, g) for e, g in pairs[2:])
     assert luma is not None and qt_y is not None
     return luma, chroma, qt_y, qt_c
 
@@ -445,7 +453,7 @@ def jpeg_decode(
     if mode == "exact":
         image = _decode_exact(c, dtype)
         if _needs_grad(c.luma, c.chroma, c.qt_y, c.qt_c):
-            image = straight_through(image, _decode(c, ops, _color_or_default(None, dtype, c.luma.device)))
+            image = straight_through_fresh(image, _decode(c, ops, _color_or_default(None, dtype, c.luma.device)))
     else:
         image = _decode(c, ops, _color_or_default(color_, dtype, c.luma.device))
     return _restore_shape(image, c)
@@ -515,7 +523,7 @@ def diff_jpeg(
         color=color,
         quality_gradient="surrogate",
     )
-    return straight_through(exact, smooth)
+    return straight_through_fresh(exact, smooth)
 
 
 class DiffJPEGCodec(nn.Module):

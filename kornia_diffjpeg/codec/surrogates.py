@@ -282,6 +282,34 @@ def straight_through(forward_value: Tensor, surrogate_value: Tensor) -> Tensor:
     return forward_value.detach() + (surrogate_value - surrogate_value.detach())
 
 
+class _StraightThrough(torch.autograd.Function):
+    """``value`` forward, sharing its storage (no pass over the data), and the gradient to ``surrogate``."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(value: Tensor, surrogate: Tensor) -> Tensor:
+        return value.detach()
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:  # noqa: ANN001
+        pass
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # noqa: ANN001, ANN205
+        return None, grad
+
+
+def straight_through_fresh(value: Tensor, surrogate: Tensor) -> Tensor:
+    """:func:`straight_through` without its two passes over the data, for a ``value`` just computed that
+    nothing else holds: the result shares its storage."""
+    if not surrogate.requires_grad:
+        return value.detach()
+    if value.shape != surrogate.shape or value.dtype != surrogate.dtype:
+        return straight_through(value, surrogate)
+    return _StraightThrough.apply(value, surrogate)
+
+
 class _RoundedClip(torch.autograd.Function):
     """Round (``kind`` as :class:`_RoundedSample`), clip to [low, high] and divide by ``divisor``, in one step.
 

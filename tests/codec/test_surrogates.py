@@ -24,6 +24,7 @@ from kornia_diffjpeg.codec.surrogates import (
     round_half_away,
     sigmoid_round,
     straight_through,
+    straight_through_fresh,
     tanh_round,
 )
 
@@ -247,3 +248,18 @@ class TestStraightThrough:
         value = torch.tensor([1e7, -3.0, 0.0, 255.0], dtype=torch.float32)
         surrogate = torch.tensor([5.5, 1e-8, -7.0, 1e6], dtype=torch.float32, requires_grad=True)
         assert torch.equal(straight_through(value, surrogate), value)
+
+    def test_fresh_variant_matches_and_allows_in_place_use(self):
+        x = torch.linspace(-3.0, 3.0, 13, dtype=torch.float64, requires_grad=True)
+        weights = torch.linspace(-1.0, 2.0, 13, dtype=torch.float64)
+        value = round_half_away(x.detach())
+        y = straight_through_fresh(value.clone(), polynomial_round(x))
+        assert torch.equal(y, value)
+        (grad,) = torch.autograd.grad((y * weights).sum(), x)
+        (expected,) = torch.autograd.grad((straight_through(value, polynomial_round(x)) * weights).sum(), x)
+        assert torch.equal(grad, expected)
+        z = straight_through_fresh(value.clone(), polynomial_round(x))
+        z.mul_(2.0)  # an in-place step after the codec, as user code does
+        (grad_twice,) = torch.autograd.grad((z * weights).sum(), x)
+        assert torch.equal(grad_twice, 2.0 * expected)
+        assert not straight_through_fresh(value, x.detach()).requires_grad
