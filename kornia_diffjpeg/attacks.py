@@ -70,9 +70,15 @@ def _check_steps(steps: Any, step_size: Any) -> None:
 
 
 def _loss_gradient(model: ImageMap, images: Tensor, labels: Tensor, jpeg: ImageMap | None) -> Tensor:
-    """Gradient w.r.t. the images of the summed cross-entropy (summed: each sample's gradient is its own)."""
-    with torch.enable_grad():
-        images = images.detach().requires_grad_(True)
+    """Gradient w.r.t. the images of the summed cross-entropy (summed: each sample's gradient is its own).
+
+    Taken with autograd on whatever the caller's mode (``torch.no_grad()``, ``torch.inference_mode()``);
+    images and labels made in inference mode are copied to normal tensors first (autograd cannot use them).
+    """
+    with torch.inference_mode(False), torch.enable_grad():
+        images = images.detach()
+        images = (images.clone() if images.is_inference() else images).requires_grad_(True)
+        labels = labels.clone() if labels.is_inference() else labels
         coded = images if jpeg is None else jpeg(images)
         loss = F.cross_entropy(model(coded), labels, reduction="sum")
         (gradient,) = torch.autograd.grad(loss, images)
