@@ -64,6 +64,7 @@ class _File:
     huffman: dict[tuple[int, int], tuple[tuple[int, ...], bytes]] = field(default_factory=dict)
     restart: int = 0
     adobe_transform: int | None = None
+    jfif: bool = False  # an APP0 JFIF marker: YCbCr whatever the Adobe marker or the component ids say
     scanned: set[int] = field(default_factory=set)  # components coded by a scan so far
 
 
@@ -273,8 +274,16 @@ def _layout(file: _File) -> str:
     luma, cb, cr = components
     if (cb.h, cb.v, cr.h, cr.v) != (1, 1, 1, 1) or (luma.h, luma.v) not in _LAYOUTS:
         raise ValueError(f"chroma layout with sampling factors {found} is not supported: only 4:2:0, 4:2:2, 4:4:4")
-    if file.adobe_transform == 0:
+    # libjpeg's rule for three components: JFIF means YCbCr; else Adobe's transform 0 means RGB;
+    # else the component ids 'R', 'G', 'B' mean RGB.
+    if not file.jfif and file.adobe_transform == 0:
         raise ValueError("Adobe JPEG with RGB components (no YCbCr transform) is not supported")
+    if (
+        not file.jfif
+        and file.adobe_transform is None
+        and (luma.identifier, cb.identifier, cr.identifier) == (82, 71, 66)
+    ):
+        raise ValueError("RGB JPEG (components 'R', 'G', 'B' and no JFIF or Adobe marker) is not supported")
     if cb.table != cr.table:
         raise ValueError("Cb and Cr use different quantization tables, which JPEGCoefficients cannot hold")
     return _LAYOUTS[luma.h, luma.v]
@@ -422,6 +431,8 @@ def _read(data: bytes) -> tuple[_File, np.ndarray]:
             file.restart = int(body[0]) << 8 | int(body[1])
         elif marker == 0xEE and bytes(body[:5]) == b"Adobe" and len(body) >= 12:
             file.adobe_transform = int(body[11])
+        elif marker == 0xE0 and bytes(body[:5]) == b"JFIF\x00" and len(body) >= 14:
+            file.jfif = True
         elif marker == 0xDA:
             if not file.components:
                 raise ValueError("a scan comes before the frame header (SOF)")

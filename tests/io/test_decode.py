@@ -386,3 +386,18 @@ def test_half_precision_keeps_coefficients_exact(dtype: torch.dtype) -> None:
     decoded = jpeg_decode(half, mode="exact")
     assert decoded.dtype == dtype
     assert torch.equal(decoded, jpeg_decode(full, mode="exact").to(dtype))
+
+
+def test_rgb_components_follow_libjpegs_color_rule(tmp_path: Path) -> None:
+    """Three components are YCbCr with a JFIF marker, whatever the Adobe marker says; without it, Adobe's
+    transform 0 or the component ids 'R', 'G', 'B' mean RGB, which JPEGCoefficients cannot hold."""
+    rgb = _pillow_file(quality=80, keep_rgb=True)  # Adobe transform 0, components 'R', 'G', 'B'
+    assert rgb[rgb.index(b"\xff\xc0") + 10 : rgb.index(b"\xff\xc0") + 11] == b"R"
+    with pytest.raises(ValueError, match="Adobe JPEG with RGB"):
+        decode_jpeg(rgb)
+    adobe = rgb.index(b"\xff\xee")
+    no_adobe = rgb[:adobe] + rgb[adobe + 2 + int.from_bytes(rgb[adobe + 2 : adobe + 4], "big") :]
+    with pytest.raises(ValueError, match="RGB JPEG"):  # it used to be read as YCbCr: other colors than cv2's
+        decode_jpeg(no_adobe)
+    jfif = bytes.fromhex("ffe000104a46494600010100000100010000")
+    _assert_reads_like_jpeglib_and_opencv(rgb[:2] + jfif + rgb[2:], tmp_path)  # libjpeg reads YCbCr
