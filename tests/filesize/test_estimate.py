@@ -202,3 +202,22 @@ def test_fit_rate_prior_minimizes_the_squared_relative_error():
     best = squared_error(fitted)
     for other in (RATE_PRIOR, [1.1 * r for r in fitted], [r + 0.01 for r in fitted]):
         assert best <= squared_error(other) * (1.0 + 1e-4)
+
+
+def test_per_sample_settings_of_the_leading_shape():
+    """Clips (T, B, C, H, W) take (T, B) or (T, 1) qualities and (T, B, 8, 8) tables, as jpeg_file_size
+    does (they were refused); the sizes are those of the flattened images."""
+    torch.manual_seed(0)
+    clips = torch.rand(2, 3, 3, 16, 24)
+    flat = clips.reshape(6, 3, 16, 24)
+    quality = torch.tensor([[20.0, 40.0, 60.0], [30.0, 50.0, 70.0]])
+    assert torch.equal(diff_jpeg_file_size(clips, quality), diff_jpeg_file_size(flat, quality.reshape(6)))
+    per_clip = quality[:, :1]
+    assert torch.equal(
+        diff_jpeg_file_size(clips, per_clip), diff_jpeg_file_size(flat, per_clip.expand(2, 3).reshape(6))
+    )
+    tables = torch.randint(1, 60, (2, 3, 8, 8)).float()
+    assert torch.equal(
+        DiffJPEGFileSize()(clips, None, tables, tables),
+        diff_jpeg_file_size(flat, qt_y=tables.reshape(6, 8, 8), qt_c=tables.reshape(6, 8, 8)),
+    )
