@@ -221,3 +221,25 @@ def test_per_sample_settings_of_the_leading_shape():
         DiffJPEGFileSize()(clips, None, tables, tables),
         diff_jpeg_file_size(flat, qt_y=tables.reshape(6, 8, 8), qt_c=tables.reshape(6, 8, 8)),
     )
+
+
+@pytest.mark.parametrize(("subsampling", "scale"), [("4:2:0", (2, 2)), ("4:2:2", (1, 2)), ("4:4:4", (1, 1))])
+@pytest.mark.parametrize("size", [16, 24, 40])
+def test_regressor_places_chroma_blocks_by_their_pixels(subsampling, scale, size):
+    """Chroma block (r, c) is positioned as the luma block over the same pixels, (r, c) times the sampling
+    factors, whatever the image size: 24 pixels make 3 luma blocks and 2 chroma blocks in 4:2:0, whose
+    ratio (1) placed the chroma blocks at half their place."""
+    from kornia_diffjpeg import jpeg_encode
+    from kornia_diffjpeg.filesize.regressor import JPEGFileSizeRegressor
+
+    model = JPEGFileSizeRegressor(dim=32, depth=1)
+    scales = []
+    tokens = model._tokens
+
+    def spy(blocks, table, component, block_scale):
+        scales.append(block_scale)
+        return tokens(blocks, table, component, block_scale)
+
+    model._tokens = spy
+    model(jpeg_encode(torch.rand(1, 3, size, size), 50.0, subsampling=subsampling))
+    assert scales == [(1, 1), scale, scale]
