@@ -53,6 +53,7 @@ class _Component:
     rows: int = 0  # its block grid, padded to whole MCUs
     cols: int = 0
     visible: tuple[int, int] = (0, 0)  # block rows and columns of the component's samples
+    quantization: np.ndarray | None = None  # its table as its first scan found it (libjpeg latches it then)
 
 
 @dataclass
@@ -284,8 +285,6 @@ def _layout(file: _File) -> str:
         and (luma.identifier, cb.identifier, cr.identifier) == (82, 71, 66)
     ):
         raise ValueError("RGB JPEG (components 'R', 'G', 'B' and no JFIF or Adobe marker) is not supported")
-    if cb.table != cr.table:
-        raise ValueError("Cb and Cr use different quantization tables, which JPEGCoefficients cannot hold")
     return _LAYOUTS[luma.h, luma.v]
 
 
@@ -324,6 +323,7 @@ def _scan(file: _File, body: np.ndarray, data: np.ndarray, start: int, out: list
             raise ValueError(f"component {identifier} is coded by two scans (corrupt data)")
         file.scanned.add(by_id[identifier])
         members.append(file.components[by_id[identifier]])
+        _latch_table(file, members[-1])
         dc, ac = (0, selectors >> 4), (1, selectors & 15)
         if dc not in file.huffman or ac not in file.huffman:
             raise ValueError("a scan uses a Huffman table that the file does not define")
@@ -374,19 +374,28 @@ def _scan(file: _File, body: np.ndarray, data: np.ndarray, start: int, out: list
 _STANDALONE = {0x01, *range(0xD0, 0xD8)}
 
 
-def _check_tables(file: _File) -> None:
-    """Every component's quantization table is defined and fits ``JPEGCoefficients`` (8-bit, 1..255)."""
-    for c in file.components:
-        table = file.tables.get(c.table)
-        if table is None:
-            raise ValueError(
-                f"component {c.identifier} uses quantization table {c.table}, which the file does not define"
-            )
-        if table.min() < 1 or table.max() > 255:
-            raise ValueError(
-                f"quantization table {c.table} has entries in [{table.min()}, {table.max()}]; JPEGCoefficients "
-                "holds tables in [1, 255]"
-            )
+def _latch_table(file: _File, c: _Component) -> None:
+    """A component's quantization table as defined now (at its first scan, as libjpeg latches it); it must
+    fit ``JPEGCoefficients`` (8-bit, 1..255)."""
+    table = file.tables.get(c.table)
+    if table is None:
+        raise ValueError(
+            f"component {c.identifier} uses quantization table {c.table}, which the file does not define "
+            "before its scan"
+        )
+    if table.min() < 1 or table.max() > 255:
+        raise ValueError(
+            f"quantization table {c.table} has entries in [{table.min()}, {table.max()}]; JPEGCoefficients "
+            "holds tables in [1, 255]"
+        )
+    c.quantization = table
+
+
+def _table(file: _File, component: int) -> np.ndarray:
+    """The latched quantization table of a component (every component has one once the file is read)."""
+    table = file.components[component].quantization
+    assert table is not None
+    return table
 
 
 def _read(data: bytes) -> tuple[_File, np.ndarray]:
@@ -438,11 +447,15 @@ def _read(data: bytes) -> tuple[_File, np.ndarray]:
                 raise ValueError("a scan comes before the frame header (SOF)")
             if coefficients is None:
                 _layout(file)
-                _check_tables(file)
                 coefficients = _allocate(file)
             i = _scan(file, body, data_array, i, out)
     if coefficients is None:
         raise ValueError("the file has no scan")
+    for c in file.components:  # a component no scan codes (its coefficients are 0): its table at the end
+        if c.quantization is None:
+            _latch_table(file, c)
+    if len(file.components) == 3 and not np.array_equal(_table(file, 1), _table(file, 2)):
+        raise ValueError("Cb and Cr use different quantization tables, which JPEGCoefficients cannot hold")
     packed = np.asarray(out, np.int64)
     index = packed >> 16
     flat = np.zeros(coefficients, np.int32)
@@ -517,15 +530,11 @@ def decode_jpeg(
     ((layout, height, width),) = layouts
     grids = [_blocks(f, flat) for f, flat in parsed]
     luma = torch.from_numpy(np.stack([g[0] for g in grids])[:, None]).to(device=device, dtype=stored)
-    qt_y = torch.from_numpy(np.stack([f.tables[f.components[0].table] for f, _ in parsed])).to(
-        device=device, dtype=stored
-    )
+    qt_y = torch.from_numpy(np.stack([_table(f, 0) for f, _ in parsed])).to(device=device, dtype=stored)
     chroma = qt_c = None
     if layout != "gray":
         chroma = torch.from_numpy(np.stack([np.stack(g[1:]) for g in grids])).to(device=device, dtype=stored)
-        qt_c = torch.from_numpy(np.stack([f.tables[f.components[1].table] for f, _ in parsed])).to(
-            device=device, dtype=stored
-        )
+        qt_c = torch.from_numpy(np.stack([_table(f, 1) for f, _ in parsed])).to(device=device, dtype=stored)
     subsampling = "4:2:0" if layout == "gray" else layout
     batch_shape = () if single else (len(files),)
     return JPEGCoefficients(luma, chroma, qt_y, qt_c, subsampling, (height, width), batch_shape, dtype)  # type: ignore[arg-type]

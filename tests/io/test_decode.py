@@ -401,3 +401,35 @@ def test_rgb_components_follow_libjpegs_color_rule(tmp_path: Path) -> None:
         decode_jpeg(no_adobe)
     jfif = bytes.fromhex("ffe000104a46494600010100000100010000")
     _assert_reads_like_jpeglib_and_opencv(rgb[:2] + jfif + rgb[2:], tmp_path)  # libjpeg reads YCbCr
+
+
+def test_tables_defined_between_scans(tmp_path: Path) -> None:
+    """libjpeg takes a component's quantization table when its first scan starts: a chroma DQT may come
+    after the luma scan, and a table redefined after its component's scan does not change that component."""
+    data = _separate_scans(small_crop("coffee", 37, 53), "4:2:0")
+    dqt = data.index(b"\xff\xdb\x00\x43\x01")  # the chroma table
+    chroma_dqt = data[dqt : dqt + 69]
+    without = data[:dqt] + data[dqt + 69 :]
+    second_scan = without.index(b"\xff\xda", without.index(b"\xff\xda") + 2)
+    late = without[:second_scan] + chroma_dqt + without[second_scan:]
+    _assert_reads_like_jpeglib_and_opencv(late, tmp_path)
+    redefined = late[:second_scan] + _segment(0xDB, b"\x00" + bytes([200]) * 64) + late[second_scan:]
+    coefficients = decode_jpeg(redefined)
+    assert torch.equal(coefficients.qt_y, decode_jpeg(data).qt_y)
+    pixels = (jpeg_decode(coefficients, mode="exact") * 255).round().byte().permute(1, 2, 0)
+    assert np.array_equal(pixels.numpy(), decode(redefined, "opencv"))
+
+
+def test_cb_and_cr_tables_compared_by_content(tmp_path: Path) -> None:
+    """Cr naming table 2, a copy of Cb's table 1: one chroma table (it was refused by its index)."""
+    data = opencv_encode(small_crop("coffee", 16, 24), 80)
+    dqt = data.index(b"\xff\xdb\x00\x43\x01")
+    copy = data[dqt : dqt + 4] + b"\x02" + data[dqt + 5 : dqt + 69]
+    sof = data.index(b"\xff\xc0")
+    cr_table = sof + 2 + 2 + 6 + 3 * 2 + 2  # the table byte of the third component
+    assert data[cr_table] == 1
+    data = data[: dqt + 69] + copy + data[dqt + 69 : cr_table] + b"\x02" + data[cr_table + 1 :]
+    _assert_reads_like_jpeglib_and_opencv(data, tmp_path)
+    different = data.replace(copy, copy[:5] + bytes([3]) * 64)
+    with pytest.raises(ValueError, match="Cb and Cr use different quantization tables"):
+        decode_jpeg(different)
