@@ -570,7 +570,7 @@ def check_rounding(rounding: Any) -> Any:
             raise ValueError(
                 f"rounding must return a floating-point tensor of its input's shape {tuple(x.shape)}, got {got}"
             )
-        return y
+        return y if y.dtype == x.dtype else y.to(x.dtype)  # e.g. computed in float64: the codec's dtype
 
     checked._checked_rounding = True  # type: ignore[attr-defined]
     return checked
