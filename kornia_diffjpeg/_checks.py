@@ -28,6 +28,7 @@ __all__ = [
     "QUALITY_RANGE",
     "TABLE_RANGE",
     "ValueChecks",
+    "check_bool",
     "check_choice",
     "check_color",
     "check_coefficients",
@@ -95,8 +96,7 @@ class set_validation:  # noqa: N801 (used like torch.set_grad_enabled: a functio
 
     def __init__(self, enabled: bool) -> None:
         global _VALIDATION
-        if not isinstance(enabled, bool):
-            raise TypeError(f"enabled must be a bool, got {type(enabled).__name__}")
+        check_bool("enabled", enabled)
         self.previous = _VALIDATION
         _VALIDATION = enabled
 
@@ -318,6 +318,19 @@ class ValueChecks:
 def _run_now(checks: ValueChecks | None) -> tuple[ValueChecks, bool]:
     """The checks to add to, and whether to run them before returning (no caller collects them)."""
     return (ValueChecks(), True) if checks is None else (checks, False)
+
+
+def _type_name(value: Any) -> str:
+    """The type of a value as a message names it: ``numpy.bool``, not ``bool``, for a NumPy bool."""
+    kind = type(value)
+    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """A Python bool (a NumPy or tensor bool is refused: flags choose code paths, not values)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {_type_name(value)}")
+    return value
 
 
 def check_choice(name: str, value: Any, choices: Any) -> None:

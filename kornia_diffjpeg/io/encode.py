@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from kornia_diffjpeg._checks import check_choice, check_coefficients, entry_point, validation_enabled
+from kornia_diffjpeg._checks import check_bool, check_choice, check_coefficients, entry_point, validation_enabled
 from kornia_diffjpeg.codec.options import Subsampling
 from kornia_diffjpeg.codec.pipeline import JPEGCoefficients, jpeg_encode
 from kornia_diffjpeg.io.headers import END_OF_IMAGE, WRITERS, header_bytes
@@ -26,8 +26,7 @@ def coefficients_to_code(
     optimize: bool,
 ) -> JPEGCoefficients:
     """The exact coefficients of images (as ``jpeg_encode(mode="exact")``), or the given ones, checked."""
-    if not isinstance(optimize, bool):
-        raise TypeError(f"optimize must be a bool, got {type(optimize).__name__}")
+    check_bool("optimize", optimize)
     if not isinstance(image, JPEGCoefficients):
         with torch.no_grad():
             return jpeg_encode(image, quality, qt_y=qt_y, qt_c=qt_c, mode="exact", subsampling=subsampling)
