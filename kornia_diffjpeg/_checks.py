@@ -350,7 +350,7 @@ def check_number(
     else:
         expected = f"finite and in [{low:g}, {high:g}]" if not integer else f"an int in [{low:g}, {high:g}]"
     if isinstance(value, bool) or not isinstance(value, Integral if integer else Real):
-        raise TypeError(f"{name} must be {expected}, got {type(value).__name__} {value!r}")
+        raise TypeError(f"{name} must be {expected}, got {_type_name(value)} {value!r}")
     try:
         number = float(value)
     except OverflowError:  # an int beyond float range
@@ -471,7 +471,7 @@ def check_quality(
         return None
     low, high = QUALITY_RANGE
     if isinstance(quality, bool) or not isinstance(quality, (Real, Tensor)):
-        raise TypeError(f"quality must be a number or a tensor, got {type(quality).__name__}")
+        raise TypeError(f"quality must be a number or a tensor, got {_type_name(quality)}")
     if isinstance(quality, Tensor):
         _check_real("quality", quality)
         _check_device("quality", quality, device)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -143,6 +144,18 @@ def test_same_attack_under_no_grad_inference_mode_and_layouts(name):
     assert torch.equal(run(inference_images, inference_labels), expected)
     assert torch.equal(run(images.contiguous(memory_format=torch.channels_last), labels), expected)
     assert torch.equal(run(images.transpose(-1, -2).contiguous().transpose(-1, -2), labels), expected)
+
+
+def test_numpy_integer_steps():
+    """steps from NumPy (np.arange, a config array) are ints: the attack of the Python int (they were refused)."""
+    model, (images, labels) = tiny_model(), photos()
+    assert torch.equal(
+        attacks.ifgsm(model, images, labels, 0.03, steps=np.int64(2)),
+        attacks.ifgsm(model, images, labels, 0.03, steps=2),
+    )
+    first = attacks.pgd(model, images, labels, 0.03, steps=np.int32(2), generator=torch.Generator().manual_seed(0))
+    again = attacks.pgd(model, images, labels, 0.03, steps=2, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(first, again)
 
 
 def test_model_mode_and_parameters_are_left_alone():

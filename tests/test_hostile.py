@@ -751,6 +751,7 @@ OTHER = [
     ("set-validation-int", lambda: set_validation(0), TypeError, "enabled"),
     ("set-validation-string", lambda: set_validation("off"), TypeError, "enabled"),
     # NumPy bools for flags: the message names their type (it said "must be a bool, got bool")
+    ("quality-numpy-bool", lambda: diff_jpeg(RGB, np.bool_(True)), TypeError, r"quality.*got numpy\.bool"),
     ("set-validation-numpy-bool", lambda: set_validation(np.bool_(False)), TypeError, r"enabled.*got numpy\.bool"),
     ("optimize-numpy-bool", lambda: kd.encode_jpeg(RGB, 50.0, optimize=np.bool_(True)), TypeError, r"optimize.*numpy"),
     (
