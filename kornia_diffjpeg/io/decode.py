@@ -273,7 +273,9 @@ def _layout(file: _File) -> str:
     if len(components) != 3:
         raise ValueError(f"{len(components)}-component JPEG (sampling {found}) is not supported: only gray or YCbCr")
     luma, cb, cr = components
-    if (cb.h, cb.v, cr.h, cr.v) != (1, 1, 1, 1) or (luma.h, luma.v) not in _LAYOUTS:
+    # The layout is the ratio of the factors: 2x2, 2x2, 2x2 is 4:4:4 (libjpeg upsamples by the ratio).
+    ratio = (luma.h // cb.h, luma.v // cb.v)
+    if (cb.h, cb.v) != (cr.h, cr.v) or luma.h % cb.h or luma.v % cb.v or ratio not in _LAYOUTS:
         raise ValueError(f"chroma layout with sampling factors {found} is not supported: only 4:2:0, 4:2:2, 4:4:4")
     # libjpeg's rule for three components: JFIF means YCbCr; else Adobe's transform 0 means RGB;
     # else the component ids 'R', 'G', 'B' mean RGB.
@@ -285,7 +287,7 @@ def _layout(file: _File) -> str:
         and (luma.identifier, cb.identifier, cr.identifier) == (82, 71, 66)
     ):
         raise ValueError("RGB JPEG (components 'R', 'G', 'B' and no JFIF or Adobe marker) is not supported")
-    return _LAYOUTS[luma.h, luma.v]
+    return _LAYOUTS[ratio]
 
 
 def _allocate(file: _File) -> int:

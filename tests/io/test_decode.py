@@ -433,3 +433,23 @@ def test_cb_and_cr_tables_compared_by_content(tmp_path: Path) -> None:
     different = data.replace(copy, copy[:5] + bytes([3]) * 64)
     with pytest.raises(ValueError, match="Cb and Cr use different quantization tables"):
         decode_jpeg(different)
+
+
+@pytest.mark.parametrize(
+    ("subsampling", "factors"),
+    [
+        ("4:4:4", (0x22, 0x22, 0x22)),
+        ("4:4:4", (0x12, 0x12, 0x12)),
+        ("4:2:2", (0x42, 0x22, 0x22)),
+        ("4:2:0", (0x44, 0x22, 0x22)),
+    ],
+)
+def test_sampling_factors_with_a_common_multiple(subsampling: str, factors: tuple[int, ...], tmp_path: Path) -> None:
+    """Factors 2x2, 2x2, 2x2 are 4:4:4 for libjpeg (it upsamples by their ratio); they were refused. With
+    one scan per component the scans do not depend on the factors, so the file is rewritten in place."""
+    data = bytearray(_separate_scans(small_crop("coffee", 37, 53), subsampling))
+    sof = data.index(b"\xff\xc0")
+    for component, factor in enumerate(factors):
+        data[sof + 11 + 3 * component] = factor
+    _assert_reads_like_jpeglib_and_opencv(bytes(data), tmp_path)
+    assert decode_jpeg(bytes(data)).subsampling == subsampling
