@@ -28,6 +28,7 @@ __all__ = [
     "QUALITY_RANGE",
     "TABLE_RANGE",
     "ValueChecks",
+    "check_bool",
     "check_choice",
     "check_color",
     "check_coefficients",
@@ -95,8 +96,7 @@ class set_validation:  # noqa: N801 (used like torch.set_grad_enabled: a functio
 
     def __init__(self, enabled: bool) -> None:
         global _VALIDATION
-        if not isinstance(enabled, bool):
-            raise TypeError(f"enabled must be a bool, got {type(enabled).__name__}")
+        check_bool("enabled", enabled)
         self.previous = _VALIDATION
         _VALIDATION = enabled
 
@@ -320,6 +320,19 @@ def _run_now(checks: ValueChecks | None) -> tuple[ValueChecks, bool]:
     return (ValueChecks(), True) if checks is None else (checks, False)
 
 
+def _type_name(value: Any) -> str:
+    """The type of a value as a message names it: ``numpy.bool``, not ``bool``, for a NumPy bool."""
+    kind = type(value)
+    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """A Python bool (a NumPy or tensor bool is refused: flags choose code paths, not values)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {_type_name(value)}")
+    return value
+
+
 def check_choice(name: str, value: Any, choices: Any) -> None:
     if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
@@ -337,7 +350,7 @@ def check_number(
     else:
         expected = f"finite and in [{low:g}, {high:g}]" if not integer else f"an int in [{low:g}, {high:g}]"
     if isinstance(value, bool) or not isinstance(value, Integral if integer else Real):
-        raise TypeError(f"{name} must be {expected}, got {type(value).__name__} {value!r}")
+        raise TypeError(f"{name} must be {expected}, got {_type_name(value)} {value!r}")
     try:
         number = float(value)
     except OverflowError:  # an int beyond float range
@@ -458,7 +471,7 @@ def check_quality(
         return None
     low, high = QUALITY_RANGE
     if isinstance(quality, bool) or not isinstance(quality, (Real, Tensor)):
-        raise TypeError(f"quality must be a number or a tensor, got {type(quality).__name__}")
+        raise TypeError(f"quality must be a number or a tensor, got {_type_name(quality)}")
     if isinstance(quality, Tensor):
         _check_real("quality", quality)
         _check_device("quality", quality, device)
@@ -570,7 +583,7 @@ def check_rounding(rounding: Any) -> Any:
             raise ValueError(
                 f"rounding must return a floating-point tensor of its input's shape {tuple(x.shape)}, got {got}"
             )
-        return y
+        return y if y.dtype == x.dtype else y.to(x.dtype)  # e.g. computed in float64: the codec's dtype
 
     checked._checked_rounding = True  # type: ignore[attr-defined]
     return checked

@@ -18,7 +18,7 @@ left untouched.
 from __future__ import annotations
 
 from collections.abc import Callable
-from numbers import Real
+from numbers import Integral, Real
 from typing import Any
 
 import torch
@@ -60,19 +60,26 @@ def _check_labels(smallest: float) -> None:
         raise ValueError(f"labels must be class indices >= 0, got {int(smallest)}")
 
 
-def _check_steps(steps: Any, step_size: Any) -> None:
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+def _check_steps(steps: Any, step_size: Any) -> int:
+    if isinstance(steps, bool) or not isinstance(steps, Integral) or steps < 1:  # NumPy ints are ints
         raise ValueError(f"steps must be an int >= 1, got {steps!r}")
     if step_size is not None:
         size = check_number("step_size", step_size, 0.0)  # finite
         if size <= 0:
             raise ValueError(f"step_size must be a positive number or None, got {step_size!r}")
+    return int(steps)
 
 
 def _loss_gradient(model: ImageMap, images: Tensor, labels: Tensor, jpeg: ImageMap | None) -> Tensor:
-    """Gradient w.r.t. the images of the summed cross-entropy (summed: each sample's gradient is its own)."""
-    with torch.enable_grad():
-        images = images.detach().requires_grad_(True)
+    """Gradient w.r.t. the images of the summed cross-entropy (summed: each sample's gradient is its own).
+
+    Taken with autograd on whatever the caller's mode (``torch.no_grad()``, ``torch.inference_mode()``);
+    images and labels made in inference mode are copied to normal tensors first (autograd cannot use them).
+    """
+    with torch.inference_mode(False), torch.enable_grad():
+        images = images.detach()
+        images = (images.clone() if images.is_inference() else images).requires_grad_(True)
+        labels = labels.clone() if labels.is_inference() else labels
         coded = images if jpeg is None else jpeg(images)
         loss = F.cross_entropy(model(coded), labels, reduction="sum")
         (gradient,) = torch.autograd.grad(loss, images)
@@ -159,7 +166,7 @@ def ifgsm(
         torch.Size([2, 3, 16, 16])
     """
     _check_inputs(model, images, labels, eps, jpeg)
-    _check_steps(steps, None)
+    steps = _check_steps(steps, None)
     return _sign_steps(model, images, images, labels, float(eps), jpeg, steps, float(eps) / steps)
 
 
@@ -199,7 +206,7 @@ def pgd(
         True
     """
     _check_inputs(model, images, labels, eps, jpeg)
-    _check_steps(steps, step_size)
+    steps = _check_steps(steps, step_size)
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
     eps = float(eps)

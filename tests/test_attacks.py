@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -122,6 +123,39 @@ def test_determinism_and_seeds():
     assert torch.equal(run(3), run(3))
     assert not torch.equal(run(3), run(4))
     assert torch.equal(attacks.ifgsm(model, images, labels, 0.03), attacks.ifgsm(model, images, labels, 0.03))
+
+
+@pytest.mark.parametrize("name", ATTACKS)
+def test_same_attack_under_no_grad_inference_mode_and_layouts(name):
+    """An evaluation loop's contexts and tensors: the attack is the one of plain contiguous tensors."""
+    model, (images, labels) = tiny_model(), photos()
+    jpeg = functools.partial(diff_jpeg, quality=50.0, mode="ste")
+
+    def run(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        kwargs = {"generator": torch.Generator().manual_seed(0)} if name == "pgd" else {}
+        return ATTACKS[name](model, x, y, 0.03, jpeg, **kwargs)
+
+    expected = run(images, labels)
+    with torch.no_grad():
+        assert torch.equal(run(images, labels), expected)
+    with torch.inference_mode():  # images and labels are inference tensors here
+        assert torch.equal(run(images.clone(), labels.clone()), expected)
+        inference_images, inference_labels = images.clone(), labels.clone()
+    assert torch.equal(run(inference_images, inference_labels), expected)
+    assert torch.equal(run(images.contiguous(memory_format=torch.channels_last), labels), expected)
+    assert torch.equal(run(images.transpose(-1, -2).contiguous().transpose(-1, -2), labels), expected)
+
+
+def test_numpy_integer_steps():
+    """steps from NumPy (np.arange, a config array) are ints: the attack of the Python int (they were refused)."""
+    model, (images, labels) = tiny_model(), photos()
+    assert torch.equal(
+        attacks.ifgsm(model, images, labels, 0.03, steps=np.int64(2)),
+        attacks.ifgsm(model, images, labels, 0.03, steps=2),
+    )
+    first = attacks.pgd(model, images, labels, 0.03, steps=np.int32(2), generator=torch.Generator().manual_seed(0))
+    again = attacks.pgd(model, images, labels, 0.03, steps=2, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(first, again)
 
 
 def test_model_mode_and_parameters_are_left_alone():

@@ -187,6 +187,28 @@ class TestChoices:
             with pytest.raises(ValueError, match="rounding must be one of"):
                 call()
 
+    @pytest.mark.parametrize("mode", ["surrogate", "ste"])
+    def test_rounding_callable_in_another_dtype(self, mode):
+        """A callable computing in another float dtype (here the cubic surrogate in float64, or in half
+        precision) works in the codec's dtype; it used to fail with a TypeError about coefficients.qt_y."""
+
+        def cubic(x):
+            return x.round() + (x - x.round()) ** 3
+
+        expected_image = IMAGE.clone().requires_grad_()
+        expected = diff_jpeg(expected_image, 50.0, mode=mode, rounding=cubic)
+        expected.square().sum().backward()
+        image = IMAGE.clone().requires_grad_()
+        out = diff_jpeg(image, 50.0, mode=mode, rounding=lambda x: cubic(x.double()))
+        out.square().sum().backward()
+        assert out.dtype == torch.float32
+        assert torch.allclose(out, expected, atol=1e-5)
+        assert torch.allclose(image.grad, expected_image.grad, atol=1e-5, rtol=1e-5)
+        image.grad = None
+        out = diff_jpeg(image, 50.0, mode=mode, rounding=lambda x: cubic(x.half()))
+        out.square().sum().backward()
+        assert out.dtype == torch.float32 and bool(torch.isfinite(image.grad).all())
+
     def test_decode_needs_coefficients(self):
         with pytest.raises(TypeError, match="coefficients must be JPEGCoefficients"):
             jpeg_decode(IMAGE)

@@ -750,6 +750,23 @@ OTHER = [
     # the switch
     ("set-validation-int", lambda: set_validation(0), TypeError, "enabled"),
     ("set-validation-string", lambda: set_validation("off"), TypeError, "enabled"),
+    # NumPy bools for flags: the message names their type (it said "must be a bool, got bool")
+    ("quality-numpy-bool", lambda: diff_jpeg(RGB, np.bool_(True)), TypeError, r"quality.*got numpy\.bool"),
+    ("set-validation-numpy-bool", lambda: set_validation(np.bool_(False)), TypeError, r"enabled.*got numpy\.bool"),
+    ("optimize-numpy-bool", lambda: kd.encode_jpeg(RGB, 50.0, optimize=np.bool_(True)), TypeError, r"optimize.*numpy"),
+    (
+        "size-optimize-numpy-bool",
+        lambda: jpeg_file_size(RGB, 50.0, optimize=np.bool_(True)),
+        TypeError,
+        r"optimize.*numpy",
+    ),
+    ("same-on-batch-numpy-bool", lambda: RandomDiffJPEG((10, 90), same_on_batch=np.bool_(True)), TypeError, r"numpy"),
+    (
+        "fit-size-numpy-bool",
+        lambda: encode_with_control(_control(), RGB, 3000.0, fit_size=np.bool_(True)),
+        TypeError,
+        r"fit_size.*numpy",
+    ),
 ]
 
 

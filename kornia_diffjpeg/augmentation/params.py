@@ -24,7 +24,7 @@ from kornia.augmentation.random_generator import RandomGeneratorBase, UniformDis
 from kornia.augmentation.utils import _adapted_rsampling
 from torch import Tensor
 
-from kornia_diffjpeg._checks import check_quality, check_table
+from kornia_diffjpeg._checks import check_bool, check_quality, check_table
 
 __all__ = [
     "QUALITY_BOUNDS",
@@ -56,9 +56,7 @@ def unbounded(value: Tensor | float, low: float, high: float) -> Tensor:
 
 
 def check_flag(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
-    return value
+    return check_bool(name, value)
 
 
 def check_probability(value: Any) -> float:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from kornia_diffjpeg._checks import ValueChecks, check_choice, check_image, entry_point, validation_enabled
+from kornia_diffjpeg._checks import (
+    ValueChecks,
+    check_bool,
+    check_choice,
+    check_image,
+    entry_point,
+    validation_enabled,
+)
 from kornia_diffjpeg.codec.options import Subsampling
 from kornia_diffjpeg.codec.sampling import SUBSAMPLING_FACTORS
 from kornia_diffjpeg.control.fit import fit_tables_to_size
@@ -59,8 +66,7 @@ def encode_with_control(
         raise ValueError(f"image must be RGB (B, 3, H, W), got shape {tuple(image.shape)}")
     target_bytes = _check_targets(target_bytes, batched, checks)
     check_choice("subsampling", subsampling, SUBSAMPLING_FACTORS)
-    if not isinstance(fit_size, bool):
-        raise TypeError(f"fit_size must be a bool, got {type(fit_size).__name__}")
+    check_bool("fit_size", fit_size)
     checks.run()
     if batched.shape[0] == 0:
         return []

@@ -200,7 +200,7 @@ class CodecControl(nn.Module):
 
 
 def _check_targets(target_bytes: object, image: Tensor, checks: ValueChecks | None = None) -> Tensor:
-    """Validate target sizes: a positive finite (B,) tensor (or a number) on the image's device.
+    """Validate target sizes: a positive finite (B,) tensor (or a number, or a 0-d tensor) on the image's device.
 
     Their values are added to ``checks``, or checked now.
     """
@@ -215,6 +215,8 @@ def _check_targets(target_bytes: object, image: Tensor, checks: ValueChecks | No
         raise TypeError(f"target_bytes must be a real-valued tensor of sizes in bytes, got dtype {target_bytes.dtype}")
     if not target_bytes.is_floating_point():
         target_bytes = target_bytes.float()
+    if target_bytes.ndim == 0:  # one number, as a tensor
+        target_bytes = target_bytes.expand(image.shape[0])
     if target_bytes.shape != (image.shape[0],):
         raise ValueError(f"target_bytes must have shape ({image.shape[0]},), got {tuple(target_bytes.shape)}")
     if target_bytes.device != image.device:

@@ -194,9 +194,10 @@ def _estimate(
     batched = check_image(image, checks)
     check_choice("subsampling", subsampling, SUBSAMPLING_FACTORS)
     batch, device = batched.shape[0], batched.device
-    quality_ = check_quality(quality, batch, device, checks=checks)
-    qt_y_ = check_table("qt_y", qt_y, batch, device, checks=checks)
-    qt_c_ = check_table("qt_c", qt_c, batch, device, checks=checks)
+    leading = tuple(image.shape[:-3])  # per-sample settings may have the images' leading shape, as in jpeg_encode
+    quality_ = check_quality(quality, batch, device, leading, checks)
+    qt_y_ = check_table("qt_y", qt_y, batch, device, leading, checks)
+    qt_c_ = check_table("qt_c", qt_c, batch, device, leading, checks)
     checks.run()
     if batch == 0:  # no image: no size
         dtype = torch.float64 if batched.dtype == torch.float64 else torch.float32
@@ -230,17 +231,18 @@ def diff_jpeg_file_size(
     for the (integer) quality and tables; the byte stuffing is estimated (see the module docstring).
 
     Args:
-        image: float images in [0, 1], (B, C, H, W) or (C, H, W), C = 1 or 3.
+        image: float images in [0, 1], (*, C, H, W), e.g. (B, C, H, W) or (C, H, W), C = 1 or 3.
         quality: JPEG quality in [0, 100] (0 coded as 1, as libjpeg does): a number, a 0-d tensor or
-            per-sample (B,). The value is that of the nearest integer quality; the gradient is the
-            smooth codec's.
+            per-sample (B,) (or broadcastable to the leading shape, as in :func:`~kornia_diffjpeg.jpeg_encode`).
+            The value is that of the nearest integer quality; the gradient is the smooth codec's.
         qt_y: luma table (8, 8) or per-sample (B, 8, 8) in [1, 255], natural order, as in
             :func:`~kornia_diffjpeg.jpeg_encode`.
         qt_c: chroma table, as ``qt_y``.
         subsampling: ``"4:2:0"``, ``"4:2:2"`` or ``"4:4:4"``.
 
     Returns:
-        Estimated sizes in bytes, (B,), float32 (float64 for float64 images).
+        Estimated sizes in bytes, (N,) for the N images of the flattened leading dimensions ((1,) for
+        (C, H, W)), float32 (float64 for float64 images).
 
     Example:
         >>> quality = torch.tensor([20.0, 80.0], requires_grad=True)

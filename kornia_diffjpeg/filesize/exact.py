@@ -45,8 +45,9 @@ def jpeg_file_size(
     Args:
         image: float images in [0, 1], (B, C, H, W) or (C, H, W), C = 1 or 3, or the
             :class:`~kornia_diffjpeg.JPEGCoefficients` of an earlier :func:`~kornia_diffjpeg.jpeg_encode`
-            (any mode; coefficients are rounded to integers). With coefficients, ``quality``,
-            ``qt_y`` and ``qt_c`` must be None and ``subsampling`` is taken from them.
+            (any mode; coefficients are rounded to integers and must be codable in a baseline scan,
+            see :func:`~kornia_diffjpeg.encode_jpeg`). With coefficients, ``quality``, ``qt_y`` and
+            ``qt_c`` must be None and ``subsampling`` is taken from them.
         quality: JPEG quality in [0, 100] (rounded to an integer; 0 is coded as 1, as libjpeg does),
             a number or per-sample (B,).
         qt_y: luma quantization table (8, 8) or (B, 8, 8) in [1, 255], as in ``jpeg_encode``.

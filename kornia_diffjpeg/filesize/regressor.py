@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from kornia_diffjpeg._checks import ValueChecks, check_coefficients, check_int, check_number
 from kornia_diffjpeg.codec.pipeline import JPEGCoefficients
+from kornia_diffjpeg.codec.sampling import SUBSAMPLING_FACTORS
 from kornia_diffjpeg.filesize.exact import header_size
 from kornia_diffjpeg.filesize.huffman import ZIGZAG
 
@@ -215,7 +216,10 @@ class JPEGFileSizeRegressor(nn.Module):
             return c.luma.new_zeros(0)
         parts = [self._tokens(c.luma[:, 0], c.qt_y, torch.tensor(0, device=device), (1, 1))]
         if c.chroma is not None and c.qt_c is not None:
-            scale = (c.luma.shape[2] // c.chroma.shape[2] or 1, c.luma.shape[3] // c.chroma.shape[3] or 1)
+            # Chroma block (r, c) covers the pixels of luma block (r * factor_h, c * factor_w); the ratio
+            # of the grids is not the factor when the luma grid has an odd count (e.g. 3 blocks over 2).
+            factor_w, factor_h = SUBSAMPLING_FACTORS[c.subsampling]
+            scale = (factor_h, factor_w)
             for index, plane in enumerate(c.chroma.unbind(1), start=1):
                 parts.append(self._tokens(plane, c.qt_c, torch.tensor(index, device=device), scale))
         tokens = torch.cat([part[0] for part in parts], dim=1)

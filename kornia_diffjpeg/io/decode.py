@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from kornia_diffjpeg._checks import IMAGE_DTYPES
 from kornia_diffjpeg.codec.pipeline import JPEGCoefficients
 from kornia_diffjpeg.filesize.huffman import ZIGZAG
 
@@ -52,6 +53,7 @@ class _Component:
     rows: int = 0  # its block grid, padded to whole MCUs
     cols: int = 0
     visible: tuple[int, int] = (0, 0)  # block rows and columns of the component's samples
+    quantization: np.ndarray | None = None  # its table as its first scan found it (libjpeg latches it then)
 
 
 @dataclass
@@ -63,6 +65,8 @@ class _File:
     huffman: dict[tuple[int, int], tuple[tuple[int, ...], bytes]] = field(default_factory=dict)
     restart: int = 0
     adobe_transform: int | None = None
+    jfif: bool = False  # an APP0 JFIF marker: YCbCr whatever the Adobe marker or the component ids say
+    scanned: set[int] = field(default_factory=set)  # components coded by a scan so far
 
 
 @functools.lru_cache(maxsize=256)
@@ -76,9 +80,13 @@ def _lookup_table(bits: tuple[int, ...], values: bytes, ac: bool) -> list[tuple[
     table: list[tuple[int, int, int]] = [(0, 0, 0)] * 65536
     code, index = 0, 0
     for length, count in enumerate(bits, start=1):
+        if code + count > 1 << length:  # libjpeg's check: the codes of this length overflow it
+            raise ValueError("a scan uses a bogus Huffman table (more codes than their lengths allow)")
         for _ in range(count):
             symbol = values[index]
             index += 1
+            if not ac and symbol > 15:  # libjpeg refuses DC symbols past 15
+                raise ValueError(f"a scan uses a bogus Huffman table (DC symbol {symbol} > 15)")
             size = symbol & 15 if ac else symbol
             run = symbol >> 4 if ac else 0
             if ac and size == 0:
@@ -137,8 +145,8 @@ def _decode_interval(
                 raise ValueError("invalid Huffman code in the scan (corrupt data)")
             predictor = predictors[component] + diff
             predictors[component] = predictor
-            if predictor:
-                append((base << 16) + predictor + 32768)
+            if predictor:  # stored as a 16-bit coefficient, as libjpeg does (corrupt files overflow it)
+                append((base << 16) + ((predictor + 32768) & 0xFFFF))
             k = base + 1
             end = base + 64
             while k < end:
@@ -174,6 +182,9 @@ def _segments(data: np.ndarray, start: int) -> tuple[list[np.ndarray], int]:
         raise ValueError("the scan is not terminated by a marker (truncated file)")
     end = int(ends[0])
     markers = ff[restart & (ff < end)]
+    numbers = data[markers + 1].astype(np.int64) - 0xD0
+    if (numbers != np.arange(len(numbers)) % 8).any():  # RST0, RST1, ..., RST7, RST0, ...
+        raise ValueError("the scan's restart markers are out of order (corrupt data)")
     bounds = [start, *(int(m) for m in markers), end]
     stuffed = ff[(following == 0) & (ff < end)] + 1  # the 0x00 after each 0xFF byte
     keep = np.ones(end - start, bool)
@@ -190,29 +201,47 @@ def _frame(file: _File, marker: int, body: np.ndarray) -> None:
         raise ValueError(
             f"{_SOF_NAMES[marker]} JPEG (SOF{marker - 0xC0}) is not supported: only baseline sequential Huffman"
         )
+    if file.components:
+        raise ValueError("the file has two frame headers (SOF) (corrupt data)")
+    if len(body) < 6:
+        raise ValueError(f"the frame header (SOF) has {len(body)} bytes, fewer than 6 (corrupt data)")
     precision = int(body[0])
     if precision != 8:
         raise ValueError(f"{precision}-bit JPEG is not supported: only 8-bit samples")
     file.height, file.width = int(body[1]) << 8 | int(body[2]), int(body[3]) << 8 | int(body[4])
-    if file.height == 0 or file.width == 0:
+    if file.height == 0:
         raise ValueError("the image height is set by a DNL marker (height 0 in SOF), which is not supported")
+    if file.width == 0:
+        raise ValueError("the frame header (SOF) gives width 0 (corrupt data)")
     count = int(body[5])
+    if count == 0 or len(body) != 6 + 3 * count:
+        raise ValueError(f"the frame header (SOF) has {len(body)} bytes for {count} components (corrupt data)")
     for i in range(count):
         identifier, sampling, table = (int(b) for b in body[6 + 3 * i : 9 + 3 * i])
-        file.components.append(_Component(identifier, sampling >> 4, sampling & 15, table))
+        h, v = sampling >> 4, sampling & 15
+        if not (1 <= h <= 4 and 1 <= v <= 4):  # libjpeg's limits
+            raise ValueError(f"component {identifier} has sampling factors {h}x{v}; JPEG allows 1 to 4 (corrupt data)")
+        if any(c.identifier == identifier for c in file.components):
+            raise ValueError(f"the frame header (SOF) declares component {identifier} twice (corrupt data)")
+        file.components.append(_Component(identifier, h, v, table))
 
 
 def _quantization_tables(file: _File, body: np.ndarray) -> None:
     i = 0
     while i < len(body):
         precision, index = int(body[i]) >> 4, int(body[i]) & 15
+        if precision > 1 or index > 3:
+            raise ValueError(
+                f"a DQT segment defines table {index} of precision {precision}: JPEG has tables 0 to 3 "
+                "of 8 or 16 bits (corrupt data)"
+            )
+        size = 128 if precision else 64
+        if i + 1 + size > len(body):
+            raise ValueError(f"a DQT segment ends within its table {index} (corrupt data)")
+        entries = body[i + 1 : i + 1 + size].astype(np.int64)
         if precision:
-            entries = body[i + 1 : i + 129].astype(np.int64)
             entries = entries[0::2] << 8 | entries[1::2]
-            i += 129
-        else:
-            entries = body[i + 1 : i + 65].astype(np.int64)
-            i += 65
+        i += 1 + size
         natural = np.empty(64, np.int64)
         natural[list(ZIGZAG)] = entries
         file.tables[index] = natural.reshape(8, 8)
@@ -221,9 +250,17 @@ def _quantization_tables(file: _File, body: np.ndarray) -> None:
 def _huffman_tables(file: _File, body: np.ndarray) -> None:
     i = 0
     while i < len(body):
+        if i + 17 > len(body):
+            raise ValueError("a DHT segment ends within a table's code counts (corrupt data)")
         kind, index = int(body[i]) >> 4, int(body[i]) & 15
+        if kind > 1 or index > 3:
+            raise ValueError(
+                f"a DHT segment defines table {body[i]:#04x}: JPEG has DC and AC tables 0 to 3 (corrupt data)"
+            )
         bits = tuple(int(b) for b in body[i + 1 : i + 17])
         count = sum(bits)
+        if count > 256 or i + 17 + count > len(body):
+            raise ValueError(f"a DHT segment's table has {count} codes, more than its bytes or 256 (corrupt data)")
         file.huffman[kind, index] = (bits, bytes(body[i + 17 : i + 17 + count]))
         i += 17 + count
 
@@ -236,13 +273,21 @@ def _layout(file: _File) -> str:
     if len(components) != 3:
         raise ValueError(f"{len(components)}-component JPEG (sampling {found}) is not supported: only gray or YCbCr")
     luma, cb, cr = components
-    if (cb.h, cb.v, cr.h, cr.v) != (1, 1, 1, 1) or (luma.h, luma.v) not in _LAYOUTS:
+    # The layout is the ratio of the factors: 2x2, 2x2, 2x2 is 4:4:4 (libjpeg upsamples by the ratio).
+    ratio = (luma.h // cb.h, luma.v // cb.v)
+    if (cb.h, cb.v) != (cr.h, cr.v) or luma.h % cb.h or luma.v % cb.v or ratio not in _LAYOUTS:
         raise ValueError(f"chroma layout with sampling factors {found} is not supported: only 4:2:0, 4:2:2, 4:4:4")
-    if file.adobe_transform == 0:
+    # libjpeg's rule for three components: JFIF means YCbCr; else Adobe's transform 0 means RGB;
+    # else the component ids 'R', 'G', 'B' mean RGB.
+    if not file.jfif and file.adobe_transform == 0:
         raise ValueError("Adobe JPEG with RGB components (no YCbCr transform) is not supported")
-    if cb.table != cr.table:
-        raise ValueError("Cb and Cr use different quantization tables, which JPEGCoefficients cannot hold")
-    return _LAYOUTS[luma.h, luma.v]
+    if (
+        not file.jfif
+        and file.adobe_transform is None
+        and (luma.identifier, cb.identifier, cr.identifier) == (82, 71, 66)
+    ):
+        raise ValueError("RGB JPEG (components 'R', 'G', 'B' and no JFIF or Adobe marker) is not supported")
+    return _LAYOUTS[ratio]
 
 
 def _allocate(file: _File) -> int:
@@ -264,7 +309,9 @@ def _allocate(file: _File) -> int:
 
 def _scan(file: _File, body: np.ndarray, data: np.ndarray, start: int, out: list[int]) -> int:
     """Decode one scan starting at ``start`` (after its SOS segment); returns the offset of the next marker."""
-    count = int(body[0])
+    count = int(body[0]) if len(body) else 0
+    if not 1 <= count <= 4 or len(body) != 4 + 2 * count:
+        raise ValueError(f"the scan header (SOS) has {len(body)} bytes for {count} components (corrupt data)")
     selection = body[1 + 2 * count : 4 + 2 * count]
     if (int(selection[0]), int(selection[1]), int(selection[2])) != (0, 63, 0):
         raise ValueError("a scan with spectral selection or successive approximation (progressive) is not supported")
@@ -274,13 +321,27 @@ def _scan(file: _File, body: np.ndarray, data: np.ndarray, start: int, out: list
         identifier, selectors = int(body[1 + 2 * i]), int(body[2 + 2 * i])
         if identifier not in by_id:
             raise ValueError(f"a scan names component {identifier}, which the frame does not have")
+        if by_id[identifier] in file.scanned:
+            raise ValueError(f"component {identifier} is coded by two scans (corrupt data)")
+        file.scanned.add(by_id[identifier])
         members.append(file.components[by_id[identifier]])
+        _latch_table(file, members[-1])
         dc, ac = (0, selectors >> 4), (1, selectors & 15)
         if dc not in file.huffman or ac not in file.huffman:
             raise ValueError("a scan uses a Huffman table that the file does not define")
         tables.append(
             (by_id[identifier], _lookup_table(*file.huffman[dc], False), _lookup_table(*file.huffman[ac], True))
         )
+    intervals, end = _segments(data, start)
+    # Every block takes 2 bits at least (a DC code and an AC code): a file that claims more blocks
+    # than its data can hold is refused before its grid is built (a few bytes could claim 65500 x 65500).
+    if count == 1:
+        blocks = members[0].visible[0] * members[0].visible[1]
+    else:
+        c0 = members[0]
+        blocks = (c0.rows // c0.v) * (c0.cols // c0.h) * sum(c.h * c.v for c in members)
+    if blocks > 4 * sum(len(segment) + 3 for segment in intervals):
+        raise ValueError("the scan ends before its last block (truncated or corrupt data)")
     # Each MCU's blocks: the coefficient index of their first coefficient.
     if count == 1:
         c = members[0]
@@ -288,7 +349,6 @@ def _scan(file: _File, body: np.ndarray, data: np.ndarray, start: int, out: list
         starts = (c.offset + (rows * c.cols + cols) * 64).reshape(-1, 1)
         slots = tables
     else:
-        c0 = members[0]
         mcu_rows, mcu_cols = c0.rows // c0.v, c0.cols // c0.h
         mcu_row, mcu_col = np.mgrid[0:mcu_rows, 0:mcu_cols]
         columns, slots = [], []
@@ -299,7 +359,6 @@ def _scan(file: _File, body: np.ndarray, data: np.ndarray, start: int, out: list
                     columns.append((c.offset + (row * c.cols + col) * 64).reshape(-1))
                     slots.append(table)
         starts = np.stack(columns, 1)
-    intervals, end = _segments(data, start)
     per_interval = file.restart or len(starts)
     if len(intervals) != -(-len(starts) // per_interval):
         raise ValueError(f"{len(intervals)} restart intervals where {-(-len(starts) // per_interval)} were expected")
@@ -313,22 +372,60 @@ def _scan(file: _File, body: np.ndarray, data: np.ndarray, start: int, out: list
     return end
 
 
+#: Markers without a length: TEM and RST0..RST7 (the latter belong in a scan; libjpeg skips them elsewhere).
+_STANDALONE = {0x01, *range(0xD0, 0xD8)}
+
+
+def _latch_table(file: _File, c: _Component) -> None:
+    """A component's quantization table as defined now (at its first scan, as libjpeg latches it); it must
+    fit ``JPEGCoefficients`` (8-bit, 1..255)."""
+    table = file.tables.get(c.table)
+    if table is None:
+        raise ValueError(
+            f"component {c.identifier} uses quantization table {c.table}, which the file does not define "
+            "before its scan"
+        )
+    if table.min() < 1 or table.max() > 255:
+        raise ValueError(
+            f"quantization table {c.table} has entries in [{table.min()}, {table.max()}]; JPEGCoefficients "
+            "holds tables in [1, 255]"
+        )
+    c.quantization = table
+
+
+def _table(file: _File, component: int) -> np.ndarray:
+    """The latched quantization table of a component (every component has one once the file is read)."""
+    table = file.components[component].quantization
+    assert table is not None
+    return table
+
+
 def _read(data: bytes) -> tuple[_File, np.ndarray]:
     """Parse one file; returns its description and its coefficients (natural order), flat."""
     data_array = np.frombuffer(data, np.uint8)
-    if len(data_array) < 4 or data_array[0] != 0xFF or data_array[1] != 0xD8:
+    size = len(data_array)
+    if size < 4 or data_array[0] != 0xFF or data_array[1] != 0xD8:
         raise ValueError("not a JPEG file (no SOI marker)")
     file, i, coefficients = _File(), 2, None
     out: list[int] = []
     while True:
-        while i < len(data_array) and data_array[i] == 0xFF and i + 1 < len(data_array) and data_array[i + 1] == 0xFF:
+        while i + 1 < size and data_array[i] == 0xFF and data_array[i + 1] == 0xFF:
             i += 1  # fill bytes
-        if i + 1 >= len(data_array) or data_array[i] != 0xFF:
+        if i + 1 >= size or data_array[i] != 0xFF:
             raise ValueError("truncated or corrupt JPEG file (expected a marker)")
         marker = int(data_array[i + 1])
         if marker == 0xD9:
             break
+        if marker in _STANDALONE:
+            i += 2
+            continue
+        if not (0xC0 <= marker <= 0xDD or 0xE0 <= marker <= 0xEF or marker == 0xFE) or marker in (0xC8, 0xD8):
+            raise ValueError(f"corrupt JPEG file (unknown or misplaced marker {marker:#04x} among the headers)")
+        if i + 4 > size:
+            raise ValueError("truncated JPEG file (it ends within a marker)")
         length = int(data_array[i + 2]) << 8 | int(data_array[i + 3])
+        if length < 2 or i + 2 + length > size:
+            raise ValueError(f"truncated or corrupt JPEG file (marker {marker:#04x} has length {length})")
         body = data_array[i + 4 : i + 2 + length]
         i += 2 + length
         if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
@@ -340,9 +437,13 @@ def _read(data: bytes) -> tuple[_File, np.ndarray]:
         elif marker == 0xC4:
             _huffman_tables(file, body)
         elif marker == 0xDD:
+            if len(body) != 2:
+                raise ValueError(f"the restart interval segment (DRI) has {len(body)} bytes, not 2 (corrupt data)")
             file.restart = int(body[0]) << 8 | int(body[1])
         elif marker == 0xEE and bytes(body[:5]) == b"Adobe" and len(body) >= 12:
             file.adobe_transform = int(body[11])
+        elif marker == 0xE0 and bytes(body[:5]) == b"JFIF\x00" and len(body) >= 14:
+            file.jfif = True
         elif marker == 0xDA:
             if not file.components:
                 raise ValueError("a scan comes before the frame header (SOF)")
@@ -352,6 +453,11 @@ def _read(data: bytes) -> tuple[_File, np.ndarray]:
             i = _scan(file, body, data_array, i, out)
     if coefficients is None:
         raise ValueError("the file has no scan")
+    for c in file.components:  # a component no scan codes (its coefficients are 0): its table at the end
+        if c.quantization is None:
+            _latch_table(file, c)
+    if len(file.components) == 3 and not np.array_equal(_table(file, 1), _table(file, 2)):
+        raise ValueError("Cb and Cr use different quantization tables, which JPEGCoefficients cannot hold")
     packed = np.asarray(out, np.int64)
     index = packed >> 16
     flat = np.zeros(coefficients, np.int32)
@@ -384,7 +490,8 @@ def decode_jpeg(
     Args:
         data: one file's bytes, or a sequence of files of the same size and layout (a batch).
         device: where to put the tensors (default CPU).
-        dtype: floating-point dtype of the coefficients and tables (and of the decoded images).
+        dtype: floating-point dtype of the decoded images; the coefficients and tables are float64 for
+            float64, else float32 (half precision would round them).
 
     Returns:
         The coefficients, of batch shape () for one file and (B,) for a sequence.
@@ -393,6 +500,7 @@ def decode_jpeg(
         ValueError: progressive, arithmetic-coded, lossless, hierarchical or 12-bit files, layouts other
             than the above, CMYK or Adobe RGB files, corrupt data, or files of different sizes or
             layouts in one batch; the message names what was found.
+        TypeError: ``data`` is not bytes (or a sequence of bytes), ``dtype`` not a floating-point dtype.
 
     Example:
         >>> from kornia_diffjpeg import encode_jpeg
@@ -401,9 +509,21 @@ def decode_jpeg(
         (torch.Size([1, 1, 2, 3, 64]), '4:2:0', ())
     """
     single = isinstance(data, (bytes, bytearray, memoryview))
-    files: list = [data] if single else list(data)
+    try:
+        files: list = [data] if single else [] if isinstance(data, str) else list(data)
+    except TypeError:
+        files = []
     if not files or not all(isinstance(f, (bytes, bytearray, memoryview)) for f in files):
-        raise TypeError("data must be bytes or a non-empty sequence of bytes")
+        raise TypeError(f"data must be bytes or a non-empty sequence of bytes, got {type(data).__name__}")
+    if not isinstance(dtype, torch.dtype) or dtype not in IMAGE_DTYPES:
+        raise TypeError(f"dtype must be float16, bfloat16, float32 or float64, got {dtype!r}")
+    try:
+        device = torch.device("cpu" if device is None else device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"device must be a torch.device or a device string such as 'cuda', got {device!r}") from error
+    # Half-precision coefficients would round (bfloat16 above 256): they are held in float32, as
+    # jpeg_encode holds them, and ``dtype`` is the decoded images' dtype.
+    stored = torch.float64 if dtype == torch.float64 else torch.float32
     parsed = [_read(bytes(f)) for f in files]
     layouts = {(_layout(f), f.height, f.width) for f, _ in parsed}
     if len(layouts) > 1:
@@ -411,16 +531,12 @@ def decode_jpeg(
         raise ValueError(f"files of one batch must share their size and layout, got {found}")
     ((layout, height, width),) = layouts
     grids = [_blocks(f, flat) for f, flat in parsed]
-    luma = torch.from_numpy(np.stack([g[0] for g in grids])[:, None]).to(device=device, dtype=dtype)
-    qt_y = torch.from_numpy(np.stack([f.tables[f.components[0].table] for f, _ in parsed])).to(
-        device=device, dtype=dtype
-    )
+    luma = torch.from_numpy(np.stack([g[0] for g in grids])[:, None]).to(device=device, dtype=stored)
+    qt_y = torch.from_numpy(np.stack([_table(f, 0) for f, _ in parsed])).to(device=device, dtype=stored)
     chroma = qt_c = None
     if layout != "gray":
-        chroma = torch.from_numpy(np.stack([np.stack(g[1:]) for g in grids])).to(device=device, dtype=dtype)
-        qt_c = torch.from_numpy(np.stack([f.tables[f.components[1].table] for f, _ in parsed])).to(
-            device=device, dtype=dtype
-        )
+        chroma = torch.from_numpy(np.stack([np.stack(g[1:]) for g in grids])).to(device=device, dtype=stored)
+        qt_c = torch.from_numpy(np.stack([_table(f, 1) for f, _ in parsed])).to(device=device, dtype=stored)
     subsampling = "4:2:0" if layout == "gray" else layout
     batch_shape = () if single else (len(files),)
     return JPEGCoefficients(luma, chroma, qt_y, qt_c, subsampling, (height, width), batch_shape, dtype)  # type: ignore[arg-type]

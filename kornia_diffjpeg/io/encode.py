@@ -5,11 +5,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from kornia_diffjpeg._checks import check_choice, check_coefficients, entry_point
+from kornia_diffjpeg._checks import check_bool, check_choice, check_coefficients, entry_point, validation_enabled
 from kornia_diffjpeg.codec.options import Subsampling
 from kornia_diffjpeg.codec.pipeline import JPEGCoefficients, jpeg_encode
 from kornia_diffjpeg.io.headers import END_OF_IMAGE, WRITERS, header_bytes
-from kornia_diffjpeg.io.scan import scan_bytes
+from kornia_diffjpeg.io.scan import check_codable, scan_bytes
 
 __all__ = ["encode_jpeg", "coefficients_to_code"]
 
@@ -26,8 +26,7 @@ def coefficients_to_code(
     optimize: bool,
 ) -> JPEGCoefficients:
     """The exact coefficients of images (as ``jpeg_encode(mode="exact")``), or the given ones, checked."""
-    if not isinstance(optimize, bool):
-        raise TypeError(f"optimize must be a bool, got {type(optimize).__name__}")
+    check_bool("optimize", optimize)
     if not isinstance(image, JPEGCoefficients):
         with torch.no_grad():
             return jpeg_encode(image, quality, qt_y=qt_y, qt_c=qt_c, mode="exact", subsampling=subsampling)
@@ -35,6 +34,8 @@ def coefficients_to_code(
     if given:
         raise ValueError(f"{', '.join(given)} must be None when image is JPEGCoefficients (they are coded already)")
     check_coefficients(image, name="image", exact=True)
+    if validation_enabled() and not torch.compiler.is_compiling():
+        check_codable(image, "image")
     return image
 
 
@@ -74,8 +75,10 @@ def encode_jpeg(
     Args:
         image: float images in [0, 1], (*, C, H, W), C = 1 or 3, H and W at most 65500, or the
             :class:`~kornia_diffjpeg.JPEGCoefficients` of :func:`~kornia_diffjpeg.jpeg_encode` or
-            :func:`~kornia_diffjpeg.decode_jpeg` (coefficients are rounded to integers; tables must
-            be integers in [1, 255]). With coefficients, ``quality``, ``qt_y`` and ``qt_c`` must be None.
+            :func:`~kornia_diffjpeg.decode_jpeg` (coefficients are rounded to integers, AC coefficients
+            must lie in [-1023, 1023] and consecutive DC coefficients differ by at most 2047, as in a
+            baseline file; tables must be integers in [1, 255]). With coefficients, ``quality``,
+            ``qt_y`` and ``qt_c`` must be None.
         quality: JPEG quality in [0, 100] (rounded to an integer; 0 is coded as 1, as libjpeg does),
             a number or per-sample (N,).
         qt_y: luma quantization table (8, 8) or per-sample (N, 8, 8) in [1, 255], as in ``jpeg_encode``

@@ -43,11 +43,13 @@ from kornia_diffjpeg.filesize.codebook import (
 )
 from kornia_diffjpeg.filesize.huffman import STANDARD_HUFFMAN, ZIGZAG
 
-__all__ = ["HuffmanTables", "ScanBytes", "coded_blocks", "scan_bytes", "scan_sizes"]
+__all__ = ["HuffmanTables", "ScanBytes", "check_codable", "coded_blocks", "scan_bytes", "scan_sizes"]
 
 _EOB, _ZRL = 0x00, 0xF0
 #: Largest magnitudes a baseline scan codes: DC differences (size 11) and AC coefficients (size 10).
 _DC_LIMIT, _AC_LIMIT = 2047, 1023
+#: Largest magnitude of a coefficient (libjpeg's 16-bit JCOEF): a DC value, whose differences are coded.
+_COEFFICIENT_LIMIT = 32767
 #: Prefix table layout: index = table * _TABLE_STRIDE + (distance + 64) * 16 + size.
 _TABLE_STRIDE = 128 * 16
 
@@ -116,22 +118,26 @@ def _block_layout(
 def _coefficient_limits(device: torch.device) -> tuple[Tensor, Tensor]:
     """Zigzag order (64,) and the largest codable magnitude at each natural position (64,)."""
     limits = torch.full((64,), float(_AC_LIMIT))
-    limits[0] = _DC_LIMIT
+    limits[0] = _COEFFICIENT_LIMIT  # the DC's difference is what is limited to _DC_LIMIT
     return torch.tensor(ZIGZAG, device=device), limits.to(device)
 
 
-def _integer_blocks(blocks: Tensor, limits: Tensor) -> Tensor:
-    """Blocks rounded to integers and clamped to the codable range, as int16 (natural order)."""
+def _integer_blocks(blocks: Tensor, limits: Tensor, clamp: bool = True) -> Tensor:
+    """Blocks rounded to integers and clamped to the codable range, as int16 (natural order); without
+    ``clamp``, int32 blocks as they are (rounded)."""
+    if not clamp:
+        return (blocks.round() if blocks.is_floating_point() else blocks).to(torch.int32)
     if blocks.is_floating_point():
         return blocks.round().clamp_(-limits, limits).to(torch.int16)
     limits = limits.to(blocks.dtype)
     return blocks.clamp(-limits, limits).to(torch.int16)
 
 
-def coded_blocks(coefficients: JPEGCoefficients) -> tuple[Tensor, int, int]:
+def coded_blocks(coefficients: JPEGCoefficients, clamp: bool = True) -> tuple[Tensor, int, int]:
     """The blocks in coding order, (B, N, 64) int16 in zigzag order with DC differences at 0.
 
-    Coefficients are rounded to the nearest integers and clamped to what a baseline scan codes.
+    Coefficients are rounded to the nearest integers and clamped to what a baseline scan codes
+    (without ``clamp``: int32, as they are, to check them).
 
     Returns:
         The blocks, the number of blocks per MCU (1 for a single-component scan) and how many of
@@ -139,7 +145,7 @@ def coded_blocks(coefficients: JPEGCoefficients) -> tuple[Tensor, int, int]:
     """
     c = coefficients
     zigzag, limits = _coefficient_limits(c.luma.device)
-    luma = _integer_blocks(c.luma.detach(), limits)
+    luma = _integer_blocks(c.luma.detach(), limits, clamp)
     batch = luma.shape[0]
     if c.chroma is None:
         blocks, mcu, luma_blocks = luma.reshape(batch, -1, 64), 1, 1
@@ -150,7 +156,7 @@ def coded_blocks(coefficients: JPEGCoefficients) -> tuple[Tensor, int, int]:
         luma = F.pad(luma[:, 0], (0, 0, 0, fill_cols, 0, fill_rows)) if fill_rows or fill_cols else luma[:, 0]
         luma = luma.reshape(batch, rows, factor_h, cols, factor_w, 64).transpose(2, 3)
         luma = luma.reshape(batch, rows, cols, factor_h * factor_w, 64)
-        chroma = _integer_blocks(c.chroma.detach(), limits).permute(0, 2, 3, 1, 4)
+        chroma = _integer_blocks(c.chroma.detach(), limits, clamp).permute(0, 2, 3, 1, 4)
         luma_blocks = factor_h * factor_w
         blocks, mcu = torch.cat([luma, chroma], dim=3).reshape(batch, -1, 64), luma_blocks + 2
     blocks = blocks.gather(2, zigzag.expand_as(blocks))  # faster than index_select on the last dim
@@ -158,8 +164,29 @@ def coded_blocks(coefficients: JPEGCoefficients) -> tuple[Tensor, int, int]:
     dc = blocks[..., 0].int()
     predictor = F.pad(dc, (1, 0)).index_select(1, previous + 1)
     # MCU-fill blocks repeat the previous block's DC (a difference of 0) and have no AC coefficients.
-    blocks[..., 0] = torch.where(real, dc - predictor, 0).clamp_(-_DC_LIMIT, _DC_LIMIT).to(torch.int16)
+    difference = torch.where(real, dc - predictor, 0)
+    blocks[..., 0] = difference.clamp_(-_DC_LIMIT, _DC_LIMIT).to(torch.int16) if clamp else difference
     return blocks, mcu, luma_blocks
+
+
+def check_codable(coefficients: JPEGCoefficients, name: str) -> None:
+    """Raise a ValueError if a coefficient is past what a baseline scan codes, as libjpeg does ("DCT
+    coefficient out of range"): AC coefficients beyond 1023, differences of consecutive DC beyond 2047.
+    One pass over the blocks and one host sync."""
+    if coefficients.luma.shape[0] == 0:  # no image
+        return
+    blocks, _, _ = coded_blocks(coefficients, clamp=False)
+    dc, ac = torch.stack([blocks[..., 0].abs().amax(), blocks[..., 1:].abs().amax()]).tolist()
+    if ac > _AC_LIMIT:
+        raise ValueError(
+            f"{name} AC coefficients must lie in [-{_AC_LIMIT}, {_AC_LIMIT}] to be coded (baseline JPEG), "
+            f"got magnitude {ac}"
+        )
+    if dc > _DC_LIMIT:
+        raise ValueError(
+            f"{name} DC coefficients must differ by at most {_DC_LIMIT} from the previous block's (in coding "
+            f"order) to be coded (baseline JPEG), got a difference of {dc}"
+        )
 
 
 def _flat_nonzero(mask: Tensor) -> Tensor:

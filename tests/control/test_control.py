@@ -315,3 +315,25 @@ def test_bad_input(control):
         codec_control_loss(sizes, target4, output, reference, qt_y, qt_c, condition_margin=0.1, size_margin=0.05)
     with pytest.raises(TypeError, match="performance_loss"):
         codec_control_loss(sizes, target4, output, reference, qt_y, qt_c, performance_loss="ce")
+
+
+def test_target_as_a_0d_tensor_is_one_number(control):
+    """A 0-d tensor target (e.g. ``targets.mean()``) is one number for the batch, like a Python number."""
+    control.eval()
+    images = photos(2)
+    for number in (900.0, 1500):
+        expected = control(images, number)
+        got = control(images, torch.tensor(number))
+        assert all(torch.equal(a, b) for a, b in zip(got, expected, strict=True))
+        assert encode_with_control(control, images, torch.tensor(number)) == encode_with_control(
+            control, images, number
+        )
+    tables = standard_tables(torch.tensor([50.0, 50.0]))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(
+            fit_tables_to_size(images, *tables, torch.tensor(900.0)),
+            fit_tables_to_size(images, *tables, 900.0),
+            strict=True,
+        )
+    )

@@ -202,3 +202,44 @@ def test_fit_rate_prior_minimizes_the_squared_relative_error():
     best = squared_error(fitted)
     for other in (RATE_PRIOR, [1.1 * r for r in fitted], [r + 0.01 for r in fitted]):
         assert best <= squared_error(other) * (1.0 + 1e-4)
+
+
+def test_per_sample_settings_of_the_leading_shape():
+    """Clips (T, B, C, H, W) take (T, B) or (T, 1) qualities and (T, B, 8, 8) tables, as jpeg_file_size
+    does (they were refused); the sizes are those of the flattened images."""
+    torch.manual_seed(0)
+    clips = torch.rand(2, 3, 3, 16, 24)
+    flat = clips.reshape(6, 3, 16, 24)
+    quality = torch.tensor([[20.0, 40.0, 60.0], [30.0, 50.0, 70.0]])
+    assert torch.equal(diff_jpeg_file_size(clips, quality), diff_jpeg_file_size(flat, quality.reshape(6)))
+    per_clip = quality[:, :1]
+    assert torch.equal(
+        diff_jpeg_file_size(clips, per_clip), diff_jpeg_file_size(flat, per_clip.expand(2, 3).reshape(6))
+    )
+    tables = torch.randint(1, 60, (2, 3, 8, 8)).float()
+    assert torch.equal(
+        DiffJPEGFileSize()(clips, None, tables, tables),
+        diff_jpeg_file_size(flat, qt_y=tables.reshape(6, 8, 8), qt_c=tables.reshape(6, 8, 8)),
+    )
+
+
+@pytest.mark.parametrize(("subsampling", "scale"), [("4:2:0", (2, 2)), ("4:2:2", (1, 2)), ("4:4:4", (1, 1))])
+@pytest.mark.parametrize("size", [16, 24, 40])
+def test_regressor_places_chroma_blocks_by_their_pixels(subsampling, scale, size):
+    """Chroma block (r, c) is positioned as the luma block over the same pixels, (r, c) times the sampling
+    factors, whatever the image size: 24 pixels make 3 luma blocks and 2 chroma blocks in 4:2:0, whose
+    ratio (1) placed the chroma blocks at half their place."""
+    from kornia_diffjpeg import jpeg_encode
+    from kornia_diffjpeg.filesize.regressor import JPEGFileSizeRegressor
+
+    model = JPEGFileSizeRegressor(dim=32, depth=1)
+    scales = []
+    tokens = model._tokens
+
+    def spy(blocks, table, component, block_scale):
+        scales.append(block_scale)
+        return tokens(blocks, table, component, block_scale)
+
+    model._tokens = spy
+    model(jpeg_encode(torch.rand(1, 3, size, size), 50.0, subsampling=subsampling))
+    assert scales == [(1, 1), scale, scale]

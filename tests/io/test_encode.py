@@ -195,3 +195,42 @@ def test_same_files_when_float32_products_may_round() -> None:
     assert files == [opencv_encode(array, 85) for array in arrays]
     for image, data in zip(decoded, files, strict=True):
         assert np.array_equal(to_uint8(image), decode(data))
+
+
+def _edited(coefficients, **values):
+    """Coefficients with luma values set: ``values`` maps "block_col,position" to a value (block row 0)."""
+    from dataclasses import replace
+
+    luma = coefficients.luma.clone()
+    for key, value in values.items():
+        col, position = map(int, key.split("_")[1:])
+        luma[0, 0, 0, col, position] = value
+    return replace(coefficients, luma=luma)
+
+
+@pytest.mark.parametrize(
+    ("values", "match"),
+    [
+        ({"at_0_5": 1024.0}, "AC coefficients must lie in"),
+        ({"at_1_63": -1500.0}, "AC coefficients must lie in"),
+        ({"at_0_0": 2048.0}, "DC coefficients must differ by at most 2047"),  # from predictor 0
+        ({"at_0_0": -1500.0, "at_1_0": 1500.0}, "got a difference of 3000"),
+    ],
+)
+def test_coefficients_a_baseline_scan_cannot_code_are_refused(values, match) -> None:
+    """libjpeg refuses them ("DCT coefficient out of range"); they used to be clamped silently (a file
+    of other coefficients)."""
+    coefficients = _edited(jpeg_encode(torch.rand(1, 8, 16), 100.0, mode="exact"), **values)
+    for call in (encode_jpeg, jpeg_file_size):
+        with pytest.raises(ValueError, match=match):
+            call(coefficients)
+
+
+def test_dc_values_past_2047_with_codable_differences(tmp_path) -> None:
+    """DC 2000 then 3500 (difference 1500): a valid baseline scan; the second DC used to be written as 2047."""
+    from testing.reference import as_blocks, read_dct
+
+    coefficients = _edited(jpeg_encode(torch.rand(1, 8, 16), 90.0, mode="exact"), at_0_0=2000.0, at_1_0=3500.0)
+    data = encode_jpeg(coefficients)[0]
+    assert torch.equal(as_blocks(read_dct(data, tmp_path).Y), coefficients.luma[0, 0].long())
+    assert int(jpeg_file_size(coefficients)) == len(data)
