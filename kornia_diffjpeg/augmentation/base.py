@@ -8,11 +8,10 @@ import torch
 from kornia.augmentation import IntensityAugmentationBase2D
 from torch import Tensor, nn
 
-from kornia_diffjpeg._checks import ValueChecks, check_choice, check_image, entry_point
+from kornia_diffjpeg._checks import ValueChecks, check_bool, check_choice, check_image, entry_point
 from kornia_diffjpeg.augmentation.params import (
     TABLE_BOUNDS,
     bounded,
-    check_flag,
     check_probability,
     parse_table,
     unbounded,
@@ -51,10 +50,10 @@ class JPEGAugmentationBase(IntensityAugmentationBase2D):
         check_choice("subsampling", subsampling, SUBSAMPLING_FACTORS)
         super().__init__(
             p=check_probability(p),
-            same_on_batch=check_flag("same_on_batch", same_on_batch),
-            keepdim=check_flag("keepdim", keepdim),
+            same_on_batch=check_bool("same_on_batch", same_on_batch),
+            keepdim=check_bool("keepdim", keepdim),
         )
-        self.learnable = check_flag("learnable", learnable)
+        self.learnable = check_bool("learnable", learnable)
         self.flags = {"mode": mode, "subsampling": subsampling}
         for name, table in (("qt_y", parse_table("qt_y", qt_y)), ("qt_c", parse_table("qt_c", qt_c))):
             if learnable and table is not None:

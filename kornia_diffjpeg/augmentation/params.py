@@ -24,14 +24,13 @@ from kornia.augmentation.random_generator import RandomGeneratorBase, UniformDis
 from kornia.augmentation.utils import _adapted_rsampling
 from torch import Tensor
 
-from kornia_diffjpeg._checks import check_bool, check_quality, check_table
+from kornia_diffjpeg._checks import check_quality, check_table
 
 __all__ = [
     "QUALITY_BOUNDS",
     "TABLE_BOUNDS",
     "QualityGenerator",
     "bounded",
-    "check_flag",
     "check_probability",
     "parse_quality",
     "parse_quality_range",
@@ -53,10 +52,6 @@ def unbounded(value: Tensor | float, low: float, high: float) -> Tensor:
     """The logit that :func:`bounded` maps to ``value`` (computed in float64, returned in float32)."""
     fraction = (torch.as_tensor(value, dtype=torch.float64) - low) / (high - low)
     return torch.logit(fraction.clamp(_INSIDE, 1.0 - _INSIDE)).float()
-
-
-def check_flag(name: str, value: Any) -> bool:
-    return check_bool(name, value)
 
 
 def check_probability(value: Any) -> float:
