@@ -421,7 +421,8 @@ def decode_exact(
     dtype: torch.dtype | None = None,
 ) -> Tensor:
     """8-bit images (B, C, H, W) int32 decoded from int32 coefficients and tables; with a floating ``dtype``,
-    those images divided by 255 in ``dtype``.
+    those images divided by 255 in ``dtype``. Integer-valued float coefficients are decoded as they are
+    (the dequantization runs in float64, where either is exact).
 
     Decoded in groups of whole images of about :data:`CHUNK_SAMPLES` samples (as the encoder), each
     written into its part of the output.

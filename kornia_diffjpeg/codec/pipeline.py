@@ -307,13 +307,11 @@ def _restore_shape(image: Tensor, coefficients: JPEGCoefficients) -> Tensor:
 
 def _decode_own_exact(coefficients: JPEGCoefficients) -> Tensor:
     """``jpeg_decode(coefficients, mode="exact")`` of the exact encoder's own output: its coefficients and
-    tables are integers in range already, so they are neither checked nor rounded again."""
+    tables are integers in range already, so they are neither checked nor rounded again (nor converted:
+    the dequantization reads the integer-valued floats as they are)."""
     c = coefficients
-    chroma = None if c.chroma is None else c.chroma.int()
     qt_c = None if c.qt_c is None else c.qt_c.int()
-    image = decode_exact(
-        c.luma.int(), chroma, c.qt_y.int(), qt_c, c.subsampling, c.image_size, c.chroma_size, c.luma.dtype
-    )
+    image = decode_exact(c.luma, c.chroma, c.qt_y.int(), qt_c, c.subsampling, c.image_size, c.chroma_size, c.luma.dtype)
     return _restore_shape(image, c)
 
 
