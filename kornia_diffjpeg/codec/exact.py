@@ -82,7 +82,8 @@ def _ycbcr_to_rgb(luma: Tensor, chroma: Tensor) -> Tensor:
 
 
 def _color_product(device: torch.device) -> tuple[Tensor, Tensor]:
-    """``jccolor.c``'s fixed-point matrix (3, 3) and offsets (3, 1) as float32 constants."""
+    """``jccolor.c``'s fixed-point matrix (3, 3) and offsets (3, 1) as float32 constants, times ``2**-16``
+    (the descaling folded in: a power-of-two scale keeps every integer partial sum exact)."""
     rounding = _CBCR_OFFSET + _ONE_HALF - 1
     matrix = [
         [_fix(0.299), _fix(0.587), _fix(0.114)],
@@ -91,8 +92,10 @@ def _color_product(device: torch.device) -> tuple[Tensor, Tensor]:
     ]
     offset = [[float(_ONE_HALF)], [float(rounding)], [float(rounding)]]
     return (
-        cached("exact_color", torch.float32, device, lambda: torch.tensor(matrix, dtype=torch.float64)),
-        cached("exact_color_offset", torch.float32, device, lambda: torch.tensor(offset, dtype=torch.float64)),
+        cached("exact_color", torch.float32, device, lambda: torch.tensor(matrix, dtype=torch.float64) * _UNSCALE),
+        cached(
+            "exact_color_offset", torch.float32, device, lambda: torch.tensor(offset, dtype=torch.float64) * _UNSCALE
+        ),
     )
 
 
@@ -104,23 +107,23 @@ def _encoder_color(rgb: Tensor) -> tuple[Tensor, Tensor]:
         return _rgb_to_ycbcr(rgb)
     matrix, offset = _color_product(rgb.device)
     batch = rgb.shape[0]
-    ycbcr = torch.baddbmm(offset, matrix.expand(batch, 3, 3), rgb.reshape(batch, 3, -1))
-    ycbcr = ycbcr.mul_(_UNSCALE).floor_().view(rgb.shape)
+    ycbcr = torch.baddbmm(offset, matrix.expand(batch, 3, 3), rgb.reshape(batch, 3, -1)).floor_().view(rgb.shape)
     return ycbcr[:, :1], ycbcr[:, 1:]
 
 
 def _decoder_color(luma: Tensor, chroma: Tensor) -> Tensor:
     """:func:`_ycbcr_to_rgb` as one product where float32 products are IEEE: the centered chroma times
     ``jdcolor.c``'s fixed-point factors (3, 2) sums at most 1.5e7 < 2**24 in magnitude (rounding bias
-    included), in any order: exact."""
+    included), in any order: exact; factors and bias are times ``2**-16`` (the descaling, exact as well)."""
     if not _ieee_float32_matmul(chroma.device):
         return _ycbcr_to_rgb(luma, chroma)
     factors = [[0, _fix(1.402)], [-_fix(0.34414), -_fix(0.71414)], [_fix(1.772), 0]]
-    matrix = cached("exact_color_inverse", torch.float32, chroma.device, lambda: torch.tensor(factors).double())
-    rounding = cached("exact_color_half", torch.float32, chroma.device, lambda: torch.tensor(float(_ONE_HALF)))
+    device = chroma.device
+    matrix = cached("exact_color_inverse", torch.float32, device, lambda: torch.tensor(factors).double() * _UNSCALE)
+    rounding = cached("exact_color_half", torch.float32, device, lambda: torch.tensor(_ONE_HALF * _UNSCALE))
     batch, _, height, width = chroma.shape
     centered = torch.sub(chroma, 128.0).view(batch, 2, height * width)
-    rgb = torch.baddbmm(rounding, matrix.expand(batch, 3, 2), centered).mul_(_UNSCALE).floor_()
+    rgb = torch.baddbmm(rounding, matrix.expand(batch, 3, 2), centered).floor_()
     return rgb.view(batch, 3, height, width).add_(luma).clamp_(0.0, 255.0)
 
 

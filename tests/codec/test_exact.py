@@ -622,3 +622,46 @@ def test_pixels_at_the_8_bit_rounding_boundaries():
     assert (per_centre.min(0) < per_centre.max(0)).all()  # each centre's values straddle its half
     coded = diff_jpeg(pixels, 90.0, mode="exact")
     np.testing.assert_array_equal(to_uint8(coded[0]), opencv_jpeg(expected, 90))
+
+
+def _libjpeg_colour(triples: np.ndarray, inverse: bool) -> np.ndarray:
+    """``jccolor.c`` (RGB to YCbCr) or ``jdcolor.c`` (YCbCr to RGB, range-limited) in int64 fixed point."""
+
+    def fix(x: float) -> int:
+        return int(x * 65536 + 0.5)
+
+    a, b, c = (triples[:, i].astype(np.int64) for i in range(3))
+    half = 1 << 15
+    if not inverse:
+        rounding = (128 << 16) + half - 1
+        luma = (fix(0.299) * a + fix(0.587) * b + fix(0.114) * c + half) >> 16
+        cb = (-fix(0.16874) * a - fix(0.33126) * b + fix(0.5) * c + rounding) >> 16
+        cr = (fix(0.5) * a - fix(0.41869) * b - fix(0.08131) * c + rounding) >> 16
+        return np.stack([luma, cb, cr], 1)
+    cb, cr = b - 128, c - 128
+    red = a + ((fix(1.402) * cr + half) >> 16)
+    green = a + ((-fix(0.34414) * cb - fix(0.71414) * cr + half) >> 16)
+    blue = a + ((fix(1.772) * cb + half) >> 16)
+    return np.clip(np.stack([red, green, blue], 1), 0, 255)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("inverse", [False, True], ids=["rgb_to_ycbcr", "ycbcr_to_rgb"])
+def test_colour_conversions_equal_libjpeg_for_every_8_bit_triple(inverse: bool):
+    """The exact face's colour conversions (one float32 product each on the CPU, the elementwise formulas
+    elsewhere) equal libjpeg's integer arithmetic for all 2**24 triples of 8-bit values."""
+    from kornia_diffjpeg.codec import exact
+
+    levels = np.arange(256)
+    for first in range(0, 256, 64):  # in parts of 2**22 triples
+        grid = np.stack(np.meshgrid(levels[first : first + 64], levels, levels, indexing="ij"), -1).reshape(-1, 3)
+        samples = torch.from_numpy(grid.T.astype(np.float32)).reshape(1, 3, -1, 1)
+        expected = _libjpeg_colour(grid, inverse)
+        for fused in (True, False):
+            if inverse:
+                convert = exact._decoder_color if fused else exact._ycbcr_to_rgb
+                got = convert(samples[:, :1], samples[:, 1:])
+            else:
+                convert = exact._encoder_color if fused else exact._rgb_to_ycbcr
+                got = torch.cat(convert(samples), dim=1)
+            np.testing.assert_array_equal(got.reshape(3, -1).T.numpy().astype(np.int64), expected)
