@@ -314,9 +314,9 @@ class _RoundedClip(torch.autograd.Function):
     """Round (``kind`` as :class:`_RoundedSample`), clip to [low, high] and divide by ``divisor``, in one step.
 
     The clip is soft (slope ``slope`` outside the bounds) or hard; the gradient is ``1 / divisor``
-    inside and ``slope / divisor`` outside, the rounding's being 1. Only a boolean mask is saved for
-    backward; it is a second, non-differentiable output (so that ``torch.func.vmap`` can batch the
-    function), computed only when a gradient is recorded.
+    inside and ``slope / divisor`` outside, the rounding's being 1. Only a mask (boolean; bfloat16 when
+    compiled for the CPU) is saved for backward; it is a second, non-differentiable output (so that
+    ``torch.func.vmap`` can batch the function), computed only when a gradient is recorded.
     """
 
     generate_vmap_rule = True  # torch.func.vmap derives the batched rule from forward and setup_context
@@ -327,18 +327,26 @@ class _RoundedClip(torch.autograd.Function):
     ) -> tuple[Tensor, Tensor | None]:
         rounded = _rounded_value(x, kind)
         hard = torch.clamp(rounded, low, high)
-        inside = torch.eq(hard, rounded) if mask else None
+        if not mask:
+            clipped = None
+        elif torch.compiler.is_compiling() and x.device.type == "cpu":
+            # Inductor's CPU kernels (torch 2.13) store a boolean tensor ~20x slower than a float one, which
+            # made the compiled forward with gradients slower than eager: there the mask is 1 where clipped
+            # and 0 inside, in bfloat16, computed without a boolean step (the partitioner would save that).
+            clipped = torch.sub(hard, rounded).abs_().sign_().to(torch.bfloat16)
+        else:
+            clipped = torch.ne(hard, rounded)
         # hard + slope (rounded - hard): lerp below a weight of 1/2, one pass (the same bits as a subtraction
         # and a fused multiply-add)
         out = hard.lerp_(rounded, slope) if soft else hard
-        return (out if divisor == 1.0 else out.div_(divisor)), inside
+        return (out if divisor == 1.0 else out.div_(divisor)), clipped
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:  # noqa: ANN001
-        _, inside = output
-        if inside is not None:
-            ctx.mark_non_differentiable(inside)
-            ctx.save_for_backward(inside)
+        _, clipped = output
+        if clipped is not None:
+            ctx.mark_non_differentiable(clipped)
+            ctx.save_for_backward(clipped)
         ctx.set_materialize_grads(False)  # no zero-filled gradient for the mask
         ctx.slope, ctx.divisor = inputs[4], inputs[6]
 
@@ -346,10 +354,15 @@ class _RoundedClip(torch.autograd.Function):
     def backward(ctx, grad: Tensor | None, _: Tensor | None):  # noqa: ANN001, ANN205
         if grad is None:
             return None, None, None, None, None, None, None, None
-        (inside,) = ctx.saved_tensors
+        (clipped,) = ctx.saved_tensors
         if ctx.divisor != 1.0:
             grad = grad / ctx.divisor
-        return torch.where(inside, grad, grad * ctx.slope), None, None, None, None, None, None, None
+        if clipped.dtype != torch.bool:  # compiled for the CPU: 1 where clipped, 0 inside (see forward)
+            # Arithmetic, not a comparison (which the partitioner would move into the forward, saving its
+            # boolean again); with weights 0 and 1 each term is exact, so this is grad or grad * slope.
+            weight = clipped.to(grad.dtype)
+            return grad * (1.0 - weight) + grad * ctx.slope * weight, None, None, None, None, None, None, None
+        return torch.where(clipped, grad * ctx.slope, grad), None, None, None, None, None, None, None
 
 
 def _rounded_clip(  # noqa: PLR0913
