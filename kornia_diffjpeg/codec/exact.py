@@ -73,7 +73,12 @@ def _rgb_to_ycbcr(rgb: Tensor) -> tuple[Tensor, Tensor]:
 
 def _ycbcr_to_rgb(luma: Tensor, chroma: Tensor) -> Tensor:
     """RGB (B, 3, H, W) of float32 luma (B, 1, H, W) and chroma (B, 2, H, W), as ``jdcolor.c``, range-limited."""
-    cb, cr = (chroma - 128.0).unbind(1)
+    return _centered_ycbcr_to_rgb(luma, chroma - 128.0)
+
+
+def _centered_ycbcr_to_rgb(luma: Tensor, centered: Tensor) -> Tensor:
+    """:func:`_ycbcr_to_rgb` of chroma minus 128."""
+    cb, cr = centered.unbind(1)
     luma = luma.squeeze(1)
     red = _fixed_point([(cr, _fix(1.402))], _ONE_HALF)
     green = _fixed_point([(cb, -_fix(0.34414)), (cr, -_fix(0.71414))], _ONE_HALF)
@@ -111,19 +116,19 @@ def _encoder_color(rgb: Tensor) -> tuple[Tensor, Tensor]:
     return ycbcr[:, :1], ycbcr[:, 1:]
 
 
-def _decoder_color(luma: Tensor, chroma: Tensor) -> Tensor:
-    """:func:`_ycbcr_to_rgb` as one product where float32 products are IEEE: the centered chroma times
-    ``jdcolor.c``'s fixed-point factors (3, 2) sums at most 1.5e7 < 2**24 in magnitude (rounding bias
-    included), in any order: exact; factors and bias are times ``2**-16`` (the descaling, exact as well)."""
-    if not _ieee_float32_matmul(chroma.device):
-        return _ycbcr_to_rgb(luma, chroma)
+def _decoder_color(luma: Tensor, centered: Tensor) -> Tensor:
+    """:func:`_ycbcr_to_rgb` of chroma minus 128 (``centered``) as one product where float32 products are
+    IEEE: the centered chroma times ``jdcolor.c``'s fixed-point factors (3, 2) sums at most 1.5e7 < 2**24
+    in magnitude (rounding bias included), in any order: exact; factors and bias are times ``2**-16`` (the
+    descaling, exact as well)."""
+    if not _ieee_float32_matmul(centered.device):
+        return _centered_ycbcr_to_rgb(luma, centered)
     factors = [[0, _fix(1.402)], [-_fix(0.34414), -_fix(0.71414)], [_fix(1.772), 0]]
-    device = chroma.device
+    device = centered.device
     matrix = cached("exact_color_inverse", torch.float32, device, lambda: torch.tensor(factors).double() * _UNSCALE)
     rounding = cached("exact_color_half", torch.float32, device, lambda: torch.tensor(_ONE_HALF * _UNSCALE))
-    batch, _, height, width = chroma.shape
-    centered = torch.sub(chroma, 128.0).view(batch, 2, height * width)
-    rgb = torch.baddbmm(rounding, matrix.expand(batch, 3, 2), centered).floor_()
+    batch, _, height, width = centered.shape
+    rgb = torch.baddbmm(rounding, matrix.expand(batch, 3, 2), centered.reshape(batch, 2, height * width)).floor_()
     return rgb.view(batch, 3, height, width).add_(luma).clamp_(0.0, 255.0)
 
 
@@ -448,9 +453,10 @@ def decode_exact(
                 continue
             assert qt_c is not None
             decoded_chroma = _reconstruct_exact(chroma[images], qt_c[images], chroma_size)
-            decoded_chroma = upsample_chroma_smooth(decoded_chroma, subsampling, _INTEGER_OPS)
-            if tuple(decoded_chroma.shape[-2:]) != (height, width):
-                decoded_chroma = decoded_chroma[..., :height, :width]
-            written = _write_samples(_decoder_color(decoded_luma, decoded_chroma), part, dtype)
+            # Centered (minus 128) by the upsampling's bias row: one pass fewer.
+            centered = upsample_chroma_smooth(decoded_chroma, subsampling, _INTEGER_OPS, shift=-128.0)
+            if tuple(centered.shape[-2:]) != (height, width):
+                centered = centered[..., :height, :width]
+            written = _write_samples(_decoder_color(decoded_luma, centered), part, dtype)
     assert written is not None, "a batch of images under a torch.func transform"
     return written if out is None else out

@@ -230,13 +230,18 @@ class _FancyFilter(torch.autograd.Function):
         return grad.mul_(ctx.scale), None, None, None
 
 
-def upsample_chroma_smooth(chroma: Tensor, subsampling: Subsampling, ops: Mode) -> Tensor:
+def upsample_chroma_smooth(chroma: Tensor, subsampling: Subsampling, ops: Mode, shift: float = 0.0) -> Tensor:
     """:func:`upsample_chroma` for float planes in fewer steps: the linear filter as one function with a
-    hand-written transpose, then its bias, centering and shift as one row added, then one flooring."""
+    hand-written transpose, then its bias, centering and shift as one row added, then one flooring.
+
+    ``shift``, an integer, is added to the output: folded into the bias row when the planes are filtered
+    (before the flooring, which an integer shift commutes with), a separate step otherwise.
+    """
     factor_w, factor_h = SUBSAMPLING_FACTORS[subsampling]
     if factor_w == 1 or chroma.shape[-1] <= 2 or chroma.shape[-2] < 2:
-        return upsample_chroma(chroma, subsampling, ops)
+        upsampled = upsample_chroma(chroma, subsampling, ops)
+        return upsampled if shift == 0.0 else upsampled + shift
     bits, bias = (4, (8, 7)) if factor_h == 2 else (2, (1, 2))
-    offset, scale = ops.floor_offset(bits), 1.0 / float(1 << bits)
+    offset, scale = ops.floor_offset(bits) + shift, 1.0 / float(1 << bits)
     row = _alternating_bias(chroma.shape[-1], bias[0] * scale + offset, bias[1] * scale + offset, chroma)
     return ops.floor_scaled(_FancyFilter.apply(chroma, (-2, -1) if factor_h == 2 else (-1,), row, scale))

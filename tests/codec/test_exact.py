@@ -658,9 +658,9 @@ def test_colour_conversions_equal_libjpeg_for_every_8_bit_triple(inverse: bool):
         samples = torch.from_numpy(grid.T.astype(np.float32)).reshape(1, 3, -1, 1)
         expected = _libjpeg_colour(grid, inverse)
         for fused in (True, False):
-            if inverse:
-                convert = exact._decoder_color if fused else exact._ycbcr_to_rgb
-                got = convert(samples[:, :1], samples[:, 1:])
+            if inverse:  # the fused form takes the chroma centered (the upsampling's bias row does it)
+                luma, chroma = samples[:, :1], samples[:, 1:]
+                got = exact._decoder_color(luma, chroma - 128.0) if fused else exact._ycbcr_to_rgb(luma, chroma)
             else:
                 convert = exact._encoder_color if fused else exact._rgb_to_ycbcr
                 got = torch.cat(convert(samples), dim=1)
