@@ -169,6 +169,21 @@ def _extremes(values: list[float]) -> list[float]:
     return [min(values), max(values)]
 
 
+def _raise_nonfinite_sample(name: str, image: Tensor) -> None:
+    """Raise the ValueError naming the first sample of ``image`` that is not finite (a second host sync,
+    paid by failing calls only)."""
+    count = image.shape[0]
+    dims = tuple(range(1, image.ndim))
+    with torch.no_grad():
+        lows, highs = image.amin(dim=dims).tolist(), image.amax(dim=dims).tolist()
+    for index, (low, high) in enumerate(zip(lows, highs, strict=True)):
+        problem = _nonfinite(low, high)
+        if problem is not None:
+            where = f" in sample {index} of {count}" if count > 1 else ""
+            raise ValueError(f"{name} must be finite (images in [0, 1]), got {problem}{where}")
+    raise ValueError(f"{name} must be finite (images in [0, 1])")
+
+
 def _nonfinite(low: float, high: float) -> str | None:
     """What is wrong with a range that is not finite (NaN, inf), or None."""
     if math.isnan(low) or math.isnan(high):
@@ -215,8 +230,10 @@ class ValueChecks:
             self.add(tensor, lambda values: report(_extremes(values)))
             return
         with torch.no_grad():
-            low, high = torch.aminmax(tensor.reshape(1, -1), dim=1)
-        self._stats += [low, high]
+            # One pass over the whole tensor: over a dimension, even of a (1, N) view, aminmax is ~5x slower
+            # on the CPU.
+            extremes = torch.stack(torch.aminmax(tensor))
+        self._stats.append(extremes)
         self._reports.append((2, report))
 
     def within(self, name: str, tensor: Tensor, low: float, high: float, what: str = "") -> None:
@@ -263,16 +280,11 @@ class ValueChecks:
         """Images (N, C, H, W) must be finite; values far outside [0, 1] give a warning (another scale)."""
         if not self.active or image.numel() == 0:
             return
-        count = image.shape[0]
 
         def report(values: list[float]) -> None:
-            lows, highs = values[:count], values[count:]
-            for index, (low, high) in enumerate(zip(lows, highs, strict=True)):
-                problem = _nonfinite(low, high)
-                if problem is not None:
-                    where = f" in sample {index} of {count}" if count > 1 else ""
-                    raise ValueError(f"{name} must be finite (images in [0, 1]), got {problem}{where}")
-            low, high = min(lows), max(highs)
+            low, high = values
+            if _nonfinite(low, high) is not None:
+                _raise_nonfinite_sample(name, image)
             if high > _SCALE_WARNING[1]:
                 warnings.warn(
                     f"{name} values reach {high:g}: images must be in [0, 1] (values outside are clipped); "
@@ -290,12 +302,11 @@ class ValueChecks:
 
         if _readable(image):
             with torch.no_grad():
-                # Per sample, to name the sample. amin and amax propagate NaN (and are ~30x faster
-                # than aminmax over a dimension on the CPU).
-                dims = tuple(range(1, image.ndim))  # reduced in place: no flattening view
-                lows, highs = image.amin(dim=dims), image.amax(dim=dims)
-            self._stats += [lows, highs]
-            self._reports.append((2 * count, report))
+                # The batch's extremes in one pass (aminmax propagates NaN); the failing sample is found
+                # only when there is one.
+                extremes = torch.stack(torch.aminmax(image))
+            self._stats.append(extremes)
+            self._reports.append((2, report))
 
     def run(self) -> None:
         """Read every collected statistic with one host sync and raise the first failure."""
