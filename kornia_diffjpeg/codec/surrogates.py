@@ -360,9 +360,11 @@ class _RoundedClip(torch.autograd.Function):
             grad = grad / ctx.divisor
         if clipped.dtype != torch.bool:  # compiled for the CPU: 1 where clipped, 0 inside (see forward)
             # Arithmetic, not a comparison (which the partitioner would move into the forward, saving its
-            # boolean again); with weights 0 and 1 each term is exact, so this is grad or grad * slope.
+            # boolean again): with weights 0 and 1 the factor is exactly 1 or slope (an infinite gradient
+            # stays infinite, as with where).
             weight = clipped.to(grad.dtype)
-            return grad * (1.0 - weight) + grad * ctx.slope * weight, None, None, None, None, None, None, None
+            factor = (1.0 - weight) + weight * ctx.slope
+            return grad * factor, None, None, None, None, None, None, None
         return torch.where(clipped, grad * ctx.slope, grad), None, None, None, None, None, None, None
 
 

@@ -22,6 +22,7 @@ from kornia_diffjpeg.codec.surrogates import (
     polynomial_round,
     resolve_rounding,
     round_half_away,
+    rounded_clip,
     sigmoid_round,
     straight_through,
     straight_through_fresh,
@@ -236,6 +237,23 @@ class TestDifferentiableClip:
         x = torch.tensor([-100.0, -1.0, 0.5, 254.0, 256.0, 1e4], dtype=torch.float64, requires_grad=True)
         differentiable_clip(x, 0.0, 255.0).sum().backward()
         assert x.grad.tolist() == [CLIP_SLOPE, CLIP_SLOPE, 1.0, 1.0, CLIP_SLOPE, CLIP_SLOPE]
+
+    @pytest.mark.parametrize("divisor", [1.0, 255.0])
+    def test_compiled_mask_gives_eager_gradients_bit_for_bit(self, divisor):
+        # Under torch.compile on the CPU the mask is saved as bfloat16 zeros and ones and applied by
+        # arithmetic (aot_eager traces that path without generating code): the same bits as eager,
+        # infinite upstream gradients included.
+        x = torch.tensor([-300.0, -0.2, 0.0, 0.4, 17.5, 254.6, 255.0, 255.4, 900.0, 3.0]).requires_grad_()
+        upstream = torch.tensor([1.0, -2.0, 3e-5, float("inf"), 0.5, -float("inf"), 7.0, 1e30, -1.0, 0.0])
+
+        def clip(values: torch.Tensor) -> torch.Tensor:
+            return rounded_clip(values, "polynomial", 0.0, 255.0, True, divisor)
+
+        (eager,) = torch.autograd.grad(clip(x), x, upstream)
+        compiled = torch.compile(clip, backend="aot_eager", fullgraph=True)
+        (got,) = torch.autograd.grad(compiled(x), x, upstream)
+        assert torch.equal(got, eager)
+        assert eager.isinf().sum() == 2 and not eager.isnan().any()
 
 
 class TestStraightThrough:
