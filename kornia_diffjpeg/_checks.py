@@ -278,8 +278,6 @@ class ValueChecks:
 
     def image(self, name: str, image: Tensor) -> None:
         """Images (N, C, H, W) must be finite; values far outside [0, 1] give a warning (another scale)."""
-        if not self.active or image.numel() == 0:
-            return
 
         def report(values: list[float]) -> None:
             low, high = values
@@ -300,13 +298,9 @@ class ValueChecks:
                     stacklevel=4,
                 )
 
-        if _readable(image):
-            with torch.no_grad():
-                # The batch's extremes in one pass (aminmax propagates NaN); the failing sample is found
-                # only when there is one.
-                extremes = torch.stack(torch.aminmax(image))
-            self._stats.append(extremes)
-            self._reports.append((2, report))
+        # The batch's extremes in one pass (aminmax propagates NaN); the failing sample is found only when
+        # there is one.
+        self._range(image, report)
 
     def run(self) -> None:
         """Read every collected statistic with one host sync and raise the first failure."""
