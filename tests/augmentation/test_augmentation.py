@@ -525,5 +525,7 @@ def _ddp_worker(rank: int, world_size: int, port: int, directory: str) -> None:
             qualities.append(model[0]._params["quality"])
         parameters = {k: v.detach().clone() for k, v in model.named_parameters()}
         torch.save({"parameters": parameters, "qualities": torch.cat(qualities)}, f"{directory}/rank{rank}.pt")
+        # Without it a rank can tear gloo down while its peer still talks to it: SIGABRT at exit.
+        dist.barrier()
     finally:
         dist.destroy_process_group()
