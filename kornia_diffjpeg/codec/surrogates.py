@@ -14,6 +14,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from kornia_diffjpeg.codec.tracing import is_traced
+
 __all__ = [
     "DITHER_SCALE",
     "ROUNDING_SURROGATES",
@@ -209,6 +211,15 @@ def _rounded_value(x: Tensor, kind: str) -> Tensor:
     return x
 
 
+def _rounded_value_and_scratch(x: Tensor, kind: str) -> tuple[Tensor, Tensor | None]:
+    """:func:`_rounded_value`, and a temporary of its computation with the shape and dtype of ``x`` that is
+    no longer needed (None when there is none)."""
+    if kind != "polynomial" or is_traced(x):
+        return _rounded_value(x, kind), None
+    nearest = torch.round(x)
+    return torch.sub(x, nearest).pow_(3).add_(nearest), nearest
+
+
 def rounded_sample(x: Tensor, kind: str) -> Tensor:
     """``x`` rounded by ``kind`` (see :class:`_RoundedSample`) forward, gradient 1 backward."""
     return _RoundedSample.apply(x, kind)
@@ -326,8 +337,10 @@ class _RoundedClip(torch.autograd.Function):
     def forward(  # noqa: PLR0913
         x: Tensor, kind: str, low: float, high: float, slope: float, soft: bool, divisor: float, mask: bool
     ) -> tuple[Tensor, Tensor | None]:
-        rounded = _rounded_value(x, kind)
-        hard = torch.clamp(rounded, low, high)
+        rounded, scratch = _rounded_value_and_scratch(x, kind)
+        # The clip writes into the rounding's spent temporary when there is one: a fresh full-size
+        # buffer costs more than the pass itself on the CPU (the allocator pages it in again).
+        hard = torch.clamp(rounded, low, high) if scratch is None else torch.clamp(rounded, low, high, out=scratch)
         if not mask:
             clipped = None
         elif torch.compiler.is_compiling() and x.device.type == "cpu":
@@ -365,7 +378,12 @@ class _RoundedClip(torch.autograd.Function):
             weight = clipped.to(grad.dtype)
             factor = (1.0 - weight) + weight * ctx.slope
             return grad * factor, None, None, None, None, None, None, None
-        return torch.where(clipped, grad * ctx.slope, grad), None, None, None, None, None, None, None
+        scaled = grad * ctx.slope
+        # Selected in place (one full-size buffer instead of two) unless traced, where out= gives way.
+        selected = (
+            torch.where(clipped, scaled, grad) if is_traced(grad) else torch.where(clipped, scaled, grad, out=scaled)
+        )
+        return selected, None, None, None, None, None, None, None
 
 
 def _rounded_clip(  # noqa: PLR0913
