@@ -7,9 +7,6 @@ gradients), the output against ``diff_jpeg`` at the drawn qualities and against 
 
 from __future__ import annotations
 
-import os
-import socket
-
 import numpy as np
 import pytest
 import torch
@@ -485,10 +482,7 @@ class TestIntegration:
 
     @pytest.mark.slow
     def test_ddp_two_processes_keep_learnable_parameters_identical(self, tmp_path):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        torch.multiprocessing.spawn(_ddp_worker, args=(2, port, str(tmp_path)), nprocs=2, join=True)
+        torch.multiprocessing.spawn(_ddp_worker, args=(2, str(tmp_path)), nprocs=2, join=True)
         initial, *ranks = (torch.load(tmp_path / f"{name}.pt") for name in ("initial", "rank0", "rank1"))
         assert ranks[0]["qualities"].ne(ranks[1]["qualities"]).any()  # different draws ...
         for name, value in ranks[0]["parameters"].items():
@@ -497,13 +491,13 @@ class TestIntegration:
         assert {"0.low_logit", "0.width_logit", "0.qt_y_logit", "0.qt_c_logit"} <= set(moved)
 
 
-def _ddp_worker(rank: int, world_size: int, port: int, directory: str) -> None:
+def _ddp_worker(rank: int, world_size: int, directory: str) -> None:
     """One DDP rank: a few optimizer steps on its own data with its own draws (gloo, CPU)."""
     import torch.distributed as dist
 
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=world_size)
+    # A file rendezvous: no port to pick (a free port probed first can be taken before the ranks bind it).
+    dist.init_process_group("gloo", init_method=f"file://{directory}/rendezvous", rank=rank, world_size=world_size)
     try:
         torch.manual_seed(0)  # the same initial model on both ranks (DDP also broadcasts rank 0's)
         qt_y, qt_c = annex_k_tables()
