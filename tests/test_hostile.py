@@ -32,6 +32,7 @@ from kornia_diffjpeg import (
     attacks,
     diff_jpeg,
     diff_jpeg_file_size,
+    encode_jpeg,
     jpeg_decode,
     jpeg_encode,
     jpeg_file_size,
@@ -896,6 +897,15 @@ def test_values_unchecked_on_meta_device():
     # No data to read: shapes are still checked, values are not.
     with pytest.raises(ValueError, match="channels"):
         diff_jpeg(torch.empty(2, 4, 16, 16, device="meta"), 50.0)
+
+
+@pytest.mark.parametrize("call", [encode_jpeg, jpeg_file_size])
+@pytest.mark.parametrize("as_coefficients", [False, True])
+def test_files_need_values_not_the_meta_device(call, as_coefficients):
+    image = torch.empty(2, 3, 16, 16, device="meta")
+    given = jpeg_encode(image, 50.0, mode="exact") if as_coefficients else image
+    with pytest.raises(ValueError, match="image is on the meta device"):
+        call(given) if as_coefficients else call(given, 50.0)
 
 
 def test_warns_on_the_0_255_scale():

@@ -27,6 +27,9 @@ def coefficients_to_code(
 ) -> JPEGCoefficients:
     """The exact coefficients of images (as ``jpeg_encode(mode="exact")``), or the given ones, checked."""
     check_bool("optimize", optimize)
+    data = image.luma if isinstance(image, JPEGCoefficients) else image
+    if isinstance(data, Tensor) and data.is_meta:  # shapes only: there are no bytes to count or write
+        raise ValueError("image is on the meta device: a file is made of its values, give a tensor with data")
     if not isinstance(image, JPEGCoefficients):
         with torch.no_grad():
             return jpeg_encode(image, quality, qt_y=qt_y, qt_c=qt_c, mode="exact", subsampling=subsampling)
