@@ -32,7 +32,9 @@ __all__ = ["fgsm", "ifgsm", "pgd"]
 ImageMap = Callable[[Tensor], Tensor]
 
 
-def _check_inputs(model: Any, images: Any, labels: Any, eps: Any, jpeg: Any) -> None:
+def _check_inputs(model: Any, images: Any, labels: Any, eps: Any, jpeg: Any) -> int | None:
+    """Check the arguments; return the largest label (None when there is none or validation is off), which
+    the model's logits are checked against at the first step."""
     if not callable(model):
         raise TypeError(f"model must be callable (an nn.Module or function), got {type(model).__name__}")
     checks = ValueChecks()  # the images' and labels' values, read once
@@ -50,14 +52,26 @@ def _check_inputs(model: Any, images: Any, labels: Any, eps: Any, jpeg: Any) -> 
         raise ValueError(f"eps must be a number in [0, 1] (the [0, 1] image scale; 3/255 for '3'), got {eps!r}")
     if jpeg is not None and not callable(jpeg):
         raise TypeError(f"jpeg must be a callable image -> image or None, got {type(jpeg).__name__}")
+    largest: list[int] = []
     if labels.numel() > 0:
-        checks.add(labels.min(), lambda low: _check_labels(low[0]))
+        checks.add(torch.stack(torch.aminmax(labels)), lambda extremes: largest.append(_check_labels(*extremes)))
     checks.run()
+    return largest[0] if largest else None
 
 
-def _check_labels(smallest: float) -> None:
+def _check_labels(smallest: float, largest: float) -> int:
     if smallest < 0:
         raise ValueError(f"labels must be class indices >= 0, got {int(smallest)}")
+    return int(largest)
+
+
+def _check_logits(logits: Any, batch: int, largest_label: int | None) -> None:
+    """The model's output must be (B, classes) logits with a class for every label."""
+    if not isinstance(logits, Tensor) or logits.ndim != 2 or logits.shape[0] != batch:
+        got = f"shape {tuple(logits.shape)}" if isinstance(logits, Tensor) else type(logits).__name__
+        raise ValueError(f"model must return ({batch}, classes) logits for the images, got {got}")
+    if largest_label is not None and largest_label >= logits.shape[1]:
+        raise ValueError(f"labels must be class indices < {logits.shape[1]} (the model's classes), got {largest_label}")
 
 
 def _check_steps(steps: Any, step_size: Any) -> int:
@@ -70,7 +84,9 @@ def _check_steps(steps: Any, step_size: Any) -> int:
     return int(steps)
 
 
-def _loss_gradient(model: ImageMap, images: Tensor, labels: Tensor, jpeg: ImageMap | None) -> Tensor:
+def _loss_gradient(
+    model: ImageMap, images: Tensor, labels: Tensor, jpeg: ImageMap | None, largest_label: int | None = None
+) -> Tensor:
     """Gradient w.r.t. the images of the summed cross-entropy (summed: each sample's gradient is its own).
 
     Taken with autograd on whatever the caller's mode (``torch.no_grad()``, ``torch.inference_mode()``);
@@ -81,7 +97,9 @@ def _loss_gradient(model: ImageMap, images: Tensor, labels: Tensor, jpeg: ImageM
         images = (images.clone() if images.is_inference() else images).requires_grad_(True)
         labels = labels.clone() if labels.is_inference() else labels
         coded = images if jpeg is None else jpeg(images)
-        loss = F.cross_entropy(model(coded), labels, reduction="sum")
+        logits = model(coded)
+        _check_logits(logits, labels.shape[0], largest_label)  # shapes and one int: no host sync
+        loss = F.cross_entropy(logits, labels, reduction="sum")
         (gradient,) = torch.autograd.grad(loss, images)
     return gradient
 
@@ -100,10 +118,11 @@ def _sign_steps(
     jpeg: ImageMap | None,
     steps: int,
     size: float,
+    largest_label: int | None,
 ) -> Tensor:
     adversarial = start
     for _ in range(steps):
-        gradient = _loss_gradient(model, adversarial, labels, jpeg)
+        gradient = _loss_gradient(model, adversarial, labels, jpeg, largest_label)
         adversarial = _project(adversarial + size * gradient.sign(), images, eps)
     return adversarial.detach()
 
@@ -131,8 +150,8 @@ def fgsm(model: ImageMap, images: Tensor, labels: Tensor, eps: float, jpeg: Imag
         >>> bool((adversarial - images).abs().max() <= 3 / 255 + 1e-6)
         True
     """
-    _check_inputs(model, images, labels, eps, jpeg)
-    return _sign_steps(model, images, images, labels, float(eps), jpeg, 1, float(eps))
+    largest_label = _check_inputs(model, images, labels, eps, jpeg)
+    return _sign_steps(model, images, images, labels, float(eps), jpeg, 1, float(eps), largest_label)
 
 
 def ifgsm(
@@ -165,9 +184,9 @@ def ifgsm(
         >>> adversarial.shape
         torch.Size([2, 3, 16, 16])
     """
-    _check_inputs(model, images, labels, eps, jpeg)
+    largest_label = _check_inputs(model, images, labels, eps, jpeg)
     steps = _check_steps(steps, None)
-    return _sign_steps(model, images, images, labels, float(eps), jpeg, steps, float(eps) / steps)
+    return _sign_steps(model, images, images, labels, float(eps), jpeg, steps, float(eps) / steps, largest_label)
 
 
 def pgd(
@@ -205,7 +224,7 @@ def pgd(
         >>> bool(torch.equal(first, again))
         True
     """
-    _check_inputs(model, images, labels, eps, jpeg)
+    largest_label = _check_inputs(model, images, labels, eps, jpeg)
     steps = _check_steps(steps, step_size)
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
@@ -213,4 +232,4 @@ def pgd(
     size = 2.5 * eps / steps if step_size is None else float(step_size)
     noise = torch.rand(images.shape, generator=generator, device=images.device, dtype=images.dtype)
     start = _project(images + eps * (2.0 * noise - 1.0), images, eps)
-    return _sign_steps(model, start, images, labels, eps, jpeg, steps, size)
+    return _sign_steps(model, start, images, labels, eps, jpeg, steps, size, largest_label)

@@ -46,6 +46,8 @@ from kornia_diffjpeg.control import (
     codec_control_loss,
     encode_with_control,
     fit_tables_to_size,
+    integer_tables,
+    standard_tables,
 )
 from kornia_diffjpeg.filesize import JPEGFileSizeRegressor, file_size_loss
 from testing.reference import from_uint8, opencv_encode, opencv_jpeg, pillow_encode, to_uint8
@@ -705,11 +707,22 @@ OTHER = [
     ("targets-high-inf", lambda: binned_target_sizes(4, 1000.0, INF), ValueError, "high"),
     ("targets-reversed", lambda: binned_target_sizes(4, 2000.0, 1000.0), ValueError, "low"),
     ("targets-generator", lambda: binned_target_sizes(4, 1000.0, 2000.0, generator=0), TypeError, "generator"),
+    ("standard-tables-list", lambda: standard_tables([50.0]), TypeError, "quality"),
+    ("standard-tables-bool", lambda: standard_tables(torch.tensor([True])), TypeError, "quality"),
+    ("standard-tables-nan", lambda: standard_tables(torch.tensor([50.0, NAN])), ValueError, "quality"),
+    ("standard-tables-past-100", lambda: standard_tables(torch.tensor([101.0])), ValueError, "quality"),
+    ("standard-tables-negative", lambda: standard_tables(torch.tensor([-1.0])), ValueError, "quality"),
+    ("integer-tables-number", lambda: integer_tables(8.0), TypeError, "table"),
+    ("integer-tables-complex", lambda: integer_tables(torch.ones(8, 8, dtype=torch.complex64)), TypeError, "table"),
+    ("integer-tables-nan", lambda: integer_tables(torch.full((8, 8), NAN)), ValueError, "table"),
+    ("integer-tables-inf", lambda: integer_tables(torch.full((8, 8), INF)), ValueError, "table"),
     # attacks
     ("attack-model", lambda: attacks.fgsm("resnet", RGB, LABELS, 0.03), TypeError, "model"),
     ("attack-labels-float", lambda: attacks.fgsm(_MODEL, RGB, LABELS.float(), 0.03), TypeError, "labels"),
     ("attack-labels-negative", lambda: attacks.fgsm(_MODEL, RGB, torch.tensor([-1, 2]), 0.03), ValueError, "labels"),
     ("attack-labels-shape", lambda: attacks.fgsm(_MODEL, RGB, LABELS[:1], 0.03), ValueError, "labels"),
+    ("attack-labels-past-classes", lambda: attacks.ifgsm(_MODEL, RGB, torch.tensor([1, 10]), 0.03), ValueError, "< 10"),
+    ("attack-model-output-shape", lambda: attacks.pgd(torch.nn.Flatten(0), RGB, LABELS, 0.03), ValueError, "model"),
     ("attack-eps-nan", lambda: attacks.fgsm(_MODEL, RGB, LABELS, NAN), ValueError, "eps"),
     ("attack-eps-inf", lambda: attacks.pgd(_MODEL, RGB, LABELS, INF), ValueError, "eps"),
     ("attack-eps-255-scale", lambda: attacks.ifgsm(_MODEL, RGB, LABELS, 3.0), ValueError, "eps"),

@@ -12,12 +12,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from kornia_diffjpeg._checks import QUALITY_RANGE, ValueChecks
 from kornia_diffjpeg.codec.constants import cached
 from kornia_diffjpeg.codec.modes import Mode
 from kornia_diffjpeg.codec.surrogates import differentiable_clip, straight_through
 
 __all__ = [
     "standard_tables",
+    "standard_tables_of_checked",
     "ANNEX_K_CHROMA",
     "ANNEX_K_LUMA",
     "annex_k_stacked",
@@ -165,11 +167,29 @@ def given_table(table: Tensor, ops: Mode) -> Tensor:
 def standard_tables(quality: Tensor) -> tuple[Tensor, Tensor]:
     """libjpeg's Annex K tables at per-sample integer qualities (B,): (qt_y, qt_c), each (B, 8, 8).
 
+    Qualities must lie in [0, 100] (0 gives quality 1's tables, as libjpeg codes it); they are read
+    with one host sync (none with validation off).
+
+    Raises:
+        TypeError: ``quality`` is not a real-valued tensor.
+        ValueError: a quality is not finite or lies outside [0, 100].
+
     Example:
         >>> qt_y, qt_c = standard_tables(torch.tensor([50.0]))
         >>> int(qt_y[0, 0, 0]), int(qt_c[0, 7, 7])
         (16, 99)
     """
+    if not isinstance(quality, Tensor) or quality.dtype == torch.bool or quality.is_complex():
+        got = f"dtype {quality.dtype}" if isinstance(quality, Tensor) else type(quality).__name__
+        raise TypeError(f"quality must be a real-valued tensor of per-sample qualities (B,), got {got}")
+    checks = ValueChecks()
+    checks.within("quality", quality, *QUALITY_RANGE)
+    checks.run()
+    return standard_tables_of_checked(quality)
+
+
+def standard_tables_of_checked(quality: Tensor) -> tuple[Tensor, Tensor]:
+    """:func:`standard_tables` of qualities checked already (no host sync)."""
     base = annex_k_stacked(torch.float32, quality.device)
     quality = quality.float().view(-1, 1, 1, 1)
     tables = libjpeg_table(base, quality)

@@ -17,7 +17,7 @@ from kornia_diffjpeg.codec.options import Subsampling
 from kornia_diffjpeg.codec.sampling import SUBSAMPLING_FACTORS
 from kornia_diffjpeg.control.fit import fit_tables_to_size
 from kornia_diffjpeg.control.network import CodecControl, _check_targets
-from kornia_diffjpeg.control.tables import integer_tables
+from kornia_diffjpeg.control.tables import integer_tables_of_checked
 from kornia_diffjpeg.io.encode import encode_jpeg
 
 __all__ = ["encode_with_control"]
@@ -35,7 +35,7 @@ def encode_with_control(
     """Encode each image to a baseline JPEG file with the tables ``control`` predicts for its target size.
 
     The control runs in eval mode (its mode is restored afterwards); the tables are rounded by
-    :func:`integer_tables` and the files written by :func:`~kornia_diffjpeg.encode_jpeg` on the
+    :func:`~kornia_diffjpeg.control.integer_tables` and the files written by :func:`~kornia_diffjpeg.encode_jpeg` on the
     images' device, byte for byte what Pillow (libjpeg-turbo) writes with ``qtables=``, so any JPEG
     decoder reads them.
     The network's size condition is learned, so its files miss the target by a few percent; with
@@ -82,5 +82,5 @@ def encode_with_control(
         # Size the 8-bit image the file will hold (rounded as encode_jpeg rounds).
         image_8bit = torch.floor(batched.double().clamp(0.0, 1.0) * 255.0 + 0.5).div(255.0).to(batched.dtype)
         qt_y, qt_c = fit_tables_to_size(image_8bit, qt_y, qt_c, target_bytes, subsampling)
-    qt_y, qt_c = integer_tables(qt_y).to(batched.dtype), integer_tables(qt_c).to(batched.dtype)
+    qt_y, qt_c = integer_tables_of_checked(qt_y).to(batched.dtype), integer_tables_of_checked(qt_c).to(batched.dtype)
     return encode_jpeg(batched, qt_y=qt_y, qt_c=qt_c, subsampling=subsampling, writer="pillow")

@@ -9,7 +9,7 @@ from kornia_diffjpeg._checks import TABLE_RANGE, ValueChecks, check_choice, chec
 from kornia_diffjpeg.codec.options import Subsampling
 from kornia_diffjpeg.codec.sampling import SUBSAMPLING_FACTORS
 from kornia_diffjpeg.control.network import _check_targets
-from kornia_diffjpeg.control.tables import integer_tables
+from kornia_diffjpeg.control.tables import integer_tables_of_checked
 from kornia_diffjpeg.filesize.exact import jpeg_file_size
 
 __all__ = ["fit_tables_to_size"]
@@ -32,7 +32,7 @@ def fit_tables_to_size(
 
     The same rule as a binary search over quality, applied to the shape of the given tables: per
     image, a bisection on ``log2(scale)`` keeps the smallest scale of ``(qt_y, qt_c)`` (rounded by
-    :func:`integer_tables`) whose file fits ``target_bytes``. Sizes come from
+    :func:`~kornia_diffjpeg.control.integer_tables`) whose file fits ``target_bytes``. Sizes come from
     :func:`~kornia_diffjpeg.jpeg_file_size`, which equals the length of the file Pillow and OpenCV
     write, so no encoder runs; each step codes the batch once. When even all-255 tables do not fit,
     those are returned (the smallest file these tables can give).
@@ -70,7 +70,7 @@ def fit_tables_to_size(
 
     def tables_at(log2_scale: Tensor) -> tuple[Tensor, Tensor]:
         scale = torch.exp2(log2_scale).view(-1, 1, 1)
-        return integer_tables(qt_y * scale), integer_tables(qt_c * scale)
+        return integer_tables_of_checked(qt_y * scale), integer_tables_of_checked(qt_c * scale)
 
     def fits(log2_scale: Tensor) -> Tensor:
         luma, chroma = tables_at(log2_scale)

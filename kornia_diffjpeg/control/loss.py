@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from kornia_diffjpeg._checks import QUALITY_RANGE, TABLE_RANGE, ValueChecks, check_number
-from kornia_diffjpeg.codec.tables import standard_tables
+from kornia_diffjpeg.codec.tables import standard_tables, standard_tables_of_checked  # noqa: F401 (in an example)
 
 __all__ = ["ControlLoss", "bootstrap_loss", "codec_control_loss", "pseudo_label_cross_entropy"]
 
@@ -182,5 +182,5 @@ def bootstrap_loss(qt_y: Tensor, qt_c: Tensor, quality: Tensor) -> Tensor:
     qt_y = _check_table("qt_y", qt_y, quality.shape[0], checks, quality.device)
     qt_c = _check_table("qt_c", qt_c, quality.shape[0], checks, quality.device)
     checks.run()
-    target_y, target_c = standard_tables(quality.clamp_min(1.0))  # libjpeg codes quality 0 as 1
+    target_y, target_c = standard_tables_of_checked(quality.clamp_min(1.0))  # libjpeg codes quality 0 as 1
     return (F.l1_loss(qt_y, target_y) + F.l1_loss(qt_c, target_c)) / 255.0
