@@ -47,6 +47,7 @@ from kornia_diffjpeg.control import (
     encode_with_control,
     fit_tables_to_size,
     integer_tables,
+    pseudo_label_cross_entropy,
     standard_tables,
 )
 from kornia_diffjpeg.filesize import JPEGFileSizeRegressor, file_size_loss
@@ -707,6 +708,25 @@ OTHER = [
     ("targets-high-inf", lambda: binned_target_sizes(4, 1000.0, INF), ValueError, "high"),
     ("targets-reversed", lambda: binned_target_sizes(4, 2000.0, 1000.0), ValueError, "low"),
     ("targets-generator", lambda: binned_target_sizes(4, 1000.0, 2000.0, generator=0), TypeError, "generator"),
+    ("pseudo-label-shapes", lambda: pseudo_label_cross_entropy(torch.rand(2), torch.rand(2, 10)), ValueError, "output"),
+    (
+        "pseudo-label-mismatch",
+        lambda: pseudo_label_cross_entropy(torch.rand(2, 5), torch.rand(2, 10)),
+        ValueError,
+        "reference",
+    ),
+    (
+        "pseudo-label-int",
+        lambda: pseudo_label_cross_entropy(torch.ones(2, 10, dtype=torch.long), torch.rand(2, 10)),
+        TypeError,
+        "output",
+    ),
+    (
+        "pseudo-label-labels",
+        lambda: pseudo_label_cross_entropy(torch.rand(2, 10), torch.tensor([1, 2])),
+        TypeError,
+        "reference",
+    ),
     ("standard-tables-list", lambda: standard_tables([50.0]), TypeError, "quality"),
     ("standard-tables-bool", lambda: standard_tables(torch.tensor([True])), TypeError, "quality"),
     ("standard-tables-nan", lambda: standard_tables(torch.tensor([50.0, NAN])), ValueError, "quality"),

@@ -35,6 +35,15 @@ def pseudo_label_cross_entropy(output: Tensor, reference: Tensor) -> Tensor:
         >>> float(pseudo_label_cross_entropy(torch.tensor([[9.0, 0.0]]), torch.tensor([[1.0, 0.0]]))) < 1e-3
         True
     """
+    for name, value in (("output", output), ("reference", reference)):
+        if not isinstance(value, Tensor) or not value.is_floating_point():
+            got = value.dtype if isinstance(value, Tensor) else type(value).__name__
+            raise TypeError(f"{name} must be a floating-point tensor of logits (B, K), got {got}")
+    if output.ndim < 2 or output.shape != reference.shape:
+        raise ValueError(
+            f"output and reference must be logits of the same shape (B, K) (or (B, K, ...) per pixel), "
+            f"got {tuple(output.shape)} and {tuple(reference.shape)}"
+        )
     return F.cross_entropy(output, reference.argmax(1))
 
 
