@@ -227,7 +227,7 @@ class _FancyFilter(torch.autograd.Function):
     def backward(ctx, grad: Tensor):  # noqa: ANN001, ANN205
         for dim in reversed(ctx.dims):
             grad = _triangle_adjoint(grad, dim)
-        return grad.mul_(ctx.scale), None, None, None
+        return grad * ctx.scale if grad.requires_grad else grad.mul_(ctx.scale), None, None, None
 
 
 def upsample_chroma_smooth(chroma: Tensor, subsampling: Subsampling, ops: Mode, shift: float = 0.0) -> Tensor:

@@ -92,6 +92,8 @@ class _PolynomialRound(torch.autograd.Function):
     def backward(ctx, grad: Tensor):  # noqa: ANN001, ANN205
         (x,) = ctx.saved_tensors
         residual = x - round_half_away(x)
+        if recorded(x, grad):  # differentiated itself: no in-place steps
+            return grad * (3.0 * residual.square()), None
         return grad * residual.square_().mul_(3.0), None
 
 
@@ -139,6 +141,8 @@ def dithered_round_slope(x: Tensor, step: Tensor | float) -> Tensor:
     """
     # exp(-z**2) with z = distance / (sqrt(2) sigma), normalized by 1 / (sqrt(2 pi) sigma).
     step = torch.as_tensor(step, dtype=x.dtype, device=x.device)
+    if recorded(x, step):  # differentiated itself (a gradient of a gradient): no in-place steps
+        return _dithered_slope_functional(x, step)
     scale = step.mul(1.0 / (math.sqrt(2.0) * DITHER_SCALE)).clamp_(min=1.0 / (math.sqrt(2.0) * _MAX_DITHER))
     # To the nearest boundary, in [0, 1/2]: the boundaries are symmetric about 0, so | |frac(x)| - 1/2 |
     # (torch.remainder is 10x slower on CPUs).
@@ -149,6 +153,20 @@ def dithered_round_slope(x: Tensor, step: Tensor | float) -> Tensor:
     nearest = torch.mul(distance, scale).square_().clamp_(max=_MAX_EXPONENT).neg_().exp_()
     following = torch.rsub(distance, 1.0).mul_(scale).square_().clamp_(max=_MAX_EXPONENT).neg_().exp_()
     return nearest.add_(following).mul_(scale.mul(1.0 / math.sqrt(math.pi)))
+
+
+def _dithered_slope_functional(x: Tensor, step: Tensor) -> Tensor:
+    """:func:`dithered_round_slope` by out-of-place steps (the same values), so that autograd can differentiate it."""
+    scale = torch.clamp(step * (1.0 / (math.sqrt(2.0) * DITHER_SCALE)), min=1.0 / (math.sqrt(2.0) * _MAX_DITHER))
+    distance = (torch.frac(x).abs() - 0.5).abs()
+    nearest = torch.exp(-torch.clamp((distance * scale).square(), max=_MAX_EXPONENT))
+    following = torch.exp(-torch.clamp(((1.0 - distance) * scale).square(), max=_MAX_EXPONENT))
+    return (nearest + following) * (scale * (1.0 / math.sqrt(math.pi)))
+
+
+def recorded(*tensors: Tensor) -> bool:
+    """Whether autograd records ops on any of ``tensors`` here (in a backward pass: ``create_graph=True``)."""
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
 
 
 def dithered_round(x: Tensor, step: Tensor | float = 1.0) -> Tensor:
@@ -379,10 +397,9 @@ class _RoundedClip(torch.autograd.Function):
             factor = (1.0 - weight) + weight * ctx.slope
             return grad * factor, None, None, None, None, None, None, None
         scaled = grad * ctx.slope
-        # Selected in place (one full-size buffer instead of two) unless traced, where out= gives way.
-        selected = (
-            torch.where(clipped, scaled, grad) if is_traced(grad) else torch.where(clipped, scaled, grad, out=scaled)
-        )
+        # Selected in place (one full-size buffer instead of two) unless traced or differentiated itself.
+        functional = is_traced(grad) or recorded(grad)
+        selected = torch.where(clipped, scaled, grad) if functional else torch.where(clipped, scaled, grad, out=scaled)
         return selected, None, None, None, None, None, None, None
 
 

@@ -712,6 +712,41 @@ class TestGradients:
 
         assert gradcheck(decoded, inputs, fast_mode=True)
 
+    @pytest.mark.parametrize("rounding", ["dithered", "polynomial"])
+    @pytest.mark.parametrize("mode", (*MODES, "exact"))
+    def test_gradient_penalty_through_the_codec(self, mode, rounding):
+        # A gradient penalty (R1, WGAN-GP) on images augmented by the codec differentiates the codec's
+        # backward w.r.t. the critic's gradient. The penalty ||J^T w||^2 is quadratic in w: its central
+        # difference along any direction is exact up to rounding, and must equal the double backward's.
+        image, weights = _image(5, (2, 3, 16, 24), dtype=torch.float64), _image(6, (2, 3, 16, 24), dtype=torch.float64)
+
+        def penalty(w: torch.Tensor, create_graph: bool) -> torch.Tensor:
+            x = image.clone().requires_grad_()
+            coded = diff_jpeg(x, torch.tensor([20.0, 75.0]), mode=mode, rounding=rounding)
+            (grad,) = torch.autograd.grad((coded * w).sum(), x, create_graph=create_graph)
+            return grad.square().sum()
+
+        w = (weights - 0.5).requires_grad_()
+        penalty(w, True).backward()
+        for seed in (7, 8):
+            direction = _image(seed, w.shape, dtype=torch.float64) - 0.5
+            step = 1e-3
+            numeric = (
+                penalty(w.detach() + step * direction, False) - penalty(w.detach() - step * direction, False)
+            ) / (2 * step)
+            assert float((w.grad * direction).sum()) == pytest.approx(float(numeric), rel=1e-8)
+
+    @pytest.mark.parametrize("mode", (*MODES, "exact"))
+    def test_recorded_backward_gives_the_same_gradient(self, mode):
+        # With create_graph the backward runs out of place; its values are the in-place backward's, bit for bit.
+        image = _image(3, (2, 3, 24, 32)).requires_grad_()
+        weights = _image(4, (2, 3, 24, 32))
+        grads = []
+        for create_graph in (False, True):
+            coded = diff_jpeg(image, torch.tensor([5.0, 80.0]), mode=mode)
+            grads.append(torch.autograd.grad((coded * weights).sum(), image, create_graph=create_graph)[0])
+        assert torch.equal(grads[0], grads[1].detach())
+
 
 # --------------------------------------------------------------------------------------------------
 # dtypes
