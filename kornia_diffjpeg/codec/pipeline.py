@@ -35,6 +35,7 @@ from kornia_diffjpeg.codec.modes import (
     Surrogate,
 )
 from kornia_diffjpeg.codec.options import MODES, ModeName, Subsampling
+from kornia_diffjpeg.codec.precision import without_autocast
 from kornia_diffjpeg.codec.quality_gradient import QualityGradient, check_quality_gradient, secant_codec
 from kornia_diffjpeg.codec.sampling import (
     SUBSAMPLING_FACTORS,
@@ -336,6 +337,7 @@ def _color_or_default(color: Color, dtype: torch.dtype, device: torch.device) ->
     return color[0].to(dtype), color[1].to(dtype)
 
 
+@without_autocast  # float16 or bfloat16 products would change the coded values
 def jpeg_encode(
     image: Tensor,
     quality: float | Tensor | None = None,
@@ -419,6 +421,7 @@ def jpeg_encode(
     )
 
 
+@without_autocast  # float16 or bfloat16 products would change the coded values
 def jpeg_decode(
     coefficients: JPEGCoefficients,
     *,
@@ -458,6 +461,7 @@ def jpeg_decode(
 
 
 @entry_point  # the first jpeg_encode checks the values, once per call
+@without_autocast
 def diff_jpeg(
     image: Tensor,
     quality: float | Tensor | None = None,

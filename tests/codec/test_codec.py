@@ -754,6 +754,37 @@ class TestGradients:
 
 
 class TestDtypes:
+    @pytest.mark.parametrize("mode", (*MODES, "exact"))
+    def test_autocast_leaves_the_codec_in_full_precision(self, mode, device):
+        # Mixed-precision training calls the augmentation inside autocast, which would run the codec's
+        # matrix products in float16 / bfloat16 (the exact mode's pixels moved by 44 gray levels).
+        image = _image(11, (2, 3, 24, 40)).to(device)
+        weights = _image(12, (2, 3, 24, 40)).to(device)
+        quality = torch.tensor([15.0, 85.0], device=device)
+
+        def coded_and_gradient(precision: torch.dtype | None) -> tuple[torch.Tensor, torch.Tensor]:
+            x = image.clone().requires_grad_()
+            with torch.autocast(device.type, dtype=precision, enabled=precision is not None):
+                coded = diff_jpeg(x, quality, mode=mode)
+            # Backward outside autocast, as torch's AMP recipe has it (its ops run in the forward's dtypes).
+            return coded.detach(), torch.autograd.grad((coded * weights).sum(), x)[0]
+
+        reference = coded_and_gradient(None)
+        low = torch.bfloat16 if device.type == "cpu" else torch.float16
+        autocast = coded_and_gradient(low)
+        with torch.autocast(device.type, dtype=low):
+            coefficients = jpeg_encode(image, quality, mode="exact")
+        assert autocast[0].dtype == torch.float32
+        assert torch.equal(autocast[0], reference[0]) and torch.equal(autocast[1], reference[1])
+        assert torch.equal(coefficients.luma, jpeg_encode(image, quality, mode="exact").luma)
+
+    def test_autocast_under_torch_compile(self):
+        image, quality = _image(13, (2, 3, 24, 40)), torch.tensor([15.0, 85.0])
+        compiled = torch.compile(lambda x: diff_jpeg(x, quality), fullgraph=True, backend="aot_eager")
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            coded = compiled(image)
+        assert torch.equal(coded, diff_jpeg(image, quality))
+
     # Half-precision images are coded in float32 and returned in their dtype: the result equals the
     # float32 result up to the output's own rounding (measured 2.4e-4 for float16, 2.0e-3 for bfloat16).
     @pytest.mark.parametrize(("dtype", "atol"), [(torch.float16, 1e-3), (torch.bfloat16, 8e-3)])

@@ -1,0 +1,36 @@
+"""The codec computes in its own precision, whatever autocast region it is called from."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import torch
+
+__all__ = ["without_autocast"]
+
+#: Device types whose autocast the codec turns off (each one's state is read per call: a few microseconds).
+_AUTOCAST_DEVICES = ("cpu", "cuda", "xpu", "mps", "hpu")
+
+Function = TypeVar("Function", bound=Callable[..., Any])
+
+
+def without_autocast(function: Function) -> Function:
+    """Run ``function`` with autocast turned off on the device types where it is on.
+
+    Autocast runs matrix products in float16 or bfloat16: the exact mode's integers would change and
+    the smooth modes' values move by tens of gray levels. The codec computes in float32 (float64 for
+    float64 images), and its outputs enter the caller's autocast region like any float32 tensor.
+    """
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        for device in _AUTOCAST_DEVICES:
+            if torch.is_autocast_enabled(device):
+                # One plain context per enabled device type, by recursion: torch.compile traces it.
+                with torch.autocast(device, enabled=False):
+                    return wrapper(*args, **kwargs)
+        return function(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
