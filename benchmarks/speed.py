@@ -21,7 +21,10 @@ Kornia's ``jpeg_codec_differentiable``:
    read+write of the tensor, OpenCV encode+decode of the uint8 batch (one image after the other). The
    compiled codec (``torch.compile``, Inductor) is timed too when ``--compile`` is given.
 
-3. With ``--device cuda``: images/s of every mode, forward and forward+backward, at batch 64, 128 and 256 of
+3. Small batches (1 thread): forward and forward+backward of the surrogate mode against Kornia's at
+   8x3x32x32, 128x3x32x32 (CIFAR-sized) and 1x3x224x224, where a call's fixed cost weighs most.
+
+4. With ``--device cuda``: images/s of every mode, forward and forward+backward, at batch 64, 128 and 256 of
    224x224 and 4 of 1024x1024, against Kornia on the same GPU and against ``torchvision.io.encode_jpeg`` /
    ``decode_jpeg`` on the GPU where torchvision imports.
 
@@ -248,6 +251,27 @@ def timings(rows: dict[str, Codec], image: torch.Tensor, quality: torch.Tensor, 
     return format_table(header, table, floatfmt=".2f")
 
 
+def small_batches(device: torch.device, repeats: int) -> str:
+    """Forward and forward+backward times of small batches, surrogate against Kornia, 1 thread."""
+    torch.set_num_threads(1)
+    steps: dict[str, Callable[[], object]] = {}
+    shapes = ((8, 32), (128, 32), (1, 224))
+    for batch, size in shapes:
+        image, quality = photo_batch(batch, size, device)
+        for name, codec in (("surrogate", ours("surrogate")), ("kornia", jpeg_codec_differentiable)):
+            steps[f"{batch}x3x{size}x{size}|{name}|fwd"] = step(codec, image, quality, False)
+            steps[f"{batch}x3x{size}x{size}|{name}|fwd+bwd"] = step(codec, image, quality, True)
+    measured = interleaved_median_ms(steps, device, repeats * 2)
+    table = []
+    for batch, size in shapes:
+        key = f"{batch}x3x{size}x{size}"
+        ms = {(n, p): measured[f"{key}|{n}|{p}"] for n in ("surrogate", "kornia") for p in ("fwd", "fwd+bwd")}
+        kornia_ratio = ms["kornia", "fwd+bwd"] / ms["surrogate", "fwd+bwd"]
+        table.append([key, ms["surrogate", "fwd"], ms["surrogate", "fwd+bwd"], ms["kornia", "fwd+bwd"], kornia_ratio])
+    header = ["batch", "surrogate fwd ms", "surrogate fwd+bwd ms", "kornia fwd+bwd ms", "kornia / surrogate"]
+    return format_table(header, table, floatfmt=".2f")
+
+
 # --- GPU throughput -----------------------------------------------------------------------------
 
 
@@ -320,6 +344,8 @@ def main() -> None:
     for threads in (1, 2):
         print(f"Times, {threads} thread(s), median of {repeats} interleaved runs", flush=True)
         print(timings(rows, image, quality, repeats, threads), end="\n\n", flush=True)
+    print(f"Small batches, 1 thread, median of {repeats * 2} interleaved runs", flush=True)
+    print(small_batches(device, repeats), end="\n\n", flush=True)
     if device.type == "cuda":
         gpu_throughput(device, repeats)
     synchronize(device)

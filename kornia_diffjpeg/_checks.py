@@ -23,6 +23,8 @@ from typing import Any, TypeVar
 import torch
 from torch import Tensor
 
+from kornia_diffjpeg._autograd import FusedFunction
+
 __all__ = [
     "JPEG_MAX_DIMENSION",
     "QUALITY_RANGE",
@@ -435,7 +437,7 @@ def _per_sample(expected: str, value: Tensor, batch_shape: tuple[int, ...], trai
         raise ValueError(f"{expected}, or broadcastable to {full}, got shape {tuple(value.shape)}") from error
 
 
-class _AtLeastOne(torch.autograd.Function):
+class _AtLeastOne(FusedFunction):
     """``max(q, 1)`` forward (libjpeg codes qualities below 1 as 1), gradient 1 backward (one-sided)."""
 
     generate_vmap_rule = True

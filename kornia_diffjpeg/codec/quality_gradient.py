@@ -35,6 +35,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
+from kornia_diffjpeg._autograd import FusedFunction
 from kornia_diffjpeg._checks import check_image, check_quality, check_table
 from kornia_diffjpeg.codec.surrogates import straight_through
 
@@ -69,7 +70,7 @@ def check_quality_gradient(quality_gradient: Any) -> QualityGradient:
     return quality_gradient  # type: ignore[return-value]
 
 
-class _QualitySecant(torch.autograd.Function):
+class _QualitySecant(FusedFunction):
     """Identity on the coded images; the quality's gradient is ``<grad, slope>`` per sample."""
 
     generate_vmap_rule = True

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from kornia_diffjpeg._autograd import FusedFunction
 from kornia_diffjpeg.codec.constants import cached
 from kornia_diffjpeg.codec.modes import Mode
 from kornia_diffjpeg.codec.options import Subsampling
@@ -88,7 +89,7 @@ def downsample_chroma(chroma: Tensor, subsampling: Subsampling, ops: Mode) -> Te
     return pad_to_multiple(ops.shift_right(total + _alternating_bias(width // 4, *bias, total), bits), 8, 8)
 
 
-class _BoxMean(torch.autograd.Function):
+class _BoxMean(FusedFunction):
     """``row + scale * box sums`` of ``rows`` x 2 boxes of planes (B, C, H, W) (H a multiple of ``rows``, W
     even); the gradient is spread back and scaled by one multiplication of an expanded view, nothing saved
     (strided slices or pooling cost more on the CPU)."""
@@ -203,7 +204,7 @@ def _triangle_adjoint(grad: Tensor, dim: int) -> Tensor:
     return torch.add(from_next + from_previous, even + odd, alpha=3)
 
 
-class _FancyFilter(torch.autograd.Function):
+class _FancyFilter(FusedFunction):
     """``row + scale * filtered``: fancy upsampling's triangle filters along the given dims, then its bias
     row; the backward is the filters' transpose, scaled on the small plane (no zero-filled slice gradients,
     nothing saved)."""

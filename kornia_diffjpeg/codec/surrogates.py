@@ -14,6 +14,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from kornia_diffjpeg._autograd import FusedFunction
 from kornia_diffjpeg.codec.tracing import is_traced
 
 __all__ = [
@@ -71,7 +72,7 @@ def _cubic_value(x: Tensor, straight: bool) -> Tensor:
     return nearest if straight else torch.sub(x, nearest).pow_(3).add_(nearest)
 
 
-class _PolynomialRound(torch.autograd.Function):
+class _PolynomialRound(FusedFunction):
     """``round(x) + (x - round(x))**3`` (or ``round(x)`` itself when ``straight``), backward ``3 (x - round(x))**2``.
 
     Saves its input alone instead of autograd's chain of temporaries: this runs on every coefficient.
@@ -97,7 +98,7 @@ class _PolynomialRound(torch.autograd.Function):
         return grad * residual.square_().mul_(3.0), None
 
 
-class _DitheredRound(torch.autograd.Function):
+class _DitheredRound(FusedFunction):
     """The quantizer's rounding of ``x = coefficient / step``: :func:`polynomial_round`'s value (or
     ``round(x)`` itself when ``straight``) forward; backward, the derivative of ``E[round(x + n)]`` for
     Gaussian noise ``n`` of standard deviation ``DITHER_SCALE / step`` (in steps, at most 1/4).
@@ -197,7 +198,7 @@ def polynomial_round_straight_through(x: Tensor) -> Tensor:
     return _PolynomialRound.apply(x, True)
 
 
-class _RoundedSample(torch.autograd.Function):
+class _RoundedSample(FusedFunction):
     """A rounded value forward, the identity backward (the sample roundings' mean slope); saves nothing.
 
     ``kind``: ``"polynomial"`` (the cubic surrogate's value, halves to even), ``"half_up"``
@@ -312,7 +313,7 @@ def straight_through(forward_value: Tensor, surrogate_value: Tensor) -> Tensor:
     return forward_value.detach() + (surrogate_value - surrogate_value.detach())
 
 
-class _StraightThrough(torch.autograd.Function):
+class _StraightThrough(FusedFunction):
     """``value`` forward, sharing its storage (no pass over the data), and the gradient to ``surrogate``."""
 
     generate_vmap_rule = True
@@ -340,7 +341,7 @@ def straight_through_fresh(value: Tensor, surrogate: Tensor) -> Tensor:
     return _StraightThrough.apply(value, surrogate)
 
 
-class _RoundedClip(torch.autograd.Function):
+class _RoundedClip(FusedFunction):
     """Round (``kind`` as :class:`_RoundedSample`), clip to [low, high] and divide by ``divisor``, in one step.
 
     The clip is soft (slope ``slope`` outside the bounds) or hard; the gradient is ``1 / divisor``

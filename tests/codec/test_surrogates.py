@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch.autograd import gradcheck
 
+from kornia_diffjpeg._autograd import FusedFunction
 from kornia_diffjpeg.codec import ROUNDING_SURROGATES
 from kornia_diffjpeg.codec.surrogates import (
     CLIP_SLOPE,
@@ -290,3 +293,46 @@ class TestStraightThrough:
         (grad_twice,) = torch.autograd.grad((z * weights).sum(), x)
         assert torch.equal(grad_twice, 2.0 * expected)
         assert not straight_through_fresh(value, x.detach()).requires_grad
+
+
+class TestFusedFunctionApply:
+    """The codec's autograd functions skip torch's per-call signature binding where it changes nothing."""
+
+    class _Scale(FusedFunction):
+        generate_vmap_rule = True
+
+        @staticmethod
+        def forward(x, factor, offset=0.0):
+            return x * factor + offset
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.factor = inputs[1]
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad * ctx.factor, None, None
+
+    def test_eager_fast_path_is_autograds_own_apply(self, monkeypatch):
+        x = torch.rand(5, requires_grad=True)
+        monkeypatch.setattr(inspect, "signature", _refuse)  # the fast path binds nothing
+        y = self._Scale.apply(x, 3.0, 1.0)
+        y.sum().backward()
+        assert type(y.grad_fn).__name__ == "_ScaleBackward"
+        assert torch.equal(y, x.detach() * 3.0 + 1.0) and torch.equal(x.grad, torch.full((5,), 3.0))
+
+    def test_defaults_keywords_and_transforms_take_torchs_apply(self):
+        x = torch.rand(3, 5)
+        assert torch.equal(self._Scale.apply(x, 2.0), x * 2.0)  # a default filled in by torch's binding
+        assert torch.equal(self._Scale.apply(x, 2.0, offset=1.0), x * 2.0 + 1.0)
+        assert torch.equal(torch.func.vmap(lambda row: self._Scale.apply(row, 2.0, 0.0))(x), x * 2.0)
+        gradient = torch.func.grad(lambda row: self._Scale.apply(row, 2.0, 0.0).sum())(x[0])
+        assert torch.equal(gradient, torch.full((5,), 2.0))
+        compiled = torch.compile(lambda t: self._Scale.apply(t, 2.0, 0.0).sin(), fullgraph=True, backend="aot_eager")
+        leaf = x[0].clone().requires_grad_()
+        compiled(leaf).sum().backward()
+        torch.testing.assert_close(leaf.grad, 2.0 * torch.cos(2.0 * x[0]))
+
+
+def _refuse(*args, **kwargs):
+    raise AssertionError("inspect.signature called")
