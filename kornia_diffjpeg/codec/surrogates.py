@@ -93,7 +93,7 @@ class _PolynomialRound(FusedFunction):
     def backward(ctx, grad: Tensor):  # noqa: ANN001, ANN205
         (x,) = ctx.saved_tensors
         residual = x - round_half_away(x)
-        if recorded(x, grad):  # differentiated itself: no in-place steps
+        if _recorded(x, grad):  # differentiated itself: no in-place steps
             return grad * (3.0 * residual.square()), None
         return grad * residual.square_().mul_(3.0), None
 
@@ -142,7 +142,7 @@ def dithered_round_slope(x: Tensor, step: Tensor | float) -> Tensor:
     """
     # exp(-z**2) with z = distance / (sqrt(2) sigma), normalized by 1 / (sqrt(2 pi) sigma).
     step = torch.as_tensor(step, dtype=x.dtype, device=x.device)
-    if recorded(x, step):  # differentiated itself (a gradient of a gradient): no in-place steps
+    if _recorded(x, step):  # differentiated itself (a gradient of a gradient): no in-place steps
         return _dithered_slope_functional(x, step)
     scale = step.mul(1.0 / (math.sqrt(2.0) * DITHER_SCALE)).clamp_(min=1.0 / (math.sqrt(2.0) * _MAX_DITHER))
     # To the nearest boundary, in [0, 1/2]: the boundaries are symmetric about 0, so | |frac(x)| - 1/2 |
@@ -165,7 +165,7 @@ def _dithered_slope_functional(x: Tensor, step: Tensor) -> Tensor:
     return (nearest + following) * (scale * (1.0 / math.sqrt(math.pi)))
 
 
-def recorded(*tensors: Tensor) -> bool:
+def _recorded(*tensors: Tensor) -> bool:
     """Whether autograd records ops on any of ``tensors`` here (in a backward pass: ``create_graph=True``)."""
     return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
 
@@ -235,8 +235,7 @@ def _rounded_value_and_scratch(x: Tensor, kind: str) -> tuple[Tensor, Tensor | N
     no longer needed (None when there is none)."""
     if kind != "polynomial" or is_traced(x):
         return _rounded_value(x, kind), None
-    nearest = torch.round(x)
-    return torch.sub(x, nearest).pow_(3).add_(nearest), nearest
+    return _snap_polynomial_and_nearest(x)
 
 
 def rounded_sample(x: Tensor, kind: str) -> Tensor:
@@ -246,8 +245,13 @@ def rounded_sample(x: Tensor, kind: str) -> Tensor:
 
 def snap_polynomial(x: Tensor) -> Tensor:
     """The value of :func:`polynomial_round` (halves to even, no graph): a cheap forward for sample roundings."""
+    return _snap_polynomial_and_nearest(x)[0]
+
+
+def _snap_polynomial_and_nearest(x: Tensor) -> tuple[Tensor, Tensor]:
+    """:func:`snap_polynomial`'s value and ``round(x)``, a temporary of it that the caller may overwrite."""
     nearest = torch.round(x)
-    return torch.sub(x, nearest).pow_(3).add_(nearest)
+    return torch.sub(x, nearest).pow_(3).add_(nearest), nearest
 
 
 def polynomial_round(x: Tensor) -> Tensor:
@@ -399,7 +403,7 @@ class _RoundedClip(FusedFunction):
             return grad * factor, None, None, None, None, None, None, None
         scaled = grad * ctx.slope
         # Selected in place (one full-size buffer instead of two) unless traced or differentiated itself.
-        functional = is_traced(grad) or recorded(grad)
+        functional = is_traced(grad) or _recorded(grad)
         selected = torch.where(clipped, scaled, grad) if functional else torch.where(clipped, scaled, grad, out=scaled)
         return selected, None, None, None, None, None, None, None
 
