@@ -10,8 +10,10 @@ import torch
 
 __all__ = ["without_autocast"]
 
-#: Device types whose autocast the codec turns off (each one's state is read per call: a few microseconds).
-_AUTOCAST_DEVICES = ("cpu", "cuda", "xpu", "mps", "hpu")
+_available = getattr(torch.amp, "is_autocast_available", lambda device: device in ("cpu", "cuda"))
+#: Device types whose autocast the codec turns off, those this build of torch has (each one's state is read
+#: per call: a few microseconds).
+_AUTOCAST_DEVICES = tuple(device for device in ("cpu", "cuda", "xpu", "mps", "hpu") if _available(device))
 
 Function = TypeVar("Function", bound=Callable[..., Any])
 
