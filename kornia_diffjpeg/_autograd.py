@@ -19,6 +19,22 @@ class FusedFunction(torch.autograd.Function):
     batch's forward, which runs ten of these functions. Called with all arguments, positionally, outside
     ``torch.func`` transforms and ``torch.compile``, the binding changes nothing, so ``apply`` goes straight
     to autograd's own; elsewhere it is torch's ``apply``.
+
+    Example:
+        >>> class Double(FusedFunction):
+        ...     @staticmethod
+        ...     def forward(x):
+        ...         return 2 * x
+        ...     @staticmethod
+        ...     def setup_context(ctx, inputs, output):
+        ...         pass
+        ...     @staticmethod
+        ...     def backward(ctx, grad):
+        ...         return 2 * grad
+        >>> x = torch.ones(3, requires_grad=True)
+        >>> Double.apply(x).sum().backward()
+        >>> x.grad.tolist()
+        [2.0, 2.0, 2.0]
     """
 
     @classmethod

@@ -24,6 +24,12 @@ def without_autocast(function: Function) -> Function:
     Autocast runs matrix products in float16 or bfloat16: the exact mode's integers would change and
     the smooth modes' values move by tens of gray levels. The codec computes in float32 (float64 for
     float64 images), and its outputs enter the caller's autocast region like any float32 tensor.
+
+    Example:
+        >>> product, ones = without_autocast(torch.matmul), torch.ones(2, 2)
+        >>> with torch.autocast("cpu", dtype=torch.bfloat16):
+        ...     torch.matmul(ones, ones).dtype, product(ones, ones).dtype
+        (torch.bfloat16, torch.float32)
     """
 
     @functools.wraps(function)
