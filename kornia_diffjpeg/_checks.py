@@ -38,6 +38,7 @@ __all__ = [
     "check_int",
     "check_number",
     "check_quality",
+    "check_real_tensor",
     "check_rounding",
     "check_table",
     "entry_point",
@@ -412,6 +413,14 @@ def check_image(
 def _check_device(name: str, value: Tensor, device: torch.device) -> None:
     if value.device != device:
         raise ValueError(f"{name} is on {value.device} but image is on {device}; move it with .to(image.device)")
+
+
+def check_real_tensor(name: str, value: Any) -> Tensor:
+    """``value`` itself, or a TypeError if it is not a dense real-valued tensor."""
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{name} must be a real-valued tensor, got {_type_name(value)}")
+    _check_real(name, value)
+    return value
 
 
 def _check_real(name: str, value: Tensor) -> None:

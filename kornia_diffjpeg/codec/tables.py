@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from kornia_diffjpeg._checks import QUALITY_RANGE, ValueChecks
+from kornia_diffjpeg._checks import QUALITY_RANGE, ValueChecks, check_real_tensor
 from kornia_diffjpeg.codec.constants import cached
 from kornia_diffjpeg.codec.modes import Mode
 from kornia_diffjpeg.codec.surrogates import differentiable_clip, straight_through
@@ -179,9 +179,7 @@ def standard_tables(quality: Tensor) -> tuple[Tensor, Tensor]:
         >>> int(qt_y[0, 0, 0]), int(qt_c[0, 7, 7])
         (16, 99)
     """
-    if not isinstance(quality, Tensor) or quality.dtype == torch.bool or quality.is_complex():
-        got = f"dtype {quality.dtype}" if isinstance(quality, Tensor) else type(quality).__name__
-        raise TypeError(f"quality must be a real-valued tensor of per-sample qualities (B,), got {got}")
+    check_real_tensor("quality", quality)
     checks = ValueChecks()
     checks.within("quality", quality, *QUALITY_RANGE)
     checks.run()

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from kornia_diffjpeg._checks import QUALITY_RANGE, TABLE_RANGE, ValueChecks, check_number
-from kornia_diffjpeg.codec.tables import standard_tables, standard_tables_of_checked  # noqa: F401 (in an example)
+from kornia_diffjpeg.codec.tables import standard_tables_of_checked
 
 __all__ = ["ControlLoss", "bootstrap_loss", "codec_control_loss", "pseudo_label_cross_entropy"]
 
@@ -177,6 +177,7 @@ def bootstrap_loss(qt_y: Tensor, qt_c: Tensor, quality: Tensor) -> Tensor:
     teaches it standard JPEG's size-to-table mapping before the control loss takes over.
 
     Example:
+        >>> from kornia_diffjpeg.control import standard_tables
         >>> qt_y, qt_c = standard_tables(torch.tensor([30.0, 70.0]))
         >>> float(bootstrap_loss(qt_y, qt_c, torch.tensor([30.0, 70.0])))
         0.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from kornia_diffjpeg._checks import ValueChecks
+from kornia_diffjpeg._checks import ValueChecks, check_real_tensor
 
 __all__ = ["integer_tables", "integer_tables_of_checked"]
 
@@ -24,9 +24,7 @@ def integer_tables(table: Tensor) -> Tensor:
         >>> integer_tables(torch.tensor([0.2, 1.5, 254.5, 300.0])).tolist()
         [1, 2, 255, 255]
     """
-    if not isinstance(table, Tensor) or table.dtype == torch.bool or table.is_complex():
-        got = f"dtype {table.dtype}" if isinstance(table, Tensor) else type(table).__name__
-        raise TypeError(f"table must be a real-valued tensor, got {got}")
+    check_real_tensor("table", table)
     checks = ValueChecks()
     checks.finite("table", table)
     checks.run()
