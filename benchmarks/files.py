@@ -13,7 +13,8 @@ Sections, in order:
   shipped by scikit-image and every other ``.jpg`` under 2 MB installed under /usr and the venv
   (files decode_jpeg rejects, e.g. progressive ones, are counted apart with the reason).
 * speed (CPU, 1 and 2 threads, batch of 64 224x224 photo crops, quality 75, 4:2:0): ``encode_jpeg`` and
-  ``jpeg_file_size`` against a loop of ``cv2.imencode`` (interleaved medians, ratios), their peak
+  ``jpeg_file_size`` of the float images and of the same images as uint8 (what ``cv2.imencode`` and
+  ``torchvision.io.encode_jpeg`` take) against a loop of ``cv2.imencode`` (interleaved medians, ratios), their peak
   memory against the input's bytes and against the exact codec's forward (``diff_jpeg(mode="exact")``),
   the dispatched aten ops of ``jpeg_file_size``; ``decode_jpeg`` against loops of ``cv2.imdecode``
   and ``jpeglib.read_dct`` (images per second).
@@ -198,7 +199,9 @@ def speed_section(args: argparse.Namespace) -> dict[str, float]:
     bgr = [np.ascontiguousarray(a[..., ::-1]) for a in arrays]
     quality = 75.0
     params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
+    samples = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()  # uint8 (B, 3, H, W)
     files = encode_jpeg(images, quality)
+    assert encode_jpeg(samples, quality) == files
     buffers = [np.frombuffer(f, np.uint8) for f in files]
     directory = Path(tempfile.mkdtemp())
     paths = []
@@ -209,6 +212,8 @@ def speed_section(args: argparse.Namespace) -> dict[str, float]:
         "encode_jpeg": lambda: encode_jpeg(images, quality),
         "jpeg_file_size": lambda: jpeg_file_size(images, quality),
         '  of which jpeg_encode(mode="exact")': lambda: jpeg_encode(images, quality, mode="exact"),
+        "encode_jpeg (uint8)": lambda: encode_jpeg(samples, quality),
+        "jpeg_file_size (uint8)": lambda: jpeg_file_size(samples, quality),
         f"cv2.imencode x {count}": lambda: [cv2.imencode(".jpg", a, params) for a in bgr],
     }
     decoders = {
@@ -236,6 +241,7 @@ def speed_section(args: argparse.Namespace) -> dict[str, float]:
     memory = {
         "encode_jpeg": peak_memory_bytes(lambda: encode_jpeg(images, quality), torch.device("cpu")),
         "jpeg_file_size": peak_memory_bytes(lambda: jpeg_file_size(images, quality), torch.device("cpu")),
+        "encode_jpeg (uint8)": peak_memory_bytes(lambda: encode_jpeg(samples, quality), torch.device("cpu")),
         '  of which jpeg_encode(mode="exact")': peak_memory_bytes(
             lambda: jpeg_encode(images, quality, mode="exact"), torch.device("cpu")
         ),

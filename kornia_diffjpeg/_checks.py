@@ -374,20 +374,28 @@ def check_int(name: str, value: Any, low: float = -math.inf, high: float = math.
 
 
 def check_image(
-    image: Any, checks: ValueChecks | None = None, name: str = "image", max_side: int | None = JPEG_MAX_DIMENSION
+    image: Any,
+    checks: ValueChecks | None = None,
+    name: str = "image",
+    max_side: int | None = JPEG_MAX_DIMENSION,
+    allow_uint8: bool = False,
 ) -> Tensor:
     """Validate images (*, C, H, W) and return them as (N, C, H, W), the leading dimensions flattened.
 
-    Their values (finite; a warning off the [0, 1] scale) are added to ``checks``, or checked now.
+    Their values (finite; a warning off the [0, 1] scale) are added to ``checks``, or checked now. With
+    ``allow_uint8``, 8-bit images (0..255) are accepted too; every value of those is valid.
     """
     if not isinstance(image, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(image).__name__}")
     if image.layout != torch.strided or image.is_nested or image.is_quantized:
         raise TypeError(f"{name} must be a dense (strided) tensor, got layout {image.layout}")
-    if not image.is_floating_point():
+    eight_bit = allow_uint8 and image.dtype == torch.uint8
+    if not image.is_floating_point() and not eight_bit:
+        if allow_uint8:
+            raise TypeError(f"{name} must be float in [0, 1] or uint8 in 0..255, got dtype {image.dtype}")
         hint = " Convert uint8 images with image.float() / 255." if image.dtype == torch.uint8 else ""
         raise TypeError(f"{name} must be a floating-point tensor with values in [0, 1], got dtype {image.dtype}.{hint}")
-    if image.dtype not in IMAGE_DTYPES:
+    if image.dtype not in IMAGE_DTYPES and not eight_bit:
         raise TypeError(f"{name} must be float16, bfloat16, float32 or float64, got dtype {image.dtype}")
     if image.ndim < 3:
         raise ValueError(
@@ -403,6 +411,8 @@ def check_image(
         )
     batched = image if image.ndim == 4 else image.reshape(-1, *image.shape[-3:])
     batched = batched.contiguous()  # one layout, so results do not depend on strides
+    if eight_bit:
+        return batched
     checks, now = _run_now(checks)
     checks.image(name, batched)
     if now:

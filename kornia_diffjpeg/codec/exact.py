@@ -159,7 +159,9 @@ def _chunk_samples(device: torch.device) -> int:
 
 def _read_samples(image: Tensor) -> Tensor:
     """``clamp(floor(255 x + 0.5), 0, 255)`` as float32 integers; exact for 8..32-bit float input
-    (255 x is exact in float64), float64 input rounded as float64 computes it."""
+    (255 x is exact in float64), float64 input rounded as float64 computes it; uint8 samples as they are."""
+    if image.dtype == torch.uint8:
+        return image.float()
     wide = image.to(torch.float64, copy=True).mul_(255.0)
     if image.dtype == torch.float64:
         wide.add_(0.5).floor_()
@@ -376,8 +378,8 @@ def _encode_whole(
 def encode_exact(
     image: Tensor, qt_y: Tensor, qt_c: Tensor | None, subsampling: Subsampling, dtype: torch.dtype
 ) -> tuple[Tensor, Tensor | None]:
-    """Quantized coefficients (as ``dtype``) of float images (B, C, H, W) read as ``round(255 x)``, tables
-    (B, 8, 8) int32.
+    """Quantized coefficients (as ``dtype``) of float images (B, C, H, W) read as ``round(255 x)`` (or of
+    uint8 samples), tables (B, 8, 8) int32.
 
     Coded in steps of about :data:`CHUNK_SAMPLES` samples (:data:`DEVICE_CHUNK_SAMPLES` off the CPU):
     whole images, or whole MCU rows of one image (every stage is local to an MCU row), each written into

@@ -53,7 +53,15 @@ from kornia_diffjpeg.codec.surrogates import (
 )
 from kornia_diffjpeg.codec.tables import annex_k_stacked, given_table, quality_scaled_table, standard_quality_tables
 
-__all__ = ["MODES", "DiffJPEGCodec", "JPEGCoefficients", "diff_jpeg", "jpeg_decode", "jpeg_encode"]
+__all__ = [
+    "MODES",
+    "DiffJPEGCodec",
+    "JPEGCoefficients",
+    "diff_jpeg",
+    "encode_samples_exact",
+    "jpeg_decode",
+    "jpeg_encode",
+]
 
 Color = Optional[tuple[Tensor, Tensor]]  # noqa: UP045 (a runtime alias)
 
@@ -337,6 +345,58 @@ def _color_or_default(color: Color, dtype: torch.dtype, device: torch.device) ->
     return color[0].to(dtype), color[1].to(dtype)
 
 
+def _checked_settings(
+    image: Tensor,
+    batched: Tensor,
+    quality: float | Tensor | None,
+    qt_y: Tensor | None,
+    qt_c: Tensor | None,
+    checks: ValueChecks,
+) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+    """Quality and tables checked against the (N, C, H, W) ``batched`` images (values added to ``checks``)."""
+    batch, device, leading = batched.shape[0], batched.device, tuple(image.shape[:-3])
+    quality_ = check_quality(quality, batch, device, leading, checks)
+    qt_y_ = check_table("qt_y", qt_y, batch, device, leading, checks)
+    qt_c_ = check_table("qt_c", qt_c, batch, device, leading, checks)
+    return quality_, qt_y_, qt_c_
+
+
+@without_autocast  # float16 or bfloat16 products would change the coded values
+def encode_samples_exact(
+    image: Tensor,
+    quality: float | Tensor | None = None,
+    *,
+    qt_y: Tensor | None = None,
+    qt_c: Tensor | None = None,
+    subsampling: Subsampling = "4:2:0",
+) -> JPEGCoefficients:
+    """``jpeg_encode(mode="exact")`` without gradients, of float images in [0, 1] or of 8-bit images.
+
+    The file writers' encoder: uint8 images (0..255, as ``torchvision.io.encode_jpeg`` and OpenCV take
+    them) are coded as they are, which spares the float input's rounding pass and 4x its reads; their
+    coefficients decode to float32 images. Arguments as in :func:`jpeg_encode`.
+
+    Example:
+        >>> samples = torch.randint(0, 256, (2, 3, 16, 16), dtype=torch.uint8)
+        >>> coded = encode_samples_exact(samples, 75.0)
+        >>> torch.equal(coded.luma, jpeg_encode(samples / 255.0, 75.0, mode="exact").luma)
+        True
+    """
+    if not isinstance(image, Tensor) or image.is_floating_point():
+        with torch.no_grad():
+            return jpeg_encode(image, quality, qt_y=qt_y, qt_c=qt_c, mode="exact", subsampling=subsampling)
+    checks = ValueChecks()
+    batched = check_image(image, checks, allow_uint8=True)
+    check_choice("subsampling", subsampling, SUBSAMPLING_FACTORS)
+    batch, channels, height, width = batched.shape
+    quality_, qt_y_, qt_c_ = _checked_settings(image, batched, quality, qt_y, qt_c, checks)
+    checks.run()
+    dtype = torch.float32
+    qt_y_int, qt_c_int = _exact_tables(quality_, qt_y_, qt_c_, channels, batch, dtype, batched.device)
+    luma, chroma = encode_exact(batched, _as_int(qt_y_int), _as_int_or_none(qt_c_int), subsampling, dtype)
+    return JPEGCoefficients(luma, chroma, qt_y_int, qt_c_int, subsampling, (height, width), tuple(image.shape[:-3]))
+
+
 @without_autocast  # float16 or bfloat16 products would change the coded values
 def jpeg_encode(
     image: Tensor,
@@ -393,10 +453,7 @@ def jpeg_encode(
     ops = _mode_ops(mode, rounding)
     batch, channels, height, width = batched.shape
     device = batched.device
-    leading = tuple(image.shape[:-3])
-    quality_ = check_quality(quality, batch, device, leading, checks)
-    qt_y_ = check_table("qt_y", qt_y, batch, device, leading, checks)
-    qt_c_ = check_table("qt_c", qt_c, batch, device, leading, checks)
+    quality_, qt_y_, qt_c_ = _checked_settings(image, batched, quality, qt_y, qt_c, checks)
     color_ = check_color(color, device, checks)
     _check_exact_color(mode, color_)
     checks.run()

@@ -37,13 +37,14 @@ def jpeg_file_size(
     its byte stuffing and final padding, as libjpeg-turbo writes them. The result equals
     ``len(cv2.imencode(".jpg", ...)[1])`` and the length of Pillow's ``save(format="JPEG")`` output for
     the same settings (``quality`` or ``qtables``, ``subsampling``, ``optimize``), for the 8-bit image
-    ``round(255 * image)``. No gradient flows; see ``diff_jpeg_file_size`` for a differentiable estimate.
-    Vectorized over images and blocks, with a few host syncs (the number of coded symbols and the
-    stream's length; ``optimize`` adds a few), so it is not meant for
+    ``round(255 * image)`` (a uint8 image itself). No gradient flows; see ``diff_jpeg_file_size`` for a
+    differentiable estimate. Vectorized over images and blocks, with a few host syncs (the number of
+    coded symbols and the stream's length; ``optimize`` adds a few), so it is not meant for
     ``torch.compile(fullgraph=True)``.
 
     Args:
-        image: float images in [0, 1], (B, C, H, W) or (C, H, W), C = 1 or 3, or the
+        image: float images in [0, 1] or uint8 images in 0..255 (coded as they are, faster),
+            (B, C, H, W) or (C, H, W), C = 1 or 3, or the
             :class:`~kornia_diffjpeg.JPEGCoefficients` of an earlier :func:`~kornia_diffjpeg.jpeg_encode`
             (any mode; coefficients are rounded to integers and must be codable in a baseline scan,
             see :func:`~kornia_diffjpeg.encode_jpeg`). With coefficients, ``quality``, ``qt_y`` and

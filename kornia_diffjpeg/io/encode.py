@@ -7,7 +7,7 @@ from torch import Tensor
 
 from kornia_diffjpeg._checks import check_bool, check_choice, check_coefficients, entry_point, validation_enabled
 from kornia_diffjpeg.codec.options import Subsampling
-from kornia_diffjpeg.codec.pipeline import JPEGCoefficients, jpeg_encode
+from kornia_diffjpeg.codec.pipeline import JPEGCoefficients, encode_samples_exact
 from kornia_diffjpeg.io.headers import END_OF_IMAGE, WRITERS, header_bytes
 from kornia_diffjpeg.io.scan import check_codable, scan_bytes
 
@@ -25,14 +25,14 @@ def coefficients_to_code(
     subsampling: Subsampling,
     optimize: bool,
 ) -> JPEGCoefficients:
-    """The exact coefficients of images (as ``jpeg_encode(mode="exact")``), or the given ones, checked."""
+    """The exact coefficients of float or uint8 images (as ``jpeg_encode(mode="exact")``), or the given ones,
+    checked."""
     check_bool("optimize", optimize)
     data = image.luma if isinstance(image, JPEGCoefficients) else image
     if isinstance(data, Tensor) and data.is_meta:  # shapes only: there are no bytes to count or write
         raise ValueError("image is on the meta device: a file is made of its values, give a tensor with data")
     if not isinstance(image, JPEGCoefficients):
-        with torch.no_grad():
-            return jpeg_encode(image, quality, qt_y=qt_y, qt_c=qt_c, mode="exact", subsampling=subsampling)
+        return encode_samples_exact(image, quality, qt_y=qt_y, qt_c=qt_c, subsampling=subsampling)
     given = [name for name, v in (("quality", quality), ("qt_y", qt_y), ("qt_c", qt_c)) if v is not None]
     if given:
         raise ValueError(f"{', '.join(given)} must be None when image is JPEGCoefficients (they are coded already)")
@@ -72,11 +72,13 @@ def encode_jpeg(
     and final padding, all vectorized over images and blocks (only the final slicing into ``bytes``
     loops over images). The files equal ``cv2.imencode(".jpg", ...)`` and Pillow's
     ``save(format="JPEG")`` for the same settings (``quality`` or ``qtables``, ``subsampling``,
-    ``optimize``) on the 8-bit image ``round(255 * image)``. Their lengths are what
+    ``optimize``) on the 8-bit image ``round(255 * image)`` (a uint8 image itself). Their lengths are what
     :func:`~kornia_diffjpeg.jpeg_file_size` computes (it runs the same coder without writing).
 
     Args:
-        image: float images in [0, 1], (*, C, H, W), C = 1 or 3, H and W at most 65500, or the
+        image: float images in [0, 1] or uint8 images in 0..255 (as ``torchvision.io.encode_jpeg``
+            and OpenCV take them: coded as they are, faster), (*, C, H, W), C = 1 or 3, H and W at
+            most 65500, or the
             :class:`~kornia_diffjpeg.JPEGCoefficients` of :func:`~kornia_diffjpeg.jpeg_encode` or
             :func:`~kornia_diffjpeg.decode_jpeg` (coefficients are rounded to integers, AC coefficients
             must lie in [-1023, 1023] and consecutive DC coefficients differ by at most 2047, as in a

@@ -133,6 +133,61 @@ def test_leading_dimensions_and_single_image() -> None:
     assert len(files) == 6 and files[4] == encode_jpeg(clips[1, 1], 70.0)[0]
 
 
+def _as_uint8_tensor(array: np.ndarray) -> torch.Tensor:
+    """uint8 (H, W, C) / (H, W) as the uint8 (C, H, W) tensor ``torchvision.io.encode_jpeg`` takes."""
+    tensor = torch.from_numpy(np.ascontiguousarray(array))
+    return tensor[None] if tensor.ndim == 2 else tensor.permute(2, 0, 1)
+
+
+@pytest.mark.parametrize("optimize", [False, True])
+@pytest.mark.parametrize("layout", [*SUBSAMPLINGS, "gray"])
+def test_uint8_images_are_coded_as_they_are(layout: str, optimize: bool) -> None:
+    """8-bit images give OpenCV's files and sizes, the same as their float form, with per-sample qualities,
+    odd sizes and any leading dimensions."""
+    channels = 1 if layout == "gray" else 3
+    subsampling = "4:2:0" if layout == "gray" else layout
+    arrays = [synthetic_photo(seed, 19 + seed, 35 - seed, channels) for seed in range(3)]
+    for quality in (1, 37, 100):
+        for array in arrays:
+            data = encode_jpeg(_as_uint8_tensor(array), float(quality), subsampling=subsampling, optimize=optimize)
+            assert data == [opencv_encode(array, quality, subsampling, optimize=optimize)], (quality, array.shape)
+    arrays = [synthetic_photo(seed, 24, 40, channels) for seed in range(4)]
+    batch = torch.stack([_as_uint8_tensor(a) for a in arrays]).view(2, 2, channels, 24, 40)
+    qualities = torch.tensor([[5.0, 50.0], [75.0, 96.0]])
+    files = encode_jpeg(batch, qualities, subsampling=subsampling, optimize=optimize)
+    floats = batch.float() / 255.0
+    assert files == encode_jpeg(floats, qualities, subsampling=subsampling, optimize=optimize)
+    sizes = jpeg_file_size(batch, qualities, subsampling=subsampling, optimize=optimize)
+    assert sizes.shape == (2, 2) and sizes.flatten().tolist() == list(map(len, files))
+    for array, quality, data in zip(arrays, qualities.flatten().tolist(), files, strict=True):
+        assert data == opencv_encode(array, int(quality), subsampling, optimize=optimize)
+
+
+def test_uint8_images_with_tables_and_in_bands(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Given tables (Pillow's ``qtables=``) and the exact encoder's steps of MCU rows read uint8 samples too."""
+    import kornia_diffjpeg.codec.exact as exact
+
+    array = small_crop(COLOR_PHOTO_NAMES[0], 45, 61)
+    generator = torch.Generator().manual_seed(3)
+    qt_y, qt_c = (torch.randint(1, 256, (8, 8), generator=generator).float() for _ in range(2))
+    data = encode_jpeg(_as_uint8_tensor(array), qt_y=qt_y, qt_c=qt_c, writer="pillow")[0]
+    assert data == encode_jpeg(from_uint8(array), qt_y=qt_y, qt_c=qt_c, writer="pillow")[0]
+    assert data == pillow_encode(array, qtables=(qt_y, qt_c))
+    monkeypatch.setattr(exact, "CHUNK_SAMPLES", 500)
+    assert encode_jpeg(_as_uint8_tensor(array), 70.0) == [opencv_encode(array, 70)]
+
+
+def test_integer_images_other_than_uint8_are_refused() -> None:
+    for dtype in (torch.int16, torch.int32, torch.bool):
+        image = torch.zeros(3, 8, 8, dtype=dtype)
+        with pytest.raises(TypeError, match=r"image must be float in \[0, 1\] or uint8 in 0..255"):
+            encode_jpeg(image, 50.0)
+        with pytest.raises(TypeError, match="or uint8"):
+            jpeg_file_size(image, 50.0)
+    with pytest.raises(TypeError, match="image.float"):  # the differentiable codec takes float images only
+        jpeg_encode(torch.zeros(3, 8, 8, dtype=torch.uint8), 50.0, mode="exact")
+
+
 def test_bad_inputs() -> None:
     image = torch.rand(3, 8, 8)
     with pytest.raises(ValueError, match="writer"):
