@@ -170,7 +170,7 @@ def test_bad_inputs() -> None:
     with pytest.raises(ValueError, match="quality"):
         jpeg_file_size(jpeg_encode(image, 50.0, mode="exact"), 50.0)
     with pytest.raises(TypeError, match="image"):
-        jpeg_file_size((image * 255).byte(), 50.0)
+        jpeg_file_size((image * 255).short(), 50.0)  # uint8 is an 8-bit image; other integers are not
     with pytest.raises(ValueError, match="subsampling"):
         jpeg_file_size(image, 50.0, subsampling="4:1:1")
     with pytest.raises(ValueError, match="quality"):
