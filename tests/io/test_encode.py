@@ -289,3 +289,23 @@ def test_dc_values_past_2047_with_codable_differences(tmp_path) -> None:
     data = encode_jpeg(coefficients)[0]
     assert torch.equal(as_blocks(read_dct(data, tmp_path).Y), coefficients.luma[0, 0].long())
     assert int(jpeg_file_size(coefficients)) == len(data)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_byte_stuffing_on_every_device_path(seed: int) -> None:
+    """The CPU's stuffing (NumPy) and the other devices' (a scatter) both put a 0x00 after every 0xFF byte:
+    runs of 0xFF, one at the start and at the end, none at all."""
+    from kornia_diffjpeg.io.scan import _flat_nonzero, _stuffed, _stuffed_by_scatter
+
+    generator = torch.Generator().manual_seed(seed)
+    cases = [
+        torch.randint(250, 256, (500,), generator=generator, dtype=torch.uint8),  # many 0xFF, in runs
+        torch.tensor([0xFF, 1, 0xFF, 0xFF, 0xFF], dtype=torch.uint8),
+        torch.tensor([1, 2, 3], dtype=torch.uint8),
+        torch.tensor([0xFF], dtype=torch.uint8),
+    ]
+    for data in cases:
+        expected = bytes(data.tolist()).replace(b"\xff", b"\xff\x00")
+        ff = _flat_nonzero(data == 0xFF)
+        assert bytes(_stuffed(data, ff).tolist()) == expected
+        assert bytes(_stuffed_by_scatter(data, ff).tolist()) == expected
