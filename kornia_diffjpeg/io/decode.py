@@ -4,8 +4,10 @@ The markers are parsed in Python; the entropy-coded segments are found, split at
 and unstuffed with NumPy; the Huffman decoding, sequential by nature, is a tight Python loop over
 the coded symbols: each symbol is one 16-bit look-ahead into a per-table lookup table that gives
 the bits consumed, the zero run and the coefficient value (code and extra bits together when they
-fit in 16 bits, as libjpeg-turbo's fast path does). Only the non-zero coefficients are recorded;
-NumPy scatters them into the blocks, which move to the device at the end.
+fit in 16 bits, as libjpeg-turbo's fast path does). A block's AC symbols are taken two or three at a
+time where a run table exists (:mod:`kornia_diffjpeg.io.runs`: every whole symbol of the look-ahead
+at once). Only the non-zero coefficients are recorded; NumPy scatters them into the blocks, which
+move to the device at the end.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import torch
 from kornia_diffjpeg._checks import IMAGE_DTYPES
 from kornia_diffjpeg.codec.pipeline import JPEGCoefficients
 from kornia_diffjpeg.filesize.huffman import ZIGZAG
+from kornia_diffjpeg.io.runs import RunTable, expand_runs, run_table
 
 __all__ = ["decode_jpeg"]
 
@@ -43,6 +46,10 @@ _SOF_NAMES = {
 _EOB = 64  # run marking the end of block in the lookup tables
 
 
+#: A Huffman table as its DHT segment gives it: the number of codes of each length, the symbols.
+DHT = tuple[tuple[int, ...], bytes]
+
+
 @dataclass
 class _Component:
     identifier: int
@@ -62,11 +69,12 @@ class _File:
     width: int = 0
     components: list[_Component] = field(default_factory=list)
     tables: dict[int, np.ndarray] = field(default_factory=dict)
-    huffman: dict[tuple[int, int], tuple[tuple[int, ...], bytes]] = field(default_factory=dict)
+    huffman: dict[tuple[int, int], DHT] = field(default_factory=dict)
     restart: int = 0
     adobe_transform: int | None = None
     jfif: bool = False  # an APP0 JFIF marker: YCbCr whatever the Adobe marker or the component ids say
     scanned: set[int] = field(default_factory=set)  # components coded by a scan so far
+    run_tables: list[RunTable] = field(default_factory=list)  # numbered in the decoding loop's records
 
 
 @functools.lru_cache(maxsize=256)
@@ -116,23 +124,30 @@ def _lookahead(segment: np.ndarray) -> array:
 def _decode_interval(
     bits: array,
     mcu_blocks: list[list[int]],
-    slots: list[tuple[int, list, list]],
+    slots: list[tuple[int, list, list, list, int]],
     predictors: list[int],
     out: list[int],
+    runs: list[int],
 ) -> None:
     """Huffman-decode the MCUs of one restart interval; append the non-zero coefficients to ``out``,
-    each as ``(index << 16) + value + 32768`` (index of the coefficient in zigzag order).
+    each as ``(index << 16) + value + 32768`` (index of the coefficient in zigzag order), and the
+    starts of the whole AC symbols taken from a run table to ``runs`` (see :func:`expand_runs`).
 
     Args:
         bits: see :func:`_lookahead`.
         mcu_blocks: per MCU, the index of the first coefficient of each of its blocks.
-        slots: per block of an MCU: its component, DC and AC lookup tables.
+        slots: per block of an MCU: its component, DC and AC lookup tables, its AC run table's entries
+            (:class:`RunTable`, or no whole symbols anywhere) and its number in ``runs`` records, shifted.
         predictors: DC predictor of each component (reset by the caller at each interval).
     """
     position = 0
     append = out.append
+    record = runs.append
+    # Whole symbols come from the padding past the data only one at a time, so that a truncated scan
+    # fails (a look-up past the end) whether or not its tables have run tables.
+    last_whole = len(bits) - 16
     for bases in mcu_blocks:
-        for base, (component, dc, ac) in zip(bases, slots, strict=True):
+        for base, (component, dc, ac, whole, number) in zip(bases, slots, strict=True):
             consumed, size, diff = dc[bits[position]]
             if consumed > 0:
                 position += consumed
@@ -150,7 +165,19 @@ def _decode_interval(
             k = base + 1
             end = base + 64
             while k < end:
-                consumed, run, value = ac[bits[position]]
+                look = bits[position]
+                consumed, span, reach, count = whole[look]
+                # Whole symbols at once, when they stay in the block (and no end of block follows
+                # its last coefficient: none is coded there).
+                if consumed and k + reach <= end and position <= last_whole:
+                    position += consumed
+                    if count:
+                        record((k << 20) | number | look)
+                    if reach > span:
+                        break
+                    k += span
+                    continue
+                consumed, run, value = ac[look]
                 if consumed > 0:
                     position += consumed
                     if run == _EOB:
@@ -307,7 +334,7 @@ def _allocate(file: _File) -> int:
     return offset
 
 
-def _scan(file: _File, body: np.ndarray, data: np.ndarray, start: int, out: list[int]) -> int:
+def _scan(file: _File, body: np.ndarray, data: np.ndarray, start: int, out: list[int], runs: list[int]) -> int:
     """Decode one scan starting at ``start`` (after its SOS segment); returns the offset of the next marker."""
     count = int(body[0]) if len(body) else 0
     if not 1 <= count <= 4 or len(body) != 4 + 2 * count:
@@ -329,9 +356,7 @@ def _scan(file: _File, body: np.ndarray, data: np.ndarray, start: int, out: list
         dc, ac = (0, selectors >> 4), (1, selectors & 15)
         if dc not in file.huffman or ac not in file.huffman:
             raise ValueError("a scan uses a Huffman table that the file does not define")
-        tables.append(
-            (by_id[identifier], _lookup_table(*file.huffman[dc], False), _lookup_table(*file.huffman[ac], True))
-        )
+        tables.append((by_id[identifier], file.huffman[dc], file.huffman[ac]))
     intervals, end = _segments(data, start)
     # Every block takes 2 bits at least (a DC code and an AC code): a file that claims more blocks
     # than its data can hold is refused before its grid is built (a few bytes could claim 65500 x 65500).
@@ -342,17 +367,20 @@ def _scan(file: _File, body: np.ndarray, data: np.ndarray, start: int, out: list
         blocks = (c0.rows // c0.v) * (c0.cols // c0.h) * sum(c.h * c.v for c in members)
     if blocks > 4 * sum(len(segment) + 3 for segment in intervals):
         raise ValueError("the scan ends before its last block (truncated or corrupt data)")
+    # One sighting per table and scan (Cb and Cr share theirs).
+    whole = {ac: run_table(ac, _lookup_table(*ac, True), blocks) for ac in {ac: None for _, _, ac in tables}}
+    coders = [_slot_tables(file, component, dc, ac, whole[ac]) for component, dc, ac in tables]
     # Each MCU's blocks: the coefficient index of their first coefficient.
     if count == 1:
         c = members[0]
         rows, cols = np.mgrid[0 : c.visible[0], 0 : c.visible[1]]
         starts = (c.offset + (rows * c.cols + cols) * 64).reshape(-1, 1)
-        slots = tables
+        slots = coders
     else:
         mcu_rows, mcu_cols = c0.rows // c0.v, c0.cols // c0.h
         mcu_row, mcu_col = np.mgrid[0:mcu_rows, 0:mcu_cols]
         columns, slots = [], []
-        for c, table in zip(members, tables, strict=True):
+        for c, table in zip(members, coders, strict=True):
             for dy in range(c.v):
                 for dx in range(c.h):
                     row, col = mcu_row * c.v + dy, mcu_col * c.h + dx
@@ -366,11 +394,27 @@ def _scan(file: _File, body: np.ndarray, data: np.ndarray, start: int, out: list
         predictors = [0] * len(file.components)
         mcus = starts[i * per_interval : (i + 1) * per_interval].tolist()
         try:
-            _decode_interval(_lookahead(segment), mcus, slots, predictors, out)
+            _decode_interval(_lookahead(segment), mcus, slots, predictors, out, runs)
         except IndexError:
             raise ValueError("the scan ends before its last block (truncated or corrupt data)") from None
     return end
 
+
+def _slot_tables(
+    file: _File, component: int, dc: DHT, ac: DHT, whole: RunTable | None
+) -> tuple[int, list, list, list, int]:
+    """A scanned component's tables as :func:`_decode_interval` takes them (its AC run table, if any,
+    numbered in ``file.run_tables``)."""
+    single = _lookup_table(*ac, True)
+    if whole is None:
+        return component, _lookup_table(*dc, False), single, _NO_WHOLE_SYMBOLS, 0
+    if whole not in file.run_tables:
+        file.run_tables.append(whole)
+    return component, _lookup_table(*dc, False), single, whole.entries, file.run_tables.index(whole) << 16
+
+
+#: The run-table entries of an AC table without one: no whole symbols, the one-symbol path every time.
+_NO_WHOLE_SYMBOLS = [(0, 0, 0, 0)] * 65536
 
 #: Markers without a length: TEM and RST0..RST7 (the latter belong in a scan; libjpeg skips them elsewhere).
 _STANDALONE = {0x01, *range(0xD0, 0xD8)}
@@ -408,6 +452,7 @@ def _read(data: bytes) -> tuple[_File, np.ndarray]:
         raise ValueError("not a JPEG file (no SOI marker)")
     file, i, coefficients = _File(), 2, None
     out: list[int] = []
+    runs: list[int] = []
     while True:
         while i + 1 < size and data_array[i] == 0xFF and data_array[i + 1] == 0xFF:
             i += 1  # fill bytes
@@ -450,7 +495,7 @@ def _read(data: bytes) -> tuple[_File, np.ndarray]:
             if coefficients is None:
                 _layout(file)
                 coefficients = _allocate(file)
-            i = _scan(file, body, data_array, i, out)
+            i = _scan(file, body, data_array, i, out, runs)
     if coefficients is None:
         raise ValueError("the file has no scan")
     for c in file.components:  # a component no scan codes (its coefficients are 0): its table at the end
@@ -459,9 +504,12 @@ def _read(data: bytes) -> tuple[_File, np.ndarray]:
     if len(file.components) == 3 and not np.array_equal(_table(file, 1), _table(file, 2)):
         raise ValueError("Cb and Cr use different quantization tables, which JPEGCoefficients cannot hold")
     packed = np.asarray(out, np.int64)
-    index = packed >> 16
+    index, value = packed >> 16, (packed & 0xFFFF) - 32768
+    if runs:
+        whole_index, whole_value = expand_runs(runs, file.run_tables)
+        index, value = np.concatenate([index, whole_index]), np.concatenate([value, whole_value])
     flat = np.zeros(coefficients, np.int32)
-    flat[(index & ~63) | np.asarray(ZIGZAG, np.int64)[index & 63]] = (packed & 0xFFFF) - 32768
+    flat[(index & ~63) | np.asarray(ZIGZAG, np.int64)[index & 63]] = value
     return file, flat
 
 

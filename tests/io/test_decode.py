@@ -19,6 +19,20 @@ SUBSAMPLINGS = ("4:2:0", "4:2:2", "4:4:4")
 cv2 = pytest.importorskip("cv2")
 
 
+@pytest.fixture(autouse=True, params=["run tables", "one symbol at a time"])
+def huffman_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test reads files both ways: AC symbols taken whole from run tables wherever they can be (built
+    for every table at once), and one symbol per look-up (no run tables)."""
+    import kornia_diffjpeg.io.decode as decoder
+    import kornia_diffjpeg.io.runs as runs
+
+    if request.param == "run tables":
+        monkeypatch.setattr(runs, "RUN_TABLE_BLOCKS", 0)
+    else:
+        monkeypatch.setattr(decoder, "run_table", lambda key, single, blocks: None)
+    return request.param
+
+
 def _assert_reads_like_jpeglib_and_opencv(data: bytes, tmp_path: Path) -> None:
     coefficients = decode_jpeg(data)
     file = read_dct(data, tmp_path)
@@ -453,3 +467,38 @@ def test_sampling_factors_with_a_common_multiple(subsampling: str, factors: tupl
         data[sof + 11 + 3 * component] = factor
     _assert_reads_like_jpeglib_and_opencv(bytes(data), tmp_path)
     assert decode_jpeg(bytes(data)).subsampling == subsampling
+
+
+def test_run_tables_on_blocks_that_fill_every_coefficient_and_long_zero_runs(tmp_path: Path) -> None:
+    """Noise at quality 100 codes a value at position 63 (no end of block follows it), sparse high
+    frequencies code runs of 16 zeros (ZRL), optimized tables give short and long codes; per-image tables
+    are first seen in a small scan (one symbol at a time unless built on purpose)."""
+    generator = torch.Generator().manual_seed(0)
+    noise = torch.rand(3, 24, 40, generator=generator)
+    sparse = torch.zeros(1, 32, 32)
+    sparse[0, 7::8, 7::8] = 1.0  # one bright pixel per block: every frequency, small values
+    for image in (noise, sparse, noise[:1]):
+        for quality in (100.0, 90.0, 30.0):
+            for optimize in (False, True):
+                _assert_reads_like_jpeglib_and_opencv(encode_jpeg(image, quality, optimize=optimize)[0], tmp_path)
+
+
+def test_run_tables_are_built_for_tables_seen_again_or_large_scans(monkeypatch: pytest.MonkeyPatch) -> None:
+    import kornia_diffjpeg.io.decode as decoder
+    import kornia_diffjpeg.io.runs as runs
+
+    monkeypatch.setattr(decoder, "run_table", runs.run_table)  # the real policy, whatever the fixture set
+    monkeypatch.setattr(runs, "RUN_TABLE_BLOCKS", 1000)
+    monkeypatch.setattr(runs, "_TABLES", runs.OrderedDict())
+    monkeypatch.setattr(runs, "_SEEN", runs.OrderedDict())
+    small = encode_jpeg(torch.rand(1, 16, 16), 75.0, optimize=True)[0]  # 4 blocks, its own AC table
+    decode_jpeg(small)
+    assert len(runs._SEEN) == 1 and not runs._TABLES  # seen once: not built
+    decode_jpeg(small)
+    assert not runs._SEEN and len(runs._TABLES) == 1  # seen again: built
+    large = encode_jpeg(torch.rand(1, 256, 256), 75.0, optimize=True)[0]  # 1024 blocks
+    decode_jpeg(large)
+    assert not runs._SEEN and len(runs._TABLES) == 2  # new, in a large scan: built at once
+    for _ in range(runs._KEPT):  # the least recently used tables make way
+        decode_jpeg(encode_jpeg(torch.rand(1, 256, 256), 75.0, optimize=True)[0])
+    assert len(runs._TABLES) == runs._KEPT
