@@ -31,6 +31,9 @@ __all__ = ["fgsm", "ifgsm", "pgd"]
 
 ImageMap = Callable[[Tensor], Tensor]
 
+#: Most steps an attack takes (a Python int too large for a float would overflow ``eps / steps``).
+_MAX_STEPS = 1 << 30
+
 
 def _check_inputs(model: Any, images: Any, labels: Any, eps: Any, jpeg: Any) -> int | None:
     """Check the arguments; return the largest label (None when there is none or validation is off), which
@@ -48,7 +51,8 @@ def _check_inputs(model: Any, images: Any, labels: Any, eps: Any, jpeg: Any) -> 
         raise ValueError(f"labels must have shape ({batched.shape[0]},), got shape {tuple(labels.shape)}")
     if labels.device != images.device:
         raise ValueError(f"labels are on {labels.device} but images are on {images.device}")
-    if isinstance(eps, bool) or not isinstance(eps, Real) or not 0 <= float(eps) <= 1:  # also rejects NaN
+    # Compared as given (also rejects NaN): float() of a huge int overflows.
+    if isinstance(eps, bool) or not isinstance(eps, Real) or not 0 <= eps <= 1:  # type: ignore[operator]
         raise ValueError(f"eps must be a number in [0, 1] (the [0, 1] image scale; 3/255 for '3'), got {eps!r}")
     if jpeg is not None and not callable(jpeg):
         raise TypeError(f"jpeg must be a callable image -> image or None, got {type(jpeg).__name__}")
@@ -65,18 +69,33 @@ def _check_labels(smallest: float, largest: float) -> int:
     return int(largest)
 
 
+def _check_coded(coded: Any) -> None:
+    """What ``jpeg`` returns must be a tensor of images (the model takes them; any shape the model takes)."""
+    if not isinstance(coded, Tensor):
+        raise TypeError(f"jpeg must return a tensor of images, got {type(coded).__name__}")
+
+
 def _check_logits(logits: Any, batch: int, largest_label: int | None) -> None:
-    """The model's output must be (B, classes) logits with a class for every label."""
+    """The model's output must be (B, classes) floating-point logits with a class for every label, that
+    depend differentiably on the images."""
     if not isinstance(logits, Tensor) or logits.ndim != 2 or logits.shape[0] != batch:
         got = f"shape {tuple(logits.shape)}" if isinstance(logits, Tensor) else type(logits).__name__
         raise ValueError(f"model must return ({batch}, classes) logits for the images, got {got}")
+    if not logits.is_floating_point():
+        raise TypeError(f"model must return floating-point logits, got dtype {logits.dtype}")
+    if not logits.requires_grad:
+        raise ValueError(
+            "model must return logits that depend differentiably on the images (the attacks follow their "
+            "gradient), got logits that do not require grad"
+        )
     if largest_label is not None and largest_label >= logits.shape[1]:
         raise ValueError(f"labels must be class indices < {logits.shape[1]} (the model's classes), got {largest_label}")
 
 
 def _check_steps(steps: Any, step_size: Any) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, Integral) or steps < 1:  # NumPy ints are ints
-        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+    # NumPy ints are ints; a huge one is refused before ``eps / steps`` overflows.
+    if isinstance(steps, bool) or not isinstance(steps, Integral) or not 1 <= steps <= _MAX_STEPS:  # type: ignore[operator]
+        raise ValueError(f"steps must be an int in [1, {_MAX_STEPS}], got {steps!r}")
     if step_size is not None:
         size = check_number("step_size", step_size, 0.0)  # finite
         if size <= 0:
@@ -96,11 +115,17 @@ def _loss_gradient(
         images = images.detach()
         images = (images.clone() if images.is_inference() else images).requires_grad_(True)
         labels = labels.clone() if labels.is_inference() else labels
-        coded = images if jpeg is None else jpeg(images)
+        coded = images
+        if jpeg is not None:
+            coded = jpeg(images)
+            _check_coded(coded)
         logits = model(coded)
         _check_logits(logits, labels.shape[0], largest_label)  # shapes and one int: no host sync
         loss = F.cross_entropy(logits, labels, reduction="sum")
-        (gradient,) = torch.autograd.grad(loss, images)
+        (gradient,) = torch.autograd.grad(loss, images, allow_unused=True)
+    if gradient is None:
+        culprit = "model" if jpeg is None else "model(jpeg(images))"
+        raise ValueError(f"{culprit} must depend differentiably on the images (the attacks follow its gradient)")
     return gradient
 
 
@@ -228,6 +253,8 @@ def pgd(
     steps = _check_steps(steps, step_size)
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    if generator is not None and not images.is_meta and generator.device.type != images.device.type:
+        raise ValueError(f"generator is on {generator.device} but images are on {images.device}")
     eps = float(eps)
     size = 2.5 * eps / steps if step_size is None else float(step_size)
     noise = torch.rand(images.shape, generator=generator, device=images.device, dtype=images.dtype)

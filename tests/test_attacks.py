@@ -215,3 +215,35 @@ def test_gradients_benchmark_smoke(tmp_path, monkeypatch, capsys):
     assert "no attack" in tables["attacks"] and "kornia 0.9" in tables["attacks"]
     assert (tmp_path / "gradients_quality.png").stat().st_size > 0
     assert "Quality recovery" in capsys.readouterr().out
+
+
+def _flat_logits(images: torch.Tensor) -> torch.Tensor:
+    return images.flatten(1)[:, :5]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"eps": 10**400}, ValueError, "eps"),  # float(eps) overflowed
+        ({"steps": 10**400}, ValueError, "steps"),  # eps / steps overflowed
+        ({"model": lambda x: _flat_logits(x).long()}, TypeError, "model must return floating-point logits"),
+        ({"model": lambda x: _flat_logits(x) > 0.5}, TypeError, "model must return floating-point logits"),
+        ({"model": lambda x: _flat_logits(x).detach()}, ValueError, "model must return logits that depend"),
+        ({"jpeg": lambda x: x.detach()}, ValueError, r"model\(jpeg\(images\)\) must depend differentiably"),
+        ({"jpeg": lambda x: x.detach().numpy()}, TypeError, "jpeg must return a tensor"),
+    ],
+)
+def test_bad_values_and_model_outputs_name_the_argument(kwargs, error, match):
+    """Huge ints, non-float or non-differentiable logits, a jpeg that returns no tensor: errors naming them,
+    not OverflowError, NotImplementedError or RuntimeError from torch."""
+    arguments = {"model": tiny_model(), "images": torch.rand(1, 3, 16, 16), "labels": torch.tensor([0]), "eps": 0.01}
+    arguments.update({"steps": 2, **kwargs})
+    with pytest.raises(error, match=match):
+        attacks.ifgsm(**arguments)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a second device type")
+def test_generator_on_another_device_is_named():
+    images, labels = torch.rand(1, 3, 16, 16, device="cuda"), torch.tensor([0], device="cuda")
+    with pytest.raises(ValueError, match="generator is on cpu but images are on cuda"):
+        attacks.pgd(tiny_model().cuda(), images, labels, 0.01, steps=1, generator=torch.Generator())

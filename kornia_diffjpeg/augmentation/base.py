@@ -23,6 +23,12 @@ from kornia_diffjpeg.codec.sampling import SUBSAMPLING_FACTORS
 __all__ = ["JPEGAugmentationBase"]
 
 
+def _check_readable(name: str, value: Tensor, device: torch.device) -> None:
+    """A replayed parameter on the meta device has no values to code an input that has some."""
+    if value.is_meta and device.type != "meta":
+        raise ValueError(f"{name} is on the meta device but the input is on {device}: replay parameters with data")
+
+
 class JPEGAugmentationBase(IntensityAugmentationBase2D):
     """A Kornia intensity augmentation that codes the selected samples with :func:`diff_jpeg`.
 
@@ -80,17 +86,43 @@ class JPEGAugmentationBase(IntensityAugmentationBase2D):
         if isinstance(input, Tensor) and input.ndim not in (2, 3, 4):
             raise ValueError(f"input image must have shape (B, C, H, W), (C, H, W) or (H, W), got {tuple(input.shape)}")
         image = input.unsqueeze(0) if isinstance(input, Tensor) and input.ndim == 2 else input
-        check_image(image, checks, name="input image")
+        batched = check_image(image, checks, name="input image")
         for name, parameter in self.named_parameters(recurse=False):
             checks.finite(name, parameter)  # a diverged optimizer step leaves NaN settings
-        if params is not None:  # a replay: the stored draws must be draws
+        if params is not None:  # a replay: the stored draws must be draws, one per sample of this input
             if not isinstance(params, dict):
                 raise TypeError(f"params must be a dict of tensors (e.g. aug._params), got {type(params).__name__}")
-            draws = params.get("quality_u")
-            if isinstance(draws, Tensor):
-                checks.within("params['quality_u']", draws, 0.0, 1.0)
+            self.check_params(params, batched.shape[0], batched.device, checks)
         checks.run()
         return super().forward(input, params, **kwargs)
+
+    def check_params(self, params: dict[str, Any], batch: int, device: torch.device, checks: ValueChecks) -> None:
+        """Check the parameters of a replay (``params=``) against an input of ``batch`` samples on ``device``.
+
+        The gate ``batch_prob`` (read when ``p < 1``) must hold one value per sample; draws ``quality_u``, where
+        given, must be floating-point values in [0, 1], one per sample or one for all.
+        """
+        gate = params.get("batch_prob")
+        if gate is not None and not (self.p == 1.0 and self.p_batch == 1.0):
+            if not isinstance(gate, Tensor):
+                raise TypeError(f"params['batch_prob'] must be a tensor of gates, got {type(gate).__name__}")
+            if gate.shape != (batch,):
+                raise ValueError(
+                    f"params['batch_prob'] must have shape ({batch},), a gate per input sample, got {tuple(gate.shape)}"
+                )
+            _check_readable("params['batch_prob']", gate, device)
+        draws = params.get("quality_u")
+        if draws is None:
+            return
+        if not isinstance(draws, Tensor) or not draws.is_floating_point():
+            got = f"dtype {draws.dtype}" if isinstance(draws, Tensor) else type(draws).__name__
+            raise TypeError(f"params['quality_u'] must be a floating-point tensor of draws in [0, 1], got {got}")
+        if draws.ndim > 1 or draws.numel() not in (1, batch):
+            raise ValueError(
+                f"params['quality_u'] must have shape ({batch},), a draw per input sample, got {tuple(draws.shape)}"
+            )
+        _check_readable("params['quality_u']", draws, device)
+        checks.within("params['quality_u']", draws, 0.0, 1.0)
 
     def sample_qualities(self, params: dict[str, Tensor], batch: int, device: torch.device) -> Tensor | None:
         """The (B,) qualities of the samples, differentiable w.r.t. learnable settings (None: tables as given)."""
@@ -113,6 +145,8 @@ class JPEGAugmentationBase(IntensityAugmentationBase2D):
     ) -> Tensor:
         quality = self.sample_qualities(params, input.shape[0], input.device)
         if self.p == 1.0 and self.p_batch == 1.0:  # every sample is coded (static, so no gather and no host sync)
+            return self._code(input, quality, flags)
+        if params["batch_prob"].is_meta:  # no values to select with: code all (meta results are only shapes)
             return self._code(input, quality, flags)
         # Code only the samples the gate selects; Kornia's base returns the others' input values.
         index = torch.nonzero(params["batch_prob"] > 0.5).view(-1).to(input.device)

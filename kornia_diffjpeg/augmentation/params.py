@@ -24,7 +24,7 @@ from kornia.augmentation.random_generator import RandomGeneratorBase, UniformDis
 from kornia.augmentation.utils import _adapted_rsampling
 from torch import Tensor
 
-from kornia_diffjpeg._checks import check_quality, check_table
+from kornia_diffjpeg._checks import check_quality, check_real_tensor, check_table
 
 __all__ = [
     "QUALITY_BOUNDS",
@@ -57,17 +57,26 @@ def unbounded(value: Tensor | float, low: float, high: float) -> Tensor:
 def check_probability(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"p must be a number in [0, 1], got {type(value).__name__}")
-    if not 0.0 <= float(value) <= 1.0:  # also rejects NaN
+    # Compared as given (also rejects NaN): float() of a huge int overflows.
+    if not 0.0 <= value <= 1.0:  # type: ignore[operator]
         raise ValueError(f"p must be in [0, 1], got {value}")
     return float(value)
 
 
+def _readable_setting(name: str, value: Tensor) -> None:
+    """A tensor a setting is read from: real-valued (not bool, complex or float8), with data (not meta)."""
+    check_real_tensor(name, value)
+    if value.is_meta:
+        raise ValueError(f"{name} is on the meta device: a setting needs a value, give a number or a tensor with data")
+
+
 def _as_number(name: str, value: Any) -> float:
     if isinstance(value, Tensor) and value.numel() == 1 and value.dtype != torch.bool:
+        _readable_setting(name, value)
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{name} must be a number in [0, 100], got {type(value).__name__}")
-    check_quality(float(value), 1, torch.device("cpu"))  # the codec's own range check and message
+    check_quality(value, 1, torch.device("cpu"))  # the codec's own range check and message (no float() overflow)
     return float(value)
 
 
@@ -82,6 +91,8 @@ def parse_quality_range(quality: Any) -> tuple[float, float]:
         if quality.numel() not in (1, 2):
             shape = tuple(quality.shape)
             raise ValueError(f"quality must be a number or a (lo, hi) pair, got a tensor of shape {shape}")
+        if quality.dtype != torch.bool:  # bools are refused below, with the message of a bool number
+            _readable_setting("quality", quality)
         quality = quality.reshape(-1).tolist()
         quality = quality[0] if len(quality) == 1 else quality
     if isinstance(quality, Sequence) and not isinstance(quality, str):
@@ -104,7 +115,7 @@ def parse_table(name: str, table: Any) -> Tensor | None:
     if not isinstance(table, Tensor):
         try:
             table = torch.as_tensor(table, dtype=torch.float32)
-        except (TypeError, ValueError, RuntimeError) as error:
+        except (TypeError, ValueError, RuntimeError, OverflowError) as error:
             raise TypeError(f"{name} must be a tensor of shape (8, 8), got {type(table).__name__}") from error
     if tuple(table.shape) != (8, 8):
         raise ValueError(f"{name} must have shape (8, 8), got shape {tuple(table.shape)}")

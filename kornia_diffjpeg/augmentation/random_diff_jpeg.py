@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
+from kornia_diffjpeg._checks import ValueChecks
 from kornia_diffjpeg.augmentation.base import JPEGAugmentationBase
 from kornia_diffjpeg.augmentation.params import (
     QUALITY_BOUNDS,
@@ -109,8 +112,17 @@ class RandomDiffJPEG(JPEGAugmentationBase):
         params["quality"] = self.qualities(params["quality_u"]).detach()
         return params
 
+    def check_params(self, params: dict[str, Any], batch: int, device: torch.device, checks: ValueChecks) -> None:
+        if "quality_u" not in params:
+            raise ValueError(
+                "params must hold 'quality_u', the draws of a RandomDiffJPEG call (aug._params), "
+                f"got keys {sorted(params)}"
+            )
+        super().check_params(params, batch, device, checks)
+
     def sample_qualities(self, params: dict[str, Tensor], batch: int, device: torch.device) -> Tensor:
-        return self.qualities(params["quality_u"].to(device))
+        draws = params["quality_u"].to(device)
+        return self.qualities(draws if draws.shape == (batch,) else draws.reshape(1).expand(batch))  # one for all
 
     def _quality_repr(self) -> str:
         low, high = (round(float(bound.detach()), 4) for bound in self.quality_range)

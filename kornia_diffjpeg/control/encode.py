@@ -65,6 +65,7 @@ def encode_with_control(
     if batched.shape[1] != 3:
         raise ValueError(f"image must be RGB (B, 3, H, W), got shape {tuple(image.shape)}")
     target_bytes = _check_targets(target_bytes, batched, checks)
+    control.check_in_dtype(target_bytes, checks)  # the control's own value checks are skipped (read here)
     check_choice("subsampling", subsampling, SUBSAMPLING_FACTORS)
     check_bool("fit_size", fit_size)
     checks.run()

@@ -5,7 +5,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from kornia_diffjpeg._checks import TABLE_RANGE, ValueChecks, check_choice, check_image, check_int, entry_point
+from kornia_diffjpeg._checks import (
+    TABLE_RANGE,
+    ValueChecks,
+    check_choice,
+    check_image,
+    check_int,
+    check_real_tensor,
+    entry_point,
+)
 from kornia_diffjpeg.codec.options import Subsampling
 from kornia_diffjpeg.codec.sampling import SUBSAMPLING_FACTORS
 from kornia_diffjpeg.control.network import _check_targets
@@ -54,9 +62,7 @@ def fit_tables_to_size(
     target_bytes = _check_targets(target_bytes, image, checks)
     check_choice("subsampling", subsampling, SUBSAMPLING_FACTORS)
     for name, table in (("qt_y", qt_y), ("qt_c", qt_c)):
-        if not isinstance(table, Tensor) or table.dtype == torch.bool or table.is_complex():
-            got = table.dtype if isinstance(table, Tensor) else type(table).__name__
-            raise TypeError(f"{name} must be a real-valued tensor of shape (B, 8, 8), got {got}")
+        check_real_tensor(name, table)  # not bool, complex or float8
         if table.shape != (image.shape[0], 8, 8):
             raise ValueError(f"{name} must have shape ({image.shape[0]}, 8, 8), got {tuple(table.shape)}")
         if table.device != image.device:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from numbers import Real
 
 import torch
@@ -18,6 +19,7 @@ __all__ = ["CodecControl", "ConditionalBatchNorm2d", "ConditionalResidualBlock",
 _MIN_SIDE = 4
 #: Output range of the tables: baseline JPEG stores 8-bit entries, and 0 is not a valid step.
 TABLE_MIN, TABLE_MAX = 1.0, 255.0
+_FLOAT32_MAX = torch.finfo(torch.float32).max
 
 
 def dct_statistics(image: Tensor) -> Tensor:
@@ -100,6 +102,10 @@ def _feature_channels(backbone: nn.Module) -> int:
         probe = torch.zeros(1, 3, 64, 64, device=None if parameter is None else parameter.device)
         with torch.no_grad():
             features = backbone(probe)
+    except (RuntimeError, TypeError, ValueError) as error:  # e.g. a first layer that takes another channel count
+        raise ValueError(
+            f"backbone must map (B, 3, H, W) images to a feature map; a (1, 3, 64, 64) probe failed: {error}"
+        ) from error
     finally:
         backbone.train(training)
     if not isinstance(features, Tensor) or features.ndim != 4:
@@ -145,8 +151,12 @@ class CodecControl(nn.Module):
         if not isinstance(size_range, (tuple, list)) or len(size_range) != 2:
             raise TypeError(f"size_range must be a (low, high) pair of sizes in bytes, got {size_range!r}")
         low, high = (check_number("size_range", v, 0.0) for v in size_range)
-        if not (0 < low < high):
-            raise ValueError(f"size_range must be (low, high) bytes with 0 < low < high, got {size_range}")
+        log_low, log_high = torch.tensor([low, high]).log10().tolist()  # as the float32 buffer gives the condition
+        if not (0 < low < high and -math.inf < log_low < log_high < math.inf):
+            raise ValueError(
+                f"size_range must be (low, high) bytes with 0 < low < high, apart and within float32's range, "
+                f"got {size_range}"
+            )
         width = check_int("width", width, 1, 1 << 16)
         blocks = check_int("blocks", blocks, 1, 1024)
         if backbone is not None and not isinstance(backbone, nn.Module):
@@ -166,6 +176,14 @@ class CodecControl(nn.Module):
         low, high = self.size_range.log10().unbind()
         return (2.0 * target_bytes.log10() - (low + high)) / (high - low)
 
+    def check_in_dtype(self, target_bytes: Tensor, checks: ValueChecks) -> None:
+        """Add to ``checks`` that the (checked) targets and ``size_range`` stay positive and finite in the network's
+        dtype: 70000 bytes overflow a ``.half()`` control, 1e300 in float64 a float32 one (NaN tables otherwise)."""
+        dtype = self.stem.weight.dtype
+        if target_bytes.dtype != dtype:
+            checks.positive(f"target_bytes (in the control's dtype, {dtype})", target_bytes.to(dtype))
+        checks.positive("size_range (in the control's dtype)", self.size_range)
+
     def forward(self, image: Tensor, target_bytes: Tensor) -> tuple[Tensor, Tensor]:
         """Tables (qt_y, qt_c), each (B, 8, 8) in [1, 255], for images (B, 3, H, W) and targets (B,) in bytes.
 
@@ -180,7 +198,10 @@ class CodecControl(nn.Module):
                 f"image must be at least {self.min_side}x{self.min_side} for the backbone, "
                 f"got shape {tuple(image.shape)}"
             )
+        if image.device != self.stem.weight.device:
+            raise ValueError(f"image is on {image.device} but the control is on {self.stem.weight.device}")
         target_bytes = _check_targets(target_bytes, image, checks)
+        self.check_in_dtype(target_bytes, checks)
         checks.run()
         dtype = self.stem.weight.dtype
         image, target_bytes = image.to(dtype), target_bytes.to(dtype)
@@ -205,7 +226,7 @@ def _check_targets(target_bytes: object, image: Tensor, checks: ValueChecks | No
     Their values are added to ``checks``, or checked now.
     """
     if isinstance(target_bytes, Real) and not isinstance(target_bytes, bool):
-        number = check_number("target_bytes", target_bytes, 0.0)
+        number = check_number("target_bytes", target_bytes, 0.0, _FLOAT32_MAX)  # a float32 tensor holds it
         if number <= 0:
             raise ValueError(f"target_bytes must be positive and finite, got {target_bytes!r}")
         target_bytes = torch.full((image.shape[0],), number, device=image.device)

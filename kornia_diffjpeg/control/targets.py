@@ -9,6 +9,8 @@ from kornia_diffjpeg._checks import check_int, check_number
 
 __all__ = ["binned_target_sizes"]
 
+_FLOAT32_RANGE = (torch.finfo(torch.float32).tiny, torch.finfo(torch.float32).max)
+
 
 def binned_target_sizes(
     batch: int, low: float, high: float, generator: torch.Generator | None = None, device: torch.device | None = None
@@ -25,6 +27,11 @@ def binned_target_sizes(
     low, high = check_number("low", low, 0.0), check_number("high", high, 0.0)
     if not (0 < low < high):
         raise ValueError(f"low and high must satisfy 0 < low < high, got {low}, {high}")
+    if low < _FLOAT32_RANGE[0] or high > _FLOAT32_RANGE[1]:  # 0 or inf in float32: NaN or inf sizes
+        raise ValueError(
+            f"low and high must lie in float32's range [{_FLOAT32_RANGE[0]:g}, {_FLOAT32_RANGE[1]:g}] "
+            f"(the sizes are float32), got {low}, {high}"
+        )
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
     offsets = torch.rand(batch, generator=generator) + torch.arange(batch)

@@ -13,6 +13,7 @@ import functools
 import torch
 from torch import Tensor
 
+from kornia_diffjpeg._checks import check_choice
 from kornia_diffjpeg.filesize.huffman import STANDARD_HUFFMAN
 
 __all__ = [
@@ -75,6 +76,7 @@ def _standard_codes_cpu(kind: str) -> tuple[Tensor, Tensor]:
 
 def standard_codes(kind: str, device: torch.device) -> tuple[Tensor, Tensor]:
     """Codes and lengths (2, symbols) of the standard ``"dc"`` or ``"ac"`` tables (luma, chroma)."""
+    check_choice("kind", kind, ("dc", "ac"))
     codes, lengths = _standard_codes_cpu(kind)
     return codes.to(device), lengths.to(device)
 

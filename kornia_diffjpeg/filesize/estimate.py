@@ -198,6 +198,9 @@ def _estimate(
     quality_ = check_quality(quality, batch, device, leading, checks)
     qt_y_ = check_table("qt_y", qt_y, batch, device, leading, checks)
     qt_c_ = check_table("qt_c", qt_c, batch, device, leading, checks)
+    for name, value in (("ff_scale", ff_scale), ("stuffing", stuffing)):
+        if isinstance(value, nn.Parameter):  # DiffJPEGFileSize's: a diverged optimizer step leaves NaN
+            checks.finite(name, value.reshape(1))
     checks.run()
     if batch == 0:  # no image: no size
         dtype = torch.float64 if batched.dtype == torch.float64 else torch.float32

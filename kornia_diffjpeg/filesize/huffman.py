@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import functools
 
+from kornia_diffjpeg._checks import check_bool
+
 __all__ = [
     "STANDARD_HUFFMAN",
     "ZIGZAG",
@@ -64,5 +66,7 @@ def huffman_codes(luma: bool, ac: bool) -> dict[int, str]:
 
     DC symbols are size categories 0..11; AC symbols are ``run << 4 | size`` (EOB 0x00, ZRL 0xF0).
     """
+    check_bool("luma", luma)
+    check_bool("ac", ac)
     name = ("ac_" if ac else "dc_") + ("luma" if luma else "chroma")
     return {symbol: format(code, f"0{length}b") for symbol, (code, length) in _canonical_codes(name).items()}

@@ -201,6 +201,8 @@ class JPEGFileSizeRegressor(nn.Module):
         check_coefficients(coefficients)
         c = coefficients
         dtype, device = self.head.weight.dtype, c.luma.device
+        if device != self.head.weight.device:
+            raise ValueError(f"coefficients are on {device} but the regressor is on {self.head.weight.device}")
         if c.luma.dtype != dtype:  # coefficients of any image dtype, in the model's dtype (e.g. after .half())
             c = JPEGCoefficients(
                 c.luma.to(dtype),
@@ -253,6 +255,8 @@ def file_size_loss(predicted: Tensor, target: Tensor, correlation_weight: float 
         raise TypeError(f"predicted must be a floating-point tensor, got {predicted.dtype}")
     if target.device != predicted.device:
         raise ValueError(f"target is on {target.device} but predicted is on {predicted.device}")
+    if target.dtype != predicted.dtype:  # compared in predicted's dtype: 1e300 in float64 is inf in float32
+        checks.positive(f"target (in predicted's dtype, {predicted.dtype})", target.to(predicted.dtype))
     check_number("correlation_weight", correlation_weight, 0.0)
     checks.run()
     log_predicted, log_target = predicted.log(), target.to(predicted).log()

@@ -170,6 +170,31 @@ class TestExceptions:
         with pytest.raises(error, match=match):
             DiffJPEG(*args, **kwargs)
 
+    @pytest.mark.parametrize("augmentation", (DiffJPEG, RandomDiffJPEG))
+    @pytest.mark.parametrize(
+        ("kwargs", "error", "match"),
+        [
+            ({"quality": 10**400}, ValueError, r"quality must be finite and in \[0, 100\]"),  # was OverflowError
+            ({"p": 10**400}, ValueError, r"p must be in \[0, 1\]"),  # was OverflowError
+            ({"qt_y": [[10**400] * 8] * 8}, TypeError, r"qt_y must be a tensor of shape \(8, 8\)"),  # OverflowError
+            ({"quality": torch.tensor(50.0, device="meta")}, ValueError, "quality is on the meta device"),
+            (
+                {"quality": torch.tensor(50.0).to(torch.float8_e4m3fn)},
+                TypeError,
+                "quality must be a real-valued tensor",
+            ),
+        ],
+    )
+    def test_settings_out_of_float_range_on_meta_or_in_float8(self, augmentation, kwargs, error, match):
+        """Huge ints, settings without values (meta) or of float8: errors naming the setting, not OverflowError,
+        RuntimeError from item() or a quality silently rounded to float8 (50 -> 48)."""
+        with pytest.raises(error, match=match):
+            augmentation(**{"quality": 50.0, **kwargs})
+
+    def test_range_on_the_meta_device_is_named(self):
+        with pytest.raises(ValueError, match="quality is on the meta device"):
+            RandomDiffJPEG(torch.tensor([20.0, 40.0], device="meta"))  # was NotImplementedError
+
     def test_missing_chroma_table_for_rgb_names_it(self):
         aug = DiffJPEG(None, qt_y=torch.full((8, 8), 10.0))
         assert aug(torch.rand(1, 1, 8, 8)).shape == (1, 1, 8, 8)  # grayscale needs no chroma table
@@ -199,6 +224,58 @@ class TestParameters:
             params = {key: value.clone() for key, value in aug._params.items()}
             aug(torch.rand_like(images))  # a different draw in between
             torch.testing.assert_close(aug(images, params=params), out, rtol=0, atol=0, msg=name)
+
+    @pytest.mark.parametrize("p", (1.0, 0.5))
+    @pytest.mark.parametrize(
+        ("edit", "error", "match"),
+        [
+            (lambda params: {}, ValueError, "params must hold 'quality_u'"),  # was KeyError
+            (lambda params: {**params, "quality_u": [0.5] * 4}, TypeError, r"params\['quality_u'\] must be a float"),
+            (lambda params: {**params, "quality_u": torch.zeros(4, dtype=torch.long)}, TypeError, "quality_u"),
+            (lambda params: {**params, "quality_u": torch.rand(4, 1)}, ValueError, r"must have shape \(4,\)"),
+            (lambda params: {**params, "quality_u": torch.rand(2)}, ValueError, r"must have shape \(4,\)"),
+            (lambda params: {**params, "quality_u": torch.rand(4, device="meta")}, ValueError, "meta device"),
+        ],
+    )
+    def test_replayed_draws_are_checked(self, p, edit, error, match):
+        """Draws that are missing, not float, of another batch or without values: errors naming them, not
+        KeyError, AttributeError, NotImplementedError from lerp or an IndexError from the gate."""
+        aug = RandomDiffJPEG((20, 60), p=p)
+        images = torch.rand(4, 3, 8, 8)
+        aug(images)
+        with pytest.raises(error, match=match):
+            aug(images, params=edit(dict(aug._params)))
+
+    @pytest.mark.parametrize("augmentation", (DiffJPEG, RandomDiffJPEG))
+    @pytest.mark.parametrize("batch", (2, 6))
+    def test_replayed_gate_of_another_batch_is_refused(self, augmentation, batch):
+        """A gate of 4 samples replayed on 2 (IndexError before) or on 6 (the last two were silently left
+        uncoded): one gate per sample."""
+        aug = augmentation(50.0, p=0.5)
+        aug(torch.rand(4, 3, 8, 8))
+        params = {key: value for key, value in aug._params.items() if key != "quality_u"}
+        params["quality_u"] = torch.rand(batch)
+        with pytest.raises(ValueError, match=rf"params\['batch_prob'\] must have shape \({batch},\)"):
+            aug(torch.rand(batch, 3, 8, 8), params=params)
+        with pytest.raises(TypeError, match=r"params\['batch_prob'\] must be a tensor"):
+            aug(torch.rand(4, 3, 8, 8), params={**aug._params, "batch_prob": [1.0] * 4})
+
+    def test_one_replayed_draw_codes_every_sample_at_its_quality(self):
+        """One draw (a 0-d or (1,) tensor) is the draw of every sample, whatever p (an IndexError with p < 1)."""
+        images = torch.rand(4, 3, 8, 8)
+        aug = RandomDiffJPEG((20, 60), p=0.5)
+        selected = torch.tensor([0, 2, 3])
+        expected = images.index_copy(0, selected, diff_jpeg(images[selected], 40.0))
+        for draw in (torch.tensor(0.5), torch.tensor([0.5])):
+            out = aug(images, params={"quality_u": draw, "batch_prob": torch.tensor([1.0, 0.0, 1.0, 1.0])})
+            torch.testing.assert_close(out, expected, rtol=0, atol=0)
+
+    def test_meta_module_and_input_with_a_gate(self):
+        """A module moved to meta draws its gate on meta: the selected samples cannot be read (NotImplementedError
+        from nonzero before); the result's shape is what meta gives."""
+        for augmentation in (DiffJPEG(50.0, p=0.5), RandomDiffJPEG((20, 60), p=0.5)):
+            out = augmentation.to("meta")(torch.rand(4, 3, 8, 8, device="meta"))
+            assert out.shape == (4, 3, 8, 8) and out.is_meta
 
     def test_seeds_reproduce_the_draws(self):
         images = torch.rand(16, 3, 8, 8)

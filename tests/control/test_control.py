@@ -337,3 +337,56 @@ def test_target_as_a_0d_tensor_is_one_number(control):
             strict=True,
         )
     )
+
+
+def test_targets_that_overflow_the_network_dtype_are_named(control):
+    """Targets finite in their own dtype but not in the network's gave NaN tables silently (encode_with_control
+    blamed the parameters); a Python number beyond float32 gave a RuntimeError from torch.full."""
+    images = photos(2)
+    for target in (
+        torch.tensor([1e300, 900.0], dtype=torch.float64),
+        torch.tensor([1e-300, 900.0], dtype=torch.float64),
+    ):
+        with pytest.raises(ValueError, match=r"target_bytes \(in the control's dtype, torch.float32\)"):
+            control(images, target)
+        with pytest.raises(ValueError, match=r"target_bytes \(in the control's dtype, torch.float32\)"):
+            encode_with_control(control, images, target)
+    half = CodecControl(size_range=SIZE_RANGE, width=8, blocks=1).half()
+    with pytest.raises(ValueError, match=r"target_bytes \(in the control's dtype, torch.float16\)"):
+        half(images, torch.tensor([70000.0, 900.0]))  # above float16's 65504
+    with pytest.raises(ValueError, match=r"target_bytes \(in the control's dtype, torch.float16\)"):
+        encode_with_control(half, images, 70000.0)
+    with pytest.raises(ValueError, match=r"size_range \(in the control's dtype\)"):
+        CodecControl(size_range=(1000.0, 100000.0), width=8, blocks=1).half()(images, 900.0)
+    for call in (control, lambda i, t: encode_with_control(control, i, t)):
+        with pytest.raises(ValueError, match="target_bytes must be finite"):
+            call(images, 1e39)
+    with pytest.raises(ValueError, match="target_bytes must be finite"):
+        fit_tables_to_size(images, *standard_tables(torch.tensor([50.0, 50.0])), 1e39)
+
+
+@pytest.mark.parametrize("size_range", [(1e-300, 1e300), (1e-50, 1.0), (1.0, 1e39), (1.0, 1.00000001)])
+def test_size_range_outside_float32_is_refused(size_range):
+    """The float32 buffer held 0, inf or equal bounds: the condition, and every table, was NaN."""
+    with pytest.raises(ValueError, match="size_range"):
+        CodecControl(size_range=size_range, width=8, blocks=1)
+
+
+def test_backbone_that_fails_on_rgb_and_devices_are_named(control):
+    with pytest.raises(ValueError, match=r"backbone must map \(B, 3, H, W\) images"):  # was RuntimeError
+        CodecControl(torch.nn.Conv2d(1, 4, 3), width=8, blocks=1)
+    meta = photos(2).to("meta")
+    with pytest.raises(ValueError, match="image is on meta but the control is on cpu"):  # was RuntimeError
+        control(meta, torch.tensor([900.0, 900.0], device="meta"))
+    with pytest.raises(ValueError, match="image is on meta but the control is on cpu"):
+        encode_with_control(control, meta, 900.0)
+
+
+def test_float8_tables_and_target_range_are_named():
+    images = photos(2)
+    tables = standard_tables(torch.tensor([50.0, 50.0]))
+    with pytest.raises(TypeError, match="qt_y must be a real-valued tensor"):  # was NotImplementedError (aminmax)
+        fit_tables_to_size(images, tables[0].to(torch.float8_e4m3fn), tables[1], 900.0)
+    for low, high in ((1e-300, 1e300), (1e-46, 1.0), (1.0, 1e39)):  # NaN or inf sizes before
+        with pytest.raises(ValueError, match="float32's range"):
+            binned_target_sizes(4, low, high)

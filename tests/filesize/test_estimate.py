@@ -243,3 +243,29 @@ def test_regressor_places_chroma_blocks_by_their_pixels(subsampling, scale, size
     model._tokens = spy
     model(jpeg_encode(torch.rand(1, 3, size, size), 50.0, subsampling=subsampling))
     assert scales == [(1, 1), scale, scale]
+
+
+def test_bad_settings_targets_devices_and_helper_arguments_are_named():
+    """Each gave a silent NaN, a RuntimeError from torch or a KeyError before."""
+    from kornia_diffjpeg import jpeg_encode
+    from kornia_diffjpeg.filesize import JPEGFileSizeRegressor, file_size_loss
+    from kornia_diffjpeg.filesize.codebook import standard_codes
+    from kornia_diffjpeg.filesize.huffman import huffman_codes
+
+    image = torch.rand(2, 3, 16, 16)
+    module = DiffJPEGFileSize()
+    with torch.no_grad():
+        module.ff_scale.fill_(float("nan"))  # a diverged calibration step: NaN sizes before
+    with pytest.raises(ValueError, match="ff_scale must be finite"):
+        module(image, 50.0)
+    predicted = torch.tensor([100.0, 200.0])
+    for target in (torch.tensor([1e300, 1.0], dtype=torch.float64), torch.tensor([1e-300, 1.0], dtype=torch.float64)):
+        with pytest.raises(ValueError, match=r"target \(in predicted's dtype, torch.float32\)"):  # NaN loss before
+            file_size_loss(predicted, target)
+    regressor = JPEGFileSizeRegressor(dim=16, depth=1, heads=2)
+    with pytest.raises(ValueError, match="coefficients are on meta but the regressor is on cpu"):
+        regressor(jpeg_encode(image.to("meta"), 50.0))
+    with pytest.raises(ValueError, match="kind must be one of"):
+        standard_codes("xx", torch.device("cpu"))
+    with pytest.raises(TypeError, match="luma must be a bool"):
+        huffman_codes("yes", ac=True)  # any truthy value chose a table silently
