@@ -250,8 +250,15 @@ def speed_section(args: argparse.Namespace) -> dict[str, float]:
         ),
     }
     codec = memory['diff_jpeg(mode="exact") forward']
-    rows = [[name, nbytes / 2**20, nbytes / input_bytes, nbytes / codec] for name, nbytes in memory.items()]
-    _print(f"== peak memory (torch CPU allocator), input {input_bytes / 2**20:.1f} MiB float32 ==")
+    own_input = {"encode_jpeg (uint8)": samples.numel()}  # the call's own input: 1 byte per sample
+    rows = [
+        [name, nbytes / 2**20, nbytes / own_input.get(name, input_bytes), nbytes / codec]
+        for name, nbytes in memory.items()
+    ]
+    _print(
+        f"== peak memory (torch CPU allocator), input {input_bytes / 2**20:.1f} MiB float32 "
+        f"({samples.numel() / 2**20:.1f} MiB uint8) =="
+    )
     _print(format_table(["call", "peak MiB", "x input bytes", "x codec forward"], rows))
     ops = {
         "jpeg_file_size(images)": _ops(lambda: jpeg_file_size(images, quality)),
