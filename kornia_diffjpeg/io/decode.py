@@ -84,33 +84,39 @@ def _lookup_table(bits: tuple[int, ...], values: bytes, ac: bool) -> list[tuple[
     When the code and its extra bits fit in 16 bits, the entry is complete; otherwise it is
     ``(-code length, symbol, 0)`` and the extra bits are read apart. ``(0, 0, 0)``: no such code.
     A DC entry's run is 0; an AC entry's run is its zero run (15 with value 0 for ZRL, 64 for EOB).
+    Built with NumPy: a file with its own tables (e.g. optimized ones) builds four of them.
     """
-    table: list[tuple[int, int, int]] = [(0, 0, 0)] * 65536
-    code, index = 0, 0
+    symbols = np.frombuffer(values, np.uint8).astype(np.int64)
+    lengths = np.repeat(np.arange(1, 17), bits)
+    code = 0
     for length, count in enumerate(bits, start=1):
         if code + count > 1 << length:  # libjpeg's check: the codes of this length overflow it
             raise ValueError("a scan uses a bogus Huffman table (more codes than their lengths allow)")
-        for _ in range(count):
-            symbol = values[index]
-            index += 1
-            if not ac and symbol > 15:  # libjpeg refuses DC symbols past 15
-                raise ValueError(f"a scan uses a bogus Huffman table (DC symbol {symbol} > 15)")
-            size = symbol & 15 if ac else symbol
-            run = symbol >> 4 if ac else 0
-            if ac and size == 0:
-                run = 15 if symbol == 0xF0 else _EOB  # ZRL, else EOB
-            first, span = code << (16 - length), 1 << (16 - length)
-            if length + size <= 16:
-                looks = np.arange(first, first + span)
-                extra = (looks >> (16 - length - size)) & ((1 << size) - 1)
-                value = np.where(extra < (1 << size) >> 1, extra - (1 << size) + 1, extra) if size else extra * 0
-                entries = [(length + size, run, v) for v in value.tolist()]
-            else:
-                entries = [(-length, symbol, 0)] * span
-            table[first : first + span] = entries
-            code += 1
-        code <<= 1
-    return table
+        if not ac and count and symbols[lengths == length].max() > 15:  # libjpeg refuses DC symbols past 15
+            bogus = int(symbols[(lengths == length) & (symbols > 15)][0])
+            raise ValueError(f"a scan uses a bogus Huffman table (DC symbol {bogus} > 15)")
+        code = (code + count) << 1  # canonical codes: consecutive within a length, then one bit longer
+    # The codes' look-ahead ranges follow one another from 0: each look-ahead's symbol by a repeat.
+    spans = 1 << (16 - lengths)
+    symbol_of = np.repeat(np.arange(len(symbols)), spans)
+    look = np.arange(len(symbol_of))
+    length, symbol = lengths[symbol_of], symbols[symbol_of]
+    size = symbol & 15 if ac else symbol
+    run = symbol >> 4 if ac else np.zeros_like(symbol)
+    if ac:
+        run = np.where(size == 0, np.where(symbol == 0xF0, 15, _EOB), run)  # ZRL, else EOB
+    whole = length + size <= 16
+    extra = (look >> np.where(whole, 16 - length - size, 0)) & ((1 << size) - 1)
+    value = np.where(extra < (1 << size) >> 1, extra - (1 << size) + 1, extra) * (size > 0)
+    consumed = np.where(whole, length + size, -length)
+    second, third = np.where(whole, run, symbol), np.where(whole, value, 0)
+    # Equal entries come in runs (a code's look-aheads that share its extra bits): one tuple per run, a few
+    # thousand, referenced from every look-ahead of it (65536 new tuples take longer than all the rest).
+    starts = np.ones(len(look), bool)
+    starts[1:] = (np.diff(consumed) != 0) | (np.diff(second) != 0) | (np.diff(third) != 0)
+    entries = list(zip(consumed[starts].tolist(), second[starts].tolist(), third[starts].tolist(), strict=True))
+    run_of = np.cumsum(starts) - 1
+    return [*map(entries.__getitem__, run_of.tolist()), *[(0, 0, 0)] * (65536 - len(look))]
 
 
 def _lookahead(segment: np.ndarray) -> array:

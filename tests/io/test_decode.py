@@ -502,3 +502,47 @@ def test_run_tables_are_built_for_tables_seen_again_or_large_scans(monkeypatch: 
     for _ in range(runs._KEPT):  # the least recently used tables make way
         decode_jpeg(encode_jpeg(torch.rand(1, 256, 256), 75.0, optimize=True)[0])
     assert len(runs._TABLES) == runs._KEPT
+
+
+def _prefix_decode(bits: tuple[int, ...], values: bytes, ac: bool, look: int) -> tuple[int, int, int]:
+    """The one-symbol table's entry for ``look`` by matching the canonical codes as bit strings."""
+    code, k, text = 0, 0, format(look, "016b")
+    for length, count in enumerate(bits, 1):
+        for _ in range(count):
+            symbol = values[k]
+            if text.startswith(format(code, f"0{length}b")):
+                size, run = (symbol & 15, symbol >> 4) if ac else (symbol, 0)
+                if ac and size == 0:
+                    run = 15 if symbol == 0xF0 else 64
+                if length + size > 16:
+                    return -length, symbol, 0
+                extra = int(text[length : length + size], 2) if size else 0
+                value = extra - (1 << size) + 1 if size and extra < 1 << (size - 1) else extra
+                return length + size, run, value
+            code, k = code + 1, k + 1
+        code <<= 1
+    return 0, 0, 0
+
+
+def test_lookup_tables_match_the_canonical_codes() -> None:
+    """The one-symbol tables (built with NumPy) against the codes matched bit by bit: the standard tables,
+    random complete and incomplete ones, a lone 16-bit code and an empty table."""
+    from kornia_diffjpeg.filesize.huffman import STANDARD_HUFFMAN
+    from kornia_diffjpeg.io.decode import _lookup_table
+
+    tables = [(tuple(c), bytes.fromhex(h), n.startswith("ac")) for n, (c, h) in STANDARD_HUFFMAN.items()]
+    rng = np.random.default_rng(5)
+    for ac in (False, True, True):
+        counts, code = [], 0
+        for length in range(1, 17):
+            count = int(rng.integers(0, min((1 << length) - code, 30 if ac else 3) + 1))
+            counts.append(count)
+            code = (code + count) << 1
+        symbols = rng.integers(0, 256 if ac else 16, sum(counts)).astype(np.uint8).tobytes()
+        tables.append((tuple(counts), symbols, ac))
+    tables += [((0,) * 15 + (1,), b"\x05", False), ((0,) * 16, b"", True), ((2,) + (0,) * 15, b"\x00\xf0", True)]
+    for bits, values, ac in tables:
+        table = _lookup_table(bits, values, ac)
+        assert len(table) == 65536
+        for look in range(0, 65536, 97):
+            assert table[look] == _prefix_decode(bits, values, ac, look), (bits, look)
