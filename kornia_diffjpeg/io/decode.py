@@ -89,11 +89,11 @@ def _lookup_table(bits: tuple[int, ...], values: bytes, ac: bool) -> list[tuple[
     symbols = np.frombuffer(values, np.uint8).astype(np.int64)
     lengths = np.repeat(np.arange(1, 17), bits)
     code = 0
-    for length, count in enumerate(bits, start=1):
-        if code + count > 1 << length:  # libjpeg's check: the codes of this length overflow it
+    for bit_length, count in enumerate(bits, start=1):
+        if code + count > 1 << bit_length:  # libjpeg's check: the codes of this length overflow it
             raise ValueError("a scan uses a bogus Huffman table (more codes than their lengths allow)")
-        if not ac and count and symbols[lengths == length].max() > 15:  # libjpeg refuses DC symbols past 15
-            bogus = int(symbols[(lengths == length) & (symbols > 15)][0])
+        if not ac and count and symbols[lengths == bit_length].max() > 15:  # libjpeg refuses DC symbols past 15
+            bogus = int(symbols[(lengths == bit_length) & (symbols > 15)][0])
             raise ValueError(f"a scan uses a bogus Huffman table (DC symbol {bogus} > 15)")
         code = (code + count) << 1  # canonical codes: consecutive within a length, then one bit longer
     # The codes' look-ahead ranges follow one another from 0: each look-ahead's symbol by a repeat.
