@@ -8,6 +8,8 @@ by a stuffed 0x00 byte, are counted instead of written.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 from kornia_diffjpeg._checks import entry_point
@@ -15,14 +17,14 @@ from kornia_diffjpeg.codec.options import Subsampling
 from kornia_diffjpeg.codec.pipeline import JPEGCoefficients
 from kornia_diffjpeg.io.encode import coefficients_to_code
 from kornia_diffjpeg.io.headers import header_size
+from kornia_diffjpeg.io.lists import size_groups
 from kornia_diffjpeg.io.scan import scan_sizes
 
 __all__ = ["header_size", "jpeg_file_size"]
 
 
-@entry_point  # jpeg_encode checks the values, once per call
 def jpeg_file_size(
-    image: torch.Tensor | JPEGCoefficients,
+    image: torch.Tensor | JPEGCoefficients | Sequence[torch.Tensor],
     quality: float | torch.Tensor | None = None,
     *,
     qt_y: torch.Tensor | None = None,
@@ -44,7 +46,8 @@ def jpeg_file_size(
 
     Args:
         image: float images in [0, 1] or uint8 images in 0..255 (coded as they are, faster),
-            (B, C, H, W) or (C, H, W), C = 1 or 3, or the
+            (B, C, H, W) or (C, H, W), C = 1 or 3, a list of (C, H, W) images of any sizes on one
+            device (sized in batches of one size), or the
             :class:`~kornia_diffjpeg.JPEGCoefficients` of an earlier :func:`~kornia_diffjpeg.jpeg_encode`
             (any mode; coefficients are rounded to integers and must be codable in a baseline scan,
             see :func:`~kornia_diffjpeg.encode_jpeg`). With coefficients, ``quality``, ``qt_y`` and
@@ -59,7 +62,7 @@ def jpeg_file_size(
 
     Returns:
         File sizes in bytes, int64 on the input's device, of the images' leading shape: (B,) for
-        (B, C, H, W) input, 0-d for (C, H, W).
+        (B, C, H, W) input, 0-d for (C, H, W), (N,) for a list of N images.
 
     Example:
         >>> image = torch.rand(2, 3, 40, 52)
@@ -68,6 +71,26 @@ def jpeg_file_size(
         >>> int(jpeg_file_size(torch.zeros(1, 8, 8), 50.0))  # 330 header bytes, 2 bytes of data
         332
     """
+    if isinstance(image, (list, tuple)):
+        groups = size_groups(image, quality, qt_y, qt_c)
+        device = image[0].device if image else None
+        sizes = torch.zeros(len(image), dtype=torch.int64, device=device)
+        for group in groups:
+            sizes[group.indices] = _sizes(group.images, group.quality, group.qt_y, group.qt_c, subsampling, optimize)
+        return sizes
+    return _sizes(image, quality, qt_y, qt_c, subsampling, optimize)  # type: ignore[arg-type]
+
+
+@entry_point  # jpeg_encode checks the values, once per call
+def _sizes(
+    image: torch.Tensor | JPEGCoefficients,
+    quality: float | torch.Tensor | None,
+    qt_y: torch.Tensor | None,
+    qt_c: torch.Tensor | None,
+    subsampling: Subsampling,
+    optimize: bool,
+) -> torch.Tensor:
+    """:func:`jpeg_file_size` of one batch (images of one size, or coefficients)."""
     coefficients = coefficients_to_code(image, quality, qt_y, qt_c, subsampling, optimize)
     shape = coefficients.batch_shape
     if coefficients.luma.shape[0] == 0:  # no image: no file

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor
 
@@ -9,6 +11,7 @@ from kornia_diffjpeg._checks import check_bool, check_choice, check_coefficients
 from kornia_diffjpeg.codec.options import Subsampling
 from kornia_diffjpeg.codec.pipeline import JPEGCoefficients, encode_samples_exact
 from kornia_diffjpeg.io.headers import END_OF_IMAGE, WRITERS, header_bytes
+from kornia_diffjpeg.io.lists import size_groups
 from kornia_diffjpeg.io.scan import check_codable, scan_bytes
 
 __all__ = ["encode_jpeg", "coefficients_to_code"]
@@ -54,9 +57,8 @@ def _integer_tables(coefficients: JPEGCoefficients) -> list[Tensor]:
     return tables
 
 
-@entry_point  # jpeg_encode checks the values, once per call
 def encode_jpeg(
-    image: Tensor | JPEGCoefficients,
+    image: Tensor | JPEGCoefficients | Sequence[Tensor],
     quality: float | Tensor | None = None,
     *,
     qt_y: Tensor | None = None,
@@ -78,14 +80,15 @@ def encode_jpeg(
     Args:
         image: float images in [0, 1] or uint8 images in 0..255 (as ``torchvision.io.encode_jpeg``
             and OpenCV take them: coded as they are, faster), (*, C, H, W), C = 1 or 3, H and W at
-            most 65500, or the
+            most 65500, or a list of (C, H, W) images of any sizes on one device (as
+            ``torchvision.io.encode_jpeg`` takes them; coded in batches of one size), or the
             :class:`~kornia_diffjpeg.JPEGCoefficients` of :func:`~kornia_diffjpeg.jpeg_encode` or
             :func:`~kornia_diffjpeg.decode_jpeg` (coefficients are rounded to integers, AC coefficients
             must lie in [-1023, 1023] and consecutive DC coefficients differ by at most 2047, as in a
             baseline file; tables must be integers in [1, 255]). With coefficients, ``quality``,
             ``qt_y`` and ``qt_c`` must be None.
         quality: JPEG quality in [0, 100] (rounded to an integer; 0 is coded as 1, as libjpeg does),
-            a number or per-sample (N,).
+            a number or per-sample (N,) (per image of a list).
         qt_y: luma quantization table (8, 8) or per-sample (N, 8, 8) in [1, 255], as in ``jpeg_encode``
             (with ``quality`` scaled like libjpeg's base tables, without it written as given).
         qt_c: chroma quantization table, as ``qt_y``.
@@ -103,8 +106,32 @@ def encode_jpeg(
         >>> files = encode_jpeg(torch.rand(2, 3, 20, 30), 75.0)
         >>> len(files), files[0][:4], files[0][-2:]
         (2, b'\\xff\\xd8\\xff\\xe0', b'\\xff\\xd9')
+        >>> sizes = [torch.randint(0, 256, (3, h, 40), dtype=torch.uint8) for h in (16, 24, 16)]
+        >>> len(encode_jpeg(sizes, torch.tensor([50.0, 75.0, 90.0])))  # one batch per size
+        3
     """
     check_choice("writer", writer, WRITERS)
+    if isinstance(image, (list, tuple)):
+        files: list[bytes] = [b""] * len(image)
+        for group in size_groups(image, quality, qt_y, qt_c):
+            coded = _encode_batch(group.images, group.quality, group.qt_y, group.qt_c, subsampling, optimize, writer)
+            for index, data in zip(group.indices, coded, strict=True):
+                files[index] = data
+        return files
+    return _encode_batch(image, quality, qt_y, qt_c, subsampling, optimize, writer)  # type: ignore[arg-type]
+
+
+@entry_point  # jpeg_encode checks the values, once per call
+def _encode_batch(
+    image: Tensor | JPEGCoefficients,
+    quality: float | Tensor | None,
+    qt_y: Tensor | None,
+    qt_c: Tensor | None,
+    subsampling: Subsampling,
+    optimize: bool,
+    writer: str,
+) -> list[bytes]:
+    """:func:`encode_jpeg` of one batch (images of one size, or coefficients)."""
     coefficients = coefficients_to_code(image, quality, qt_y, qt_c, subsampling, optimize)
     if coefficients.luma.shape[0] == 0:  # no image: no file
         return []

@@ -309,3 +309,40 @@ def test_byte_stuffing_on_every_device_path(seed: int) -> None:
         ff = _flat_nonzero(data == 0xFF)
         assert bytes(_stuffed(data, ff).tolist()) == expected
         assert bytes(_stuffed_by_scatter(data, ff).tolist()) == expected
+
+
+def test_lists_of_images_of_any_size() -> None:
+    """As ``torchvision.io.encode_jpeg`` takes them: each file is the one its image gives alone (and OpenCV's),
+    with per-image qualities and tables, float and uint8, gray and RGB mixed; sizes in the list's order."""
+    arrays = [synthetic_photo(seed, 16 + 5 * (seed % 3), 24, 3 if seed % 4 else 1) for seed in range(7)]
+    images = [from_uint8(a) if seed % 2 else _as_uint8_tensor(a) for seed, a in enumerate(arrays)]
+    qualities = torch.linspace(10, 95, len(images)).round()
+    files = encode_jpeg(images, qualities)
+    for array, image, quality, data in zip(arrays, images, qualities.tolist(), files, strict=True):
+        assert data == encode_jpeg(image, quality)[0] == opencv_encode(array, int(quality))
+    assert jpeg_file_size(images, qualities).tolist() == list(map(len, files))
+    generator = torch.Generator().manual_seed(0)
+    qt_y, qt_c = (torch.randint(1, 256, (len(images), 8, 8), generator=generator).float() for _ in range(2))
+    files = encode_jpeg(images, qt_y=qt_y, qt_c=qt_c, optimize=True, writer="pillow")
+    for i, (image, data) in enumerate(zip(images, files, strict=True)):
+        assert data == encode_jpeg(image, qt_y=qt_y[i], qt_c=qt_c[i], optimize=True, writer="pillow")[0]
+    assert encode_jpeg([], 50.0) == [] and jpeg_file_size([], 50.0).shape == (0,)
+
+
+def test_lists_of_images_are_checked_image_by_image() -> None:
+    good = torch.rand(3, 16, 16)
+    bad = torch.rand(3, 8, 24)
+    bad[0, 3, 3] = float("nan")
+    for call in (encode_jpeg, jpeg_file_size):
+        with pytest.raises(ValueError, match="image must be finite"):  # in the second batch too
+            call([good, bad, good], 50.0)
+        with pytest.raises(TypeError, match=r"image\[1\] must be a tensor"):
+            call([good, good.numpy()], 50.0)
+        with pytest.raises(ValueError, match=r"image\[0\] must have shape \(C, H, W\)"):
+            call([good[None]], 50.0)
+        with pytest.raises(ValueError, match="on one device"):
+            call([good, good.to("meta")], 50.0)
+        with pytest.raises(ValueError, match=r"quality must be a number or one per image of the list, \(2\)"):
+            call([good, bad], torch.tensor([50.0, 60.0, 70.0]))
+        with pytest.raises(ValueError, match=r"qt_y must be \(8, 8\) or one per image of the list, \(2, 8, 8\)"):
+            call([good, good], qt_y=torch.ones(3, 8, 8), qt_c=torch.ones(8, 8))

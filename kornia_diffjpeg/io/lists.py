@@ -1,0 +1,80 @@
+"""Lists of images of different sizes, as ``torchvision.io.encode_jpeg`` takes them, coded by size.
+
+The file writers code a batch of one size at a time; a list is split into batches of equal shape
+and dtype (each a stack of its images), with each image's quality and tables, and the results are
+put back in the list's order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+__all__ = ["SizeGroup", "size_groups"]
+
+
+@dataclass
+class SizeGroup:
+    """Images of a list that share their shape and dtype, stacked, with their settings.
+
+    Attributes:
+        indices: their places in the list.
+        images: (n, C, H, W) the images.
+        quality, qt_y, qt_c: their settings, as the batch functions take them (shared or per image).
+    """
+
+    indices: list[int]
+    images: Tensor
+    quality: Any
+    qt_y: Any
+    qt_c: Any
+
+
+def size_groups(images: Sequence[Any], quality: Any, qt_y: Any, qt_c: Any) -> list[SizeGroup]:
+    """Split a list of (C, H, W) images on one device into batches of one shape and dtype.
+
+    ``quality`` is a number, a 0-d tensor or one per image (N,); ``qt_y`` and ``qt_c`` are (8, 8) or one
+    per image (N, 8, 8); their values are checked by the batch functions.
+    """
+    for i, image in enumerate(images):
+        if not isinstance(image, Tensor):
+            raise TypeError(f"image[{i}] must be a tensor (C, H, W), got {type(image).__name__}")
+        if image.ndim != 3:
+            raise ValueError(f"image[{i}] must have shape (C, H, W) in a list of images, got {tuple(image.shape)}")
+    devices = sorted({str(image.device) for image in images})
+    if len(devices) > 1:
+        raise ValueError(f"the images of a list must be on one device, got {', '.join(devices)}")
+    count = len(images)
+    per_image = {
+        "quality": _per_image("quality", quality, count, 1),
+        "qt_y": _per_image("qt_y", qt_y, count, 3),
+        "qt_c": _per_image("qt_c", qt_c, count, 3),
+    }
+    places: dict[tuple[tuple[int, ...], torch.dtype], list[int]] = {}
+    for i, image in enumerate(images):
+        places.setdefault((tuple(image.shape), image.dtype), []).append(i)
+    groups = []
+    for indices in places.values():
+        settings = {
+            name: value[torch.tensor(indices, device=value.device)] if each else value
+            for name, (value, each) in per_image.items()
+        }
+        groups.append(SizeGroup(indices, torch.stack([images[i] for i in indices]), **settings))
+    return groups
+
+
+def _per_image(name: str, value: Any, count: int, ndim: int) -> tuple[Any, bool]:
+    """``value`` and whether it holds one setting per image (a tensor of ``ndim`` dims, first ``count``)."""
+    if not isinstance(value, Tensor) or value.ndim < ndim:
+        return value, False
+    if value.ndim > ndim or value.shape[0] != count:
+        shared = "a number" if ndim == 1 else "(8, 8)"
+        raise ValueError(
+            f"{name} must be {shared} or one per image of the list, ({count}{', 8, 8' if ndim == 3 else ''}), "
+            f"got shape {tuple(value.shape)}"
+        )
+    return value, True
