@@ -528,8 +528,16 @@ def _blocks(file: _File, flat: np.ndarray) -> list[np.ndarray]:
     return grids
 
 
+def _is_file_tensor(data: object) -> bool:
+    """A file's bytes as torchvision holds them: a 1-D uint8 tensor."""
+    return isinstance(data, torch.Tensor) and data.dtype == torch.uint8 and data.ndim == 1 and not data.is_meta
+
+
 def decode_jpeg(
-    data: bytes | Sequence[bytes], *, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32
+    data: bytes | torch.Tensor | Sequence[bytes | torch.Tensor],
+    *,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype = torch.float32,
 ) -> JPEGCoefficients:
     """Read the quantized DCT coefficients and tables of baseline JPEG files.
 
@@ -542,7 +550,8 @@ def decode_jpeg(
     the CPU in Python (sequential by nature); the result moves to ``device``.
 
     Args:
-        data: one file's bytes, or a sequence of files of the same size and layout (a batch).
+        data: one file's bytes (or a 1-D uint8 tensor of them, as ``torchvision.io.read_file`` gives),
+            or a sequence of files of the same size and layout (a batch).
         device: where to put the tensors (default CPU).
         dtype: floating-point dtype of the decoded images; the coefficients and tables are float64 for
             float64, else float32 (half precision would round them).
@@ -562,13 +571,17 @@ def decode_jpeg(
         >>> coefficients.luma.shape, coefficients.subsampling, coefficients.batch_shape
         (torch.Size([1, 1, 2, 3, 64]), '4:2:0', ())
     """
-    single = isinstance(data, (bytes, bytearray, memoryview))
+    single = isinstance(data, (bytes, bytearray, memoryview)) or _is_file_tensor(data)
     try:
-        files: list = [data] if single else [] if isinstance(data, str) else list(data)
+        files: list = [data] if single else [] if isinstance(data, (str, torch.Tensor)) else list(data)
     except TypeError:
         files = []
+    files = [f.cpu().numpy().tobytes() if _is_file_tensor(f) else f for f in files]
     if not files or not all(isinstance(f, (bytes, bytearray, memoryview)) for f in files):
-        raise TypeError(f"data must be bytes or a non-empty sequence of bytes, got {type(data).__name__}")
+        raise TypeError(
+            "data must be bytes (or a 1-D uint8 tensor of a file's bytes, as torchvision.io.read_file gives) "
+            f"or a non-empty sequence of them, got {type(data).__name__}"
+        )
     if not isinstance(dtype, torch.dtype) or dtype not in IMAGE_DTYPES:
         raise TypeError(f"dtype must be float16, bfloat16, float32 or float64, got {dtype!r}")
     try:

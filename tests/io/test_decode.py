@@ -546,3 +546,16 @@ def test_lookup_tables_match_the_canonical_codes() -> None:
         assert len(table) == 65536
         for look in range(0, 65536, 97):
             assert table[look] == _prefix_decode(bits, values, ac, look), (bits, look)
+
+
+def test_file_bytes_as_uint8_tensors() -> None:
+    """As ``torchvision.io.read_file`` gives them (and ``torchvision.io.decode_jpeg`` takes them)."""
+    files = encode_jpeg(torch.rand(2, 3, 16, 24), 80.0)
+    tensors = [torch.frombuffer(bytearray(f), dtype=torch.uint8) for f in files]
+    expected = decode_jpeg(files)
+    assert torch.equal(decode_jpeg(tensors).luma, expected.luma)
+    assert torch.equal(decode_jpeg(tensors[1]).chroma[0], expected.chroma[1])  # one file: batch_shape ()
+    assert torch.equal(decode_jpeg([files[0], tensors[1]]).luma, expected.luma)
+    for bad in (tensors[0].int(), tensors[0][None], tensors[0].to("meta")):
+        with pytest.raises(TypeError, match="1-D uint8 tensor"):
+            decode_jpeg(bad)
