@@ -420,6 +420,12 @@ def _write_samples(samples: Tensor, out: Tensor | None, dtype: torch.dtype | Non
     return image if out is None else out.copy_(image)
 
 
+def _coefficients(blocks: Tensor, rounded: bool) -> Tensor:
+    """Coefficient blocks as decoded: rounded (halves away from zero) when asked, in their step (in the caches,
+    and without a whole-batch copy of them)."""
+    return round_half_away(blocks) if rounded else blocks
+
+
 def decode_exact(
     luma: Tensor,
     chroma: Tensor | None,
@@ -429,10 +435,12 @@ def decode_exact(
     image_size: tuple[int, int],
     chroma_size: tuple[int, int],
     dtype: torch.dtype | None = None,
+    round_coefficients: bool = False,
 ) -> Tensor:
     """8-bit images (B, C, H, W) int32 decoded from int32 coefficients and tables; with a floating ``dtype``,
     those images divided by 255 in ``dtype``. Integer-valued float coefficients are decoded as they are
-    (the dequantization runs in float64, where either is exact).
+    (the dequantization runs in float64, where either is exact); with ``round_coefficients``, float
+    coefficients are rounded to the nearest integers first (halves away from zero), step by step.
 
     Decoded in groups of whole images of about :data:`CHUNK_SAMPLES` samples (as the encoder), each
     written into its part of the output.
@@ -449,12 +457,14 @@ def decode_exact(
         for start in range(0, batch, group):
             images = slice(start, start + group)
             part = None if out is None else out[images]
-            decoded_luma = _reconstruct_exact(luma[images], qt_y[images], image_size)
+            decoded_luma = _reconstruct_exact(_coefficients(luma[images], round_coefficients), qt_y[images], image_size)
             if chroma is None:
                 written = _write_samples(decoded_luma, part, dtype)
                 continue
             assert qt_c is not None
-            decoded_chroma = _reconstruct_exact(chroma[images], qt_c[images], chroma_size)
+            decoded_chroma = _reconstruct_exact(
+                _coefficients(chroma[images], round_coefficients), qt_c[images], chroma_size
+            )
             # Centered (minus 128) by the upsampling's bias row: one pass fewer.
             centered = upsample_chroma_smooth(decoded_chroma, subsampling, _INTEGER_OPS, shift=-128.0)
             if tuple(centered.shape[-2:]) != (height, width):

@@ -299,9 +299,12 @@ def _decode_exact(coefficients: JPEGCoefficients, dtype: torch.dtype) -> Tensor:
     """The exact face's 8-bit decode divided by 255 in ``dtype``; coefficients and tables are rounded to
     integers first."""
     c = coefficients
-    chroma, qt_c = _as_int_or_none(c.chroma), _as_int_or_none(c.qt_c)
-    luma, qt_y = _as_int(c.luma), _as_int(c.qt_y)
-    return decode_exact(luma, chroma, qt_y, qt_c, c.subsampling, c.image_size, c.chroma_size, dtype)
+    chroma = None if c.chroma is None else c.chroma.detach()
+    qt_y, qt_c = _as_int(c.qt_y), _as_int_or_none(c.qt_c)
+    # The coefficients are rounded in the decoder's steps (a whole-batch copy costs more than the rounding).
+    return decode_exact(
+        c.luma.detach(), chroma, qt_y, qt_c, c.subsampling, c.image_size, c.chroma_size, dtype, round_coefficients=True
+    )
 
 
 def _restore_shape(image: Tensor, coefficients: JPEGCoefficients) -> Tensor:
