@@ -13,6 +13,7 @@ move to the device at the end.
 from __future__ import annotations
 
 import functools
+import itertools
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -77,6 +78,15 @@ class _File:
     run_tables: list[RunTable] = field(default_factory=list)  # numbered in the decoding loop's records
 
 
+@dataclass
+class _Decoded:
+    """What the scans of a file decoded, as the decoding loop records it (see :func:`_decode_interval`)."""
+
+    packed: list[int] = field(default_factory=list)  # AC coefficients decoded one at a time
+    runs: list[int] = field(default_factory=list)  # starts of whole AC symbols from run tables
+    dc: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (index, value) of the DC coefficients
+
+
 @functools.lru_cache(maxsize=256)
 def _lookup_table(bits: tuple[int, ...], values: bytes, ac: bool) -> list[tuple[int, int, int]]:
     """For every 16-bit look-ahead: (bits consumed, zero run, value) of the symbol it starts with.
@@ -128,81 +138,90 @@ def _lookahead(segment: np.ndarray) -> array:
 
 
 def _decode_interval(
-    bits: array,
-    mcu_blocks: list[list[int]],
-    slots: list[tuple[int, list, list, list, int]],
-    predictors: list[int],
-    out: list[int],
-    runs: list[int],
-) -> None:
-    """Huffman-decode the MCUs of one restart interval; append the non-zero coefficients to ``out``,
-    each as ``(index << 16) + value + 32768`` (index of the coefficient in zigzag order), and the
-    starts of the whole AC symbols taken from a run table to ``runs`` (see :func:`expand_runs`).
+    bits: array, bases: list[int], coders: list[tuple[list, list, list, int]], decoded: _Decoded
+) -> list[int]:
+    """Huffman-decode the blocks of one restart interval, in coding order; append their non-zero AC
+    coefficients to ``decoded.packed``, each as ``(index << 16) + value + 32768`` (index of the
+    coefficient in zigzag order), and the starts of the whole AC symbols taken from a run table to
+    ``decoded.runs`` (see :func:`expand_runs`).
 
     Args:
         bits: see :func:`_lookahead`.
-        mcu_blocks: per MCU, the index of the first coefficient of each of its blocks.
-        slots: per block of an MCU: its component, DC and AC lookup tables, its AC run table's entries
-            (:class:`RunTable`, or no whole symbols anywhere) and its number in ``runs`` records, shifted.
-        predictors: DC predictor of each component (reset by the caller at each interval).
+        bases: the index of each block's first coefficient.
+        coders: per block of an MCU (repeated over the blocks): its DC and AC lookup tables, its AC run
+            table's entries (:class:`RunTable`, or no whole symbols anywhere) and its number in
+            ``decoded.runs`` records, shifted.
+
+    Returns:
+        Each block's DC difference (the predictors are summed apart, with NumPy).
     """
     position = 0
-    append = out.append
-    record = runs.append
+    append = decoded.packed.append
+    record = decoded.runs.append
+    differences: list[int] = []
+    difference = differences.append
     # Whole symbols come from the padding past the data only one at a time, so that a truncated scan
     # fails (a look-up past the end) whether or not its tables have run tables.
     last_whole = len(bits) - 16
-    for bases in mcu_blocks:
-        for base, (component, dc, ac, whole, number) in zip(bases, slots, strict=True):
-            consumed, size, diff = dc[bits[position]]
+    for base, (dc, ac, whole, number) in zip(bases, itertools.cycle(coders)):
+        consumed, size, diff = dc[bits[position]]
+        if consumed > 0:
+            position += consumed
+        elif consumed < 0:
+            position -= consumed
+            extra = bits[position] >> (16 - size) if size else 0
+            diff = extra - (1 << size) + 1 if size and extra < (1 << (size - 1)) else extra
+            position += size
+        else:
+            raise ValueError("invalid Huffman code in the scan (corrupt data)")
+        difference(diff)
+        k = base + 1
+        end = base + 64
+        while k < end:
+            look = bits[position]
+            consumed, span, reach, count = whole[look]
+            # Whole symbols at once, when they stay in the block (and no end of block follows
+            # its last coefficient: none is coded there).
+            if consumed and k + reach <= end and position <= last_whole:
+                position += consumed
+                if count:
+                    record((k << 20) | number | look)
+                if reach > span:
+                    break
+                k += span
+                continue
+            consumed, run, value = ac[look]
             if consumed > 0:
                 position += consumed
+                if run == _EOB:
+                    break
+                k += run
+                if value:
+                    append((k << 16) + value + 32768)
+                k += 1
             elif consumed < 0:
                 position -= consumed
-                extra = bits[position] >> (16 - size) if size else 0
-                diff = extra - (1 << size) + 1 if size and extra < (1 << (size - 1)) else extra
+                size, k = run & 15, k + (run >> 4)
+                extra = bits[position] >> (16 - size)
+                append((k << 16) + (extra - (1 << size) + 1 if extra < (1 << (size - 1)) else extra) + 32768)
                 position += size
+                k += 1
             else:
                 raise ValueError("invalid Huffman code in the scan (corrupt data)")
-            predictor = predictors[component] + diff
-            predictors[component] = predictor
-            if predictor:  # stored as a 16-bit coefficient, as libjpeg does (corrupt files overflow it)
-                append((base << 16) + ((predictor + 32768) & 0xFFFF))
-            k = base + 1
-            end = base + 64
-            while k < end:
-                look = bits[position]
-                consumed, span, reach, count = whole[look]
-                # Whole symbols at once, when they stay in the block (and no end of block follows
-                # its last coefficient: none is coded there).
-                if consumed and k + reach <= end and position <= last_whole:
-                    position += consumed
-                    if count:
-                        record((k << 20) | number | look)
-                    if reach > span:
-                        break
-                    k += span
-                    continue
-                consumed, run, value = ac[look]
-                if consumed > 0:
-                    position += consumed
-                    if run == _EOB:
-                        break
-                    k += run
-                    if value:
-                        append((k << 16) + value + 32768)
-                    k += 1
-                elif consumed < 0:
-                    position -= consumed
-                    size, k = run & 15, k + (run >> 4)
-                    extra = bits[position] >> (16 - size)
-                    append((k << 16) + (extra - (1 << size) + 1 if extra < (1 << (size - 1)) else extra) + 32768)
-                    position += size
-                    k += 1
-                else:
-                    raise ValueError("invalid Huffman code in the scan (corrupt data)")
-            if k > end:
-                raise ValueError("a block's zero runs pass its 64 coefficients (corrupt data)")
+        if k > end:
+            raise ValueError("a block's zero runs pass its 64 coefficients (corrupt data)")
+    return differences
+
+
+def _dc_values(differences: list[int], mcus: np.ndarray, components: list[int]) -> np.ndarray:
+    """The DC coefficients of an interval's blocks (``mcus``: (MCUs, blocks per MCU) of their first coefficient)
+    from their differences: a running sum per component, in coding order, stored in 16 bits as libjpeg stores
+    them (corrupt files overflow it)."""
+    values = np.asarray(differences, np.int64).reshape(mcus.shape)
+    for component in set(components):
+        mine = [i for i, c in enumerate(components) if c == component]
+        values[:, mine] = np.cumsum(values[:, mine].reshape(-1)).reshape(-1, len(mine))
+    return ((values + 32768) & 0xFFFF) - 32768
 
 
 def _segments(data: np.ndarray, start: int) -> tuple[list[np.ndarray], int]:
@@ -340,7 +359,7 @@ def _allocate(file: _File) -> int:
     return offset
 
 
-def _scan(file: _File, body: np.ndarray, data: np.ndarray, start: int, out: list[int], runs: list[int]) -> int:
+def _scan(file: _File, body: np.ndarray, data: np.ndarray, start: int, decoded: _Decoded) -> int:
     """Decode one scan starting at ``start`` (after its SOS segment); returns the offset of the next marker."""
     count = int(body[0]) if len(body) else 0
     if not 1 <= count <= 4 or len(body) != 4 + 2 * count:
@@ -375,18 +394,18 @@ def _scan(file: _File, body: np.ndarray, data: np.ndarray, start: int, out: list
         raise ValueError("the scan ends before its last block (truncated or corrupt data)")
     # One sighting per table and scan (Cb and Cr share theirs).
     whole = {ac: run_table(ac, _lookup_table(*ac, True), blocks) for ac in {ac: None for _, _, ac in tables}}
-    coders = [_slot_tables(file, component, dc, ac, whole[ac]) for component, dc, ac in tables]
+    scanned = [_slot_tables(file, component, dc, ac, whole[ac]) for component, dc, ac in tables]
     # Each MCU's blocks: the coefficient index of their first coefficient.
     if count == 1:
         c = members[0]
         rows, cols = np.mgrid[0 : c.visible[0], 0 : c.visible[1]]
         starts = (c.offset + (rows * c.cols + cols) * 64).reshape(-1, 1)
-        slots = coders
+        slots = scanned
     else:
         mcu_rows, mcu_cols = c0.rows // c0.v, c0.cols // c0.h
         mcu_row, mcu_col = np.mgrid[0:mcu_rows, 0:mcu_cols]
         columns, slots = [], []
-        for c, table in zip(members, coders, strict=True):
+        for c, table in zip(members, scanned, strict=True):
             for dy in range(c.v):
                 for dx in range(c.h):
                     row, col = mcu_row * c.v + dy, mcu_col * c.h + dx
@@ -396,13 +415,15 @@ def _scan(file: _File, body: np.ndarray, data: np.ndarray, start: int, out: list
     per_interval = file.restart or len(starts)
     if len(intervals) != -(-len(starts) // per_interval):
         raise ValueError(f"{len(intervals)} restart intervals where {-(-len(starts) // per_interval)} were expected")
-    for i, segment in enumerate(intervals):
-        predictors = [0] * len(file.components)
-        mcus = starts[i * per_interval : (i + 1) * per_interval].tolist()
+    components = [component for component, _, _, _, _ in slots]
+    coders = [(dc, ac, whole, number) for _, dc, ac, whole, number in slots]
+    for i, segment in enumerate(intervals):  # the DC predictors start at 0 in each
+        mcus = starts[i * per_interval : (i + 1) * per_interval]
         try:
-            _decode_interval(_lookahead(segment), mcus, slots, predictors, out, runs)
+            differences = _decode_interval(_lookahead(segment), mcus.reshape(-1).tolist(), coders, decoded)
         except IndexError:
             raise ValueError("the scan ends before its last block (truncated or corrupt data)") from None
+        decoded.dc.append((mcus.reshape(-1), _dc_values(differences, mcus, components).reshape(-1)))
     return end
 
 
@@ -457,8 +478,7 @@ def _read(data: bytes) -> tuple[_File, np.ndarray]:
     if size < 4 or data_array[0] != 0xFF or data_array[1] != 0xD8:
         raise ValueError("not a JPEG file (no SOI marker)")
     file, i, coefficients = _File(), 2, None
-    out: list[int] = []
-    runs: list[int] = []
+    decoded = _Decoded()
     while True:
         while i + 1 < size and data_array[i] == 0xFF and data_array[i + 1] == 0xFF:
             i += 1  # fill bytes
@@ -501,7 +521,7 @@ def _read(data: bytes) -> tuple[_File, np.ndarray]:
             if coefficients is None:
                 _layout(file)
                 coefficients = _allocate(file)
-            i = _scan(file, body, data_array, i, out, runs)
+            i = _scan(file, body, data_array, i, decoded)
     if coefficients is None:
         raise ValueError("the file has no scan")
     for c in file.components:  # a component no scan codes (its coefficients are 0): its table at the end
@@ -509,11 +529,16 @@ def _read(data: bytes) -> tuple[_File, np.ndarray]:
             _latch_table(file, c)
     if len(file.components) == 3 and not np.array_equal(_table(file, 1), _table(file, 2)):
         raise ValueError("Cb and Cr use different quantization tables, which JPEGCoefficients cannot hold")
-    packed = np.asarray(out, np.int64)
-    index, value = packed >> 16, (packed & 0xFFFF) - 32768
-    if runs:
-        whole_index, whole_value = expand_runs(runs, file.run_tables)
-        index, value = np.concatenate([index, whole_index]), np.concatenate([value, whole_value])
+    packed = np.asarray(decoded.packed, np.int64)
+    indices, values = (
+        [packed >> 16, *(i for i, _ in decoded.dc)],
+        [(packed & 0xFFFF) - 32768, *(v for _, v in decoded.dc)],
+    )
+    if decoded.runs:
+        whole_index, whole_value = expand_runs(decoded.runs, file.run_tables)
+        indices.append(whole_index)
+        values.append(whole_value)
+    index, value = np.concatenate(indices), np.concatenate(values)
     flat = np.zeros(coefficients, np.int32)
     flat[(index & ~63) | np.asarray(ZIGZAG, np.int64)[index & 63]] = value
     return file, flat
