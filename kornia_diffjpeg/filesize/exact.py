@@ -17,7 +17,7 @@ from kornia_diffjpeg.codec.options import Subsampling
 from kornia_diffjpeg.codec.pipeline import JPEGCoefficients
 from kornia_diffjpeg.io.encode import coefficients_to_code
 from kornia_diffjpeg.io.headers import header_size
-from kornia_diffjpeg.io.lists import size_groups
+from kornia_diffjpeg.io.lists import by_size
 from kornia_diffjpeg.io.scan import scan_sizes
 
 __all__ = ["header_size", "jpeg_file_size"]
@@ -72,11 +72,10 @@ def jpeg_file_size(
         332
     """
     if isinstance(image, (list, tuple)):
-        groups = size_groups(image, quality, qt_y, qt_c)
-        device = image[0].device if image else None
-        sizes = torch.zeros(len(image), dtype=torch.int64, device=device)
-        for group in groups:
-            sizes[group.indices] = _sizes(group.images, group.quality, group.qt_y, group.qt_c, subsampling, optimize)
+        sized = by_size(_sizes, image, quality, qt_y, qt_c, subsampling, optimize)
+        sizes = torch.zeros(len(image), dtype=torch.int64, device=image[0].device if image else None)
+        for indices, group_sizes in sized:
+            sizes[indices] = group_sizes
         return sizes
     return _sizes(image, quality, qt_y, qt_c, subsampling, optimize)  # type: ignore[arg-type]
 

@@ -11,7 +11,7 @@ from kornia_diffjpeg._checks import check_bool, check_choice, check_coefficients
 from kornia_diffjpeg.codec.options import Subsampling
 from kornia_diffjpeg.codec.pipeline import JPEGCoefficients, encode_samples_exact
 from kornia_diffjpeg.io.headers import END_OF_IMAGE, WRITERS, header_bytes
-from kornia_diffjpeg.io.lists import size_groups
+from kornia_diffjpeg.io.lists import by_size
 from kornia_diffjpeg.io.scan import check_codable, scan_bytes
 
 __all__ = ["encode_jpeg", "coefficients_to_code"]
@@ -113,9 +113,8 @@ def encode_jpeg(
     check_choice("writer", writer, WRITERS)
     if isinstance(image, (list, tuple)):
         files: list[bytes] = [b""] * len(image)
-        for group in size_groups(image, quality, qt_y, qt_c):
-            coded = _encode_batch(group.images, group.quality, group.qt_y, group.qt_c, subsampling, optimize, writer)
-            for index, data in zip(group.indices, coded, strict=True):
+        for indices, coded in by_size(_encode_batch, image, quality, qt_y, qt_c, subsampling, optimize, writer):
+            for index, data in zip(indices, coded, strict=True):
                 files[index] = data
         return files
     return _encode_batch(image, quality, qt_y, qt_c, subsampling, optimize, writer)  # type: ignore[arg-type]

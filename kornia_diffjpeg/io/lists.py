@@ -7,14 +7,16 @@ put back in the list's order.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import Tensor
 
-__all__ = ["SizeGroup", "size_groups"]
+__all__ = ["SizeGroup", "by_size", "size_groups"]
+
+Result = TypeVar("Result")
 
 
 @dataclass
@@ -78,3 +80,12 @@ def _per_image(name: str, value: Any, count: int, ndim: int) -> tuple[Any, bool]
             f"got shape {tuple(value.shape)}"
         )
     return value, True
+
+
+def by_size(
+    code: Callable[..., Result], images: Sequence[Any], quality: Any, qt_y: Any, qt_c: Any, *settings: Any
+) -> list[tuple[list[int], Result]]:
+    """``code(batch, quality, qt_y, qt_c, *settings)`` of each batch of one size (see :func:`size_groups`),
+    with the batch's places in the list."""
+    groups = size_groups(images, quality, qt_y, qt_c)
+    return [(group.indices, code(group.images, group.quality, group.qt_y, group.qt_c, *settings)) for group in groups]
