@@ -281,7 +281,9 @@ def _code_planes(planes: Tensor, table: Tensor, dtype: torch.dtype, out: Tensor 
     """
     batch, channels, height, width = planes.shape
     passes = _forward_passes(planes.device)
-    rows = torch.addmm(passes.bias1, planes.reshape(-1, _PASS1_ROWS).to(passes.matrix1.dtype), passes.matrix1)
+    # Per image: a luma plane is a view of the colour product, whose images are 3 planes apart (no copy).
+    samples = planes.reshape(batch, -1, _PASS1_ROWS).to(passes.matrix1.dtype)
+    rows = torch.baddbmm(passes.bias1, samples, passes.matrix1.expand(batch, -1, -1))
     rows = rows.floor_().view(-1, 8, width)
     # baddbmm with the matrix expanded: one batched product, far faster than matmul's path here.
     products = torch.baddbmm(passes.bias2, passes.matrix2.expand(rows.shape[0], -1, 8), rows)
