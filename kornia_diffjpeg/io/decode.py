@@ -87,7 +87,7 @@ class _Decoded:
     dc: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (index, value) of the DC coefficients
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=64)  # under 1 MB each; rebuilt in a few ms
 def _lookup_table(bits: tuple[int, ...], values: bytes, ac: bool) -> list[tuple[int, int, int]]:
     """For every 16-bit look-ahead: (bits consumed, zero run, value) of the symbol it starts with.
 
