@@ -287,8 +287,11 @@ def cuda_section() -> None:
     as_uint8 = [(image * 255).round().byte() for image in images]
     ours = encode_jpeg(images, 75.0)
     theirs = [bytes(t.cpu().numpy()) for t in torchvision_encode_jpeg(as_uint8, quality=75)]
+    samples = torch.stack(as_uint8)  # the same images as one uint8 batch
+    assert encode_jpeg(samples, 75.0) == ours
     fns = {
         "encode_jpeg (GPU)": lambda: encode_jpeg(images, 75.0),
+        "encode_jpeg (GPU, uint8)": lambda: encode_jpeg(samples, 75.0),
         "torchvision.io.encode_jpeg (GPU, nvJPEG)": lambda: torchvision_encode_jpeg(as_uint8, quality=75),
     }
     times = interleaved_median_ms(fns, device, repeats=15)
