@@ -511,8 +511,8 @@ def jpeg_decode(
     _check_exact_color(mode, color_)
     checks.run()
     c = coefficients
-    if mode == "exact":
-        image = _decode_exact(c, dtype)
+    if mode == "exact":  # 8-bit samples / 255 in float32 at least (then in the images' dtype, as encoded)
+        image = _decode_exact(c, _compute_dtype(dtype))
         if _needs_grad(c.luma, c.chroma, c.qt_y, c.qt_c):
             image = straight_through_fresh(image, _decode(c, ops, _color_or_default(None, dtype, c.luma.device)))
     else:

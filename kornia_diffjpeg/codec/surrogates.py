@@ -60,6 +60,8 @@ _MAX_EXPONENT = 46.0
 
 def round_half_away(x: Tensor) -> Tensor:
     """Round to the nearest integer, halves away from zero (libjpeg's quantizer convention)."""
+    if x.dtype in (torch.float16, torch.bfloat16):  # x + 1/2 rounds there (129.5 is no bfloat16): via float32
+        return round_half_away(x.float()).to(x.dtype)  # the integers it gives are float16/bfloat16 values
     # trunc(x + sign(x) / 2): the same float additions as trunc(x + copysign(1/2, x)) (at 0 both give 0),
     # without a constant tensor to build. trunc as a division by 1: the same values, but vectorized
     # on CPUs, where torch.trunc runs 10x slower.

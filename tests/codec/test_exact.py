@@ -7,6 +7,8 @@ exactly those arrays. Gradients are those of the smooth face (``mode="surrogate"
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -665,3 +667,24 @@ def test_colour_conversions_equal_libjpeg_for_every_8_bit_triple(inverse: bool):
                 convert = exact._encoder_color if fused else exact._rgb_to_ycbcr
                 got = torch.cat(convert(samples), dim=1)
             np.testing.assert_array_equal(got.reshape(3, -1).T.numpy().astype(np.int64), expected)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_coefficients_and_tables_decode_as_float32(dtype):
+    """Coefficients and tables held in half precision (e.g. after ``.half()`` to save memory) are the same
+    integers: the exact decode is the same (it rounded 1025 to 1026 in float16, 129 to 130 in bfloat16)."""
+    coefficients = jpeg_encode(torch.rand(2, 3, 16, 16), 100.0, mode="exact")
+    coefficients.luma = coefficients.luma.clone()
+    coefficients.luma[0, 0, 0, 0, :3] = torch.tensor([1016.0, 129.0, -131.0])  # exact in both half dtypes
+    half = JPEGCoefficients(
+        coefficients.luma.to(dtype),
+        coefficients.chroma.to(dtype),
+        (coefficients.qt_y + 128.0).to(dtype),  # table entries above 128: odd ones are bfloat16 values too
+        coefficients.qt_c.to(dtype),
+        "4:2:0",
+        (16, 16),
+    )
+    single = dataclasses.replace(
+        half, luma=half.luma.float(), chroma=half.chroma.float(), qt_y=half.qt_y.float(), qt_c=half.qt_c.float()
+    )
+    assert torch.equal(jpeg_decode(half, mode="exact"), jpeg_decode(single, mode="exact"))

@@ -84,6 +84,17 @@ class TestRoundHalfAway:
         # torch.round rounds halves to even, libjpeg does not.
         assert not torch.equal(round_half_away(x), torch.round(x))
 
+    @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+    def test_half_precision_every_value(self, dtype):
+        """Every finite float16 / bfloat16 value: x + 1/2 would round in the half dtype (129 -> 130 in
+        bfloat16, 1025 -> 1026 in float16)."""
+        bits = torch.arange(-(1 << 15), 1 << 15, dtype=torch.int32).to(torch.int16)
+        x = bits.view(dtype)
+        x = x[torch.isfinite(x)]
+        rounded = round_half_away(x)
+        assert rounded.dtype == dtype
+        np.testing.assert_array_equal(rounded.double().numpy(), numpy_round_half_away(x.double().numpy()))
+
     @given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=32))
     def test_matches_numpy(self, values):
         x = np.asarray(values, dtype=np.float64)
