@@ -34,6 +34,7 @@ from torch import Tensor
 
 from kornia_diffjpeg.codec.pipeline import JPEGCoefficients
 from kornia_diffjpeg.codec.sampling import SUBSAMPLING_FACTORS
+from kornia_diffjpeg.codec.surrogates import round_half_away
 from kornia_diffjpeg.filesize.codebook import (
     AC_SYMBOLS,
     DC_SYMBOLS,
@@ -123,12 +124,12 @@ def _coefficient_limits(device: torch.device) -> tuple[Tensor, Tensor]:
 
 
 def _integer_blocks(blocks: Tensor, limits: Tensor, clamp: bool = True) -> Tensor:
-    """Blocks rounded to integers and clamped to the codable range, as int16 (natural order); without
-    ``clamp``, int32 blocks as they are (rounded)."""
+    """Blocks rounded to integers (halves away from zero, as the exact decoder rounds them) and clamped to
+    the codable range, as int16 (natural order); without ``clamp``, int32 blocks as they are (rounded)."""
     if not clamp:
-        return (blocks.round() if blocks.is_floating_point() else blocks).to(torch.int32)
+        return (round_half_away(blocks) if blocks.is_floating_point() else blocks).to(torch.int32)
     if blocks.is_floating_point():
-        return blocks.round().clamp_(-limits, limits).to(torch.int16)
+        return round_half_away(blocks).clamp_(-limits, limits).to(torch.int16)
     limits = limits.to(blocks.dtype)
     return blocks.clamp(-limits, limits).to(torch.int16)
 

@@ -346,3 +346,16 @@ def test_lists_of_images_are_checked_image_by_image() -> None:
             call([good, bad], torch.tensor([50.0, 60.0, 70.0]))
         with pytest.raises(ValueError, match=r"qt_y must be \(8, 8\) or one per image of the list, \(2, 8, 8\)"):
             call([good, good], qt_y=torch.ones(3, 8, 8), qt_c=torch.ones(8, 8))
+
+
+def test_fractional_coefficients_are_rounded_as_the_exact_decoder_rounds_them() -> None:
+    """Halves away from zero, as ``jpeg_decode(mode="exact")`` rounds them (the file held 2 for 2.5 before):
+    the file's decode is the coefficients' exact decode, and its size is the file's length."""
+    coefficients = jpeg_encode(torch.rand(2, 3, 16, 24), 60.0, mode="exact")
+    coefficients.luma = coefficients.luma.clone()
+    coefficients.luma[:, 0, 0, 0, 1:7] = torch.tensor([2.5, -2.5, 0.5, -0.5, 3.49, -3.51])
+    files = encode_jpeg(coefficients)
+    read = decode_jpeg(files)
+    assert read.luma[:, 0, 0, 0, 1:7].tolist() == [[3.0, -3.0, 1.0, -1.0, 3.0, -4.0]] * 2
+    assert torch.equal(jpeg_decode(read, mode="exact"), jpeg_decode(coefficients, mode="exact"))
+    assert jpeg_file_size(coefficients).tolist() == list(map(len, files))
