@@ -23,7 +23,7 @@ __all__ = ["RUN_TABLE_BLOCKS", "RunTable", "expand_runs", "run_table"]
 
 #: Scans of at least this many blocks build the run tables of Huffman tables seen for the first time.
 RUN_TABLE_BLOCKS = 16384
-#: Run tables kept (about 2.5 MB each), and Huffman tables remembered as seen once, least recently used dropped first.
+#: Run tables kept (about 1 MB each), and Huffman tables remembered as seen once, least recently used dropped first.
 _KEPT, _SEEN_KEPT = 8, 256
 #: Look-ahead bits, as the one-symbol tables.
 _BITS = 16
@@ -38,12 +38,16 @@ class RunTable:
             the first one is not whole, or not a code), the coefficients they advance (zero runs plus
             one per coded value), ``span`` plus 1 when they end with an end of block, and how many
             non-zero coefficients they hold.
-        codes: (65536, 8) int32 ``(offset << 16) + value + 32768`` of those coefficients, offset from
-            the first one's position in the block.
+        codes: int32 ``(offset << 16) + value + 32768`` of those coefficients (offset from the first one's
+            position in the block), look-ahead after look-ahead.
+        first: (65536,) int64 where each look-ahead's codes start in ``codes``.
+        count: (65536,) int64 how many codes it has.
     """
 
     entries: list[tuple[int, int, int, int]]
     codes: np.ndarray
+    first: np.ndarray
+    count: np.ndarray
 
 
 Key = tuple[tuple[int, ...], bytes]  # a Huffman table as its DHT segment gives it
@@ -104,7 +108,8 @@ def _build(single: list[tuple[int, int, int]]) -> RunTable:
     # Few distinct entries: one tuple object each (a few hundred kB instead of several MB).
     distinct: dict[tuple[int, int, int, int], tuple[int, int, int, int]] = {}
     entries = zip(position.tolist(), span.tolist(), (span + ends).tolist(), count.tolist(), strict=True)
-    return RunTable([distinct.setdefault(entry, entry) for entry in entries], codes)
+    first = np.cumsum(count) - count
+    return RunTable([distinct.setdefault(entry, entry) for entry in entries], codes[codes != 0], first, count)
 
 
 def expand_runs(records: list[int], tables: list[RunTable]) -> tuple[np.ndarray, np.ndarray]:
@@ -114,13 +119,16 @@ def expand_runs(records: list[int], tables: list[RunTable]) -> tuple[np.ndarray,
         Their indices in the file's coefficients (zigzag positions within blocks) and their values.
     """
     packed = np.asarray(records, np.int64)
-    start, table, look = packed >> 20, (packed >> 16) & 15, packed & 0xFFFF
+    table = (packed >> 16) & 15
     indices, values = [], []
     for number, run in enumerate(tables):
-        mine = np.flatnonzero(table == number)
-        padded = run.codes[look[mine]]  # (R, 8), zero after the last (a code is never 0)
-        have = padded != 0
-        code = padded[have]
-        indices.append(np.broadcast_to(start[mine, None], have.shape)[have] + (code >> 16))
+        mine = packed if len(tables) == 1 else packed[table == number]
+        start, look = mine >> 20, mine & 0xFFFF
+        count = run.count[look]
+        # Each record's codes: its look-ahead's, from ``first`` on (a record per code, by repeats).
+        record = np.repeat(np.arange(len(look)), count)
+        nth = np.arange(len(record)) - np.repeat(np.cumsum(count) - count, count)
+        code = run.codes[run.first[look][record] + nth].astype(np.int64)
+        indices.append(start[record] + (code >> 16))
         values.append((code & 0xFFFF) - 32768)
     return np.concatenate(indices), np.concatenate(values)
