@@ -359,3 +359,22 @@ def test_fractional_coefficients_are_rounded_as_the_exact_decoder_rounds_them() 
     assert read.luma[:, 0, 0, 0, 1:7].tolist() == [[3.0, -3.0, 1.0, -1.0, 3.0, -4.0]] * 2
     assert torch.equal(jpeg_decode(read, mode="exact"), jpeg_decode(coefficients, mode="exact"))
     assert jpeg_file_size(coefficients).tolist() == list(map(len, files))
+
+
+@pytest.mark.parametrize("optimize", [False, True])
+def test_files_on_the_device(device: torch.device, optimize: bool) -> None:
+    """Files written from images on the tested device (``pytest --device cuda``): OpenCV's bytes from float and
+    uint8 images, sizes on that device, and coefficients read back onto it."""
+    arrays = [synthetic_photo(seed, 37, 53, 3) for seed in range(3)]
+    floats = torch.stack([from_uint8(a) for a in arrays]).to(device)
+    samples = torch.stack([_as_uint8_tensor(a) for a in arrays]).to(device)
+    qualities = torch.tensor([20.0, 75.0, 95.0], device=device)
+    files = encode_jpeg(floats, qualities, optimize=optimize)
+    assert files == encode_jpeg(samples, qualities, optimize=optimize)
+    for array, quality, data in zip(arrays, qualities.tolist(), files, strict=True):
+        assert data == opencv_encode(array, int(quality), optimize=optimize)
+    sizes = jpeg_file_size(samples, qualities, optimize=optimize)
+    assert sizes.device == floats.device and sizes.tolist() == list(map(len, files))
+    read = decode_jpeg(files, device=device)
+    assert read.luma.device == floats.device
+    assert torch.equal(read.luma, jpeg_encode(floats, qualities, mode="exact").luma)
