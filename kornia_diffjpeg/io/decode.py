@@ -138,8 +138,8 @@ def _lookahead(segment: np.ndarray) -> array:
 
 
 def _decode_interval(
-    bits: array, bases: list[int], coders: list[tuple[list, list, list, int]], decoded: _Decoded
-) -> list[int]:
+    bits: array, bases: list[int], coders: list[tuple[list, list, list, int]], decoded: _Decoded, differences: list[int]
+) -> None:
     """Huffman-decode the blocks of one restart interval, in coding order; append their non-zero AC
     coefficients to ``decoded.packed``, each as ``(index << 16) + value + 32768`` (index of the
     coefficient in zigzag order), and the starts of the whole AC symbols taken from a run table to
@@ -151,14 +151,12 @@ def _decode_interval(
         coders: per block of an MCU (repeated over the blocks): its DC and AC lookup tables, its AC run
             table's entries (:class:`RunTable`, or no whole symbols anywhere) and its number in
             ``decoded.runs`` records, shifted.
-
-    Returns:
-        Each block's DC difference (the predictors are summed apart, with NumPy).
+        differences: where each block's DC difference is appended (the predictors are summed apart, with
+            NumPy, for the whole scan).
     """
     position = 0
     append = decoded.packed.append
     record = decoded.runs.append
-    differences: list[int] = []
     difference = differences.append
     # Whole symbols come from the padding past the data only one at a time, so that a truncated scan
     # fails (a look-up past the end) whether or not its tables have run tables.
@@ -210,17 +208,21 @@ def _decode_interval(
                 raise ValueError("invalid Huffman code in the scan (corrupt data)")
         if k > end:
             raise ValueError("a block's zero runs pass its 64 coefficients (corrupt data)")
-    return differences
 
 
-def _dc_values(differences: list[int], mcus: np.ndarray, components: list[int]) -> np.ndarray:
-    """The DC coefficients of an interval's blocks (``mcus``: (MCUs, blocks per MCU) of their first coefficient)
-    from their differences: a running sum per component, in coding order, stored in 16 bits as libjpeg stores
-    them (corrupt files overflow it)."""
-    values = np.asarray(differences, np.int64).reshape(mcus.shape)
+def _dc_values(differences: list[int], shape: tuple[int, ...], components: list[int], interval: int) -> np.ndarray:
+    """The DC coefficients (MCUs, blocks per MCU) of a scan's blocks from their differences: a running sum per
+    component in coding order, from 0 at each restart interval of ``interval`` MCUs, stored in 16 bits as
+    libjpeg stores them (corrupt files overflow it)."""
+    values = np.asarray(differences, np.int64).reshape(shape)
+    mcus = shape[0]
+    firsts = np.arange(interval, mcus, interval)  # each restart interval's first MCU, after the first interval
+    rows = np.diff(np.r_[0, firsts, mcus])  # MCUs per interval
     for component in set(components):
         mine = [i for i, c in enumerate(components) if c == component]
-        values[:, mine] = np.cumsum(values[:, mine].reshape(-1)).reshape(-1, len(mine))
+        sums = np.cumsum(values[:, mine].reshape(-1)).reshape(mcus, len(mine))
+        before = np.r_[0, sums[firsts - 1, -1]]  # the running sum where each interval starts
+        values[:, mine] = sums - np.repeat(before, rows)[:, None]
     return ((values + 32768) & 0xFFFF) - 32768
 
 
@@ -417,13 +419,15 @@ def _scan(file: _File, body: np.ndarray, data: np.ndarray, start: int, decoded: 
         raise ValueError(f"{len(intervals)} restart intervals where {-(-len(starts) // per_interval)} were expected")
     components = [component for component, _, _, _, _ in slots]
     coders = [(dc, ac, whole, number) for _, dc, ac, whole, number in slots]
-    for i, segment in enumerate(intervals):  # the DC predictors start at 0 in each
-        mcus = starts[i * per_interval : (i + 1) * per_interval]
+    differences: list[int] = []
+    for i, segment in enumerate(intervals):
+        bases = starts[i * per_interval : (i + 1) * per_interval].reshape(-1).tolist()
         try:
-            differences = _decode_interval(_lookahead(segment), mcus.reshape(-1).tolist(), coders, decoded)
+            _decode_interval(_lookahead(segment), bases, coders, decoded, differences)
         except IndexError:
             raise ValueError("the scan ends before its last block (truncated or corrupt data)") from None
-        decoded.dc.append((mcus.reshape(-1), _dc_values(differences, mcus, components).reshape(-1)))
+    values = _dc_values(differences, starts.shape, components, per_interval)
+    decoded.dc.append((starts.reshape(-1), values.reshape(-1)))
     return end
 
 
