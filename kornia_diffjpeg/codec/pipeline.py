@@ -149,6 +149,22 @@ def _exact_tables(
     return _resolve_tables(quality, qt_y, qt_c, channels, batch, libjpeg_rules, dtype, device)
 
 
+def _exact_coded(
+    samples: Tensor,
+    quality: Tensor | None,
+    qt_y: Tensor | None,
+    qt_c: Tensor | None,
+    subsampling: Subsampling,
+    dtype: torch.dtype,
+) -> _Coded:
+    """The exact face of images (B, C, H, W), float or uint8: libjpeg's integer tables (as ``dtype``) and the
+    coefficients libjpeg-turbo codes with them."""
+    batch, channels = samples.shape[:2]
+    qt_y_int, qt_c_int = _exact_tables(quality, qt_y, qt_c, channels, batch, dtype, samples.device)
+    luma, chroma = encode_exact(samples, _as_int(qt_y_int), _as_int_or_none(qt_c_int), subsampling, dtype)
+    return luma, chroma, qt_y_int, qt_c_int
+
+
 def _round_half_up(value: Tensor | None, dtype: torch.dtype) -> Tensor | None:
     return None if value is None else torch.floor(value.detach().double() + 0.5).to(dtype)
 
@@ -391,12 +407,10 @@ def encode_samples_exact(
     checks = ValueChecks()
     batched = check_image(image, checks, allow_uint8=True)
     check_choice("subsampling", subsampling, SUBSAMPLING_FACTORS)
-    batch, channels, height, width = batched.shape
     quality_, qt_y_, qt_c_ = _checked_settings(image, batched, quality, qt_y, qt_c, checks)
     checks.run()
-    dtype = torch.float32
-    qt_y_int, qt_c_int = _exact_tables(quality_, qt_y_, qt_c_, channels, batch, dtype, batched.device)
-    luma, chroma = encode_exact(batched, _as_int(qt_y_int), _as_int_or_none(qt_c_int), subsampling, dtype)
+    height, width = batched.shape[-2:]
+    luma, chroma, qt_y_int, qt_c_int = _exact_coded(batched, quality_, qt_y_, qt_c_, subsampling, torch.float32)
     return JPEGCoefficients(luma, chroma, qt_y_int, qt_c_int, subsampling, (height, width), tuple(image.shape[:-3]))
 
 
@@ -468,11 +482,7 @@ def jpeg_encode(
         smooth = (*coded, *tables)
     values = smooth
     if mode == "exact":  # exact values forward, the smooth face's gradients backward
-        exact_y, exact_c = _exact_tables(quality_, qt_y_, qt_c_, channels, batch, dtype, device)
-        exact_luma, exact_chroma = encode_exact(
-            batched.detach(), _as_int(exact_y), _as_int_or_none(exact_c), subsampling, dtype
-        )
-        exact_values = (exact_luma, exact_chroma, exact_y, exact_c)
+        exact_values = _exact_coded(batched.detach(), quality_, qt_y_, qt_c_, subsampling, dtype)
         values = exact_values if smooth is None else _straight_through_coded(exact_values, smooth)
     assert values is not None  # the smooth face ran unless the mode is exact
     luma, chroma, tables_y, tables_c = values
