@@ -6,8 +6,9 @@ the coded symbols: each symbol is one 16-bit look-ahead into a per-table lookup 
 the bits consumed, the zero run and the coefficient value (code and extra bits together when they
 fit in 16 bits, as libjpeg-turbo's fast path does). A block's AC symbols are taken two or three at a
 time where a run table exists (:mod:`kornia_diffjpeg.io.runs`: every whole symbol of the look-ahead
-at once). Only the non-zero coefficients are recorded; NumPy scatters them into the blocks, which
-move to the device at the end.
+at once). Only the non-zero AC coefficients and each block's DC difference are recorded; NumPy sums
+the DC predictors of each scan per component and restart interval, and scatters everything into the
+blocks, which move to the device at the end.
 """
 
 from __future__ import annotations
