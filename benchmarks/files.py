@@ -10,8 +10,9 @@ Sections, in order:
   - random custom tables in [1, 8], [1, 40] or [1, 255] on random crops (Pillow; OpenCV takes no tables).
 * read: ``decode_jpeg`` against ``jpeglib.read_dct`` (coefficients and tables): the number of files
   whose coefficients differ, on a subset of the files above (every 11th quality), the JPEG files
-  shipped by scikit-image and every other ``.jpg`` under 2 MB installed under /usr and the venv
-  (files decode_jpeg rejects, e.g. progressive ones, are counted apart with the reason).
+  shipped by scikit-image and every other JPEG file (.jpg, .jpeg, .jpe, .jfif) under 2 MB installed under
+  /usr and the venv (files decode_jpeg rejects with a ValueError, e.g. progressive ones, and files jpeglib
+  cannot read are counted apart with the reason).
 * speed (CPU, 1 and 2 threads, batch of 64 224x224 photo crops, quality 75, 4:2:0): ``encode_jpeg`` and
   ``jpeg_file_size`` of the float images and of the same images as uint8 (what ``cv2.imencode`` and
   ``torchvision.io.encode_jpeg`` take) against a loop of ``cv2.imencode`` (interleaved medians, ratios), their peak
@@ -134,10 +135,13 @@ def bytes_section(args: argparse.Namespace) -> tuple[int, list[bytes]]:
 def _differs_from_jpeglib(data_: bytes, directory: Path) -> bool:
     import jpeglib
 
+    ours = decode_jpeg(data_)  # first: what it rejects (ValueError) is counted apart, whatever jpeglib makes of it
     path = directory / "file.jpg"
     path.write_bytes(data_)
-    file = jpeglib.read_dct(str(path))
-    ours = decode_jpeg(data_)
+    try:
+        file = jpeglib.read_dct(str(path))
+    except Exception as error:  # noqa: BLE001 (jpeglib raises what libjpeg reports, of several types)
+        raise _JpeglibFailed(type(error).__name__) from error
     same = torch.equal(ours.luma[0, 0].long(), as_blocks(file.Y))
     same &= torch.equal(ours.qt_y[0].long(), torch.from_numpy(file.qt[file.quant_tbl_no[0]]).long())
     if file.Cb is not None:
@@ -146,11 +150,20 @@ def _differs_from_jpeglib(data_: bytes, directory: Path) -> bool:
     return not same
 
 
+class _JpeglibFailed(Exception):
+    """jpeglib could not read a file that decode_jpeg read."""
+
+
 def _installed_jpegs() -> list[Path]:
+    """Every JPEG file under 2 MB under /usr and the venv (.jpg, .jpeg, .jpe, .jfif, any case)."""
+    names = ["(", "-iname", "*.jpg", "-o", "-iname", "*.jpeg", "-o", "-iname", "*.jpe", "-o", "-iname", "*.jfif", ")"]
     found = subprocess.run(
-        ["find", "/usr", sys.prefix, "-name", "*.jpg", "-size", "-2M"], capture_output=True, text=True, check=False
-    ).stdout.split()
-    return sorted({Path(p).resolve() for p in found})
+        ["find", "/usr", sys.prefix, *names, "-type", "f", "-size", "-2M", "-print0"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split("\0")
+    return sorted({Path(p).resolve() for p in found if p})
 
 
 def read_section(args: argparse.Namespace, sample: list[bytes]) -> int:
@@ -158,7 +171,7 @@ def read_section(args: argparse.Namespace, sample: list[bytes]) -> int:
     groups: dict[str, list[tuple[str, bytes]]] = {
         "written above (subset)": [(f"#{i}", d) for i, d in enumerate(sample)],
         "scikit-image's files": [(p.name, p.read_bytes()) for p in sorted((Path(data.__file__).parent).glob("*.jpg"))],
-        "installed .jpg (<2 MB)": [(str(p), p.read_bytes()) for p in _installed_jpegs()],
+        "installed JPEG files (<2 MB)": [(str(p), p.read_bytes()) for p in _installed_jpegs()],
     }
     rows, total = [], 0
     with tempfile.TemporaryDirectory() as directory:
@@ -170,12 +183,15 @@ def read_section(args: argparse.Namespace, sample: list[bytes]) -> int:
                 except ValueError as error:
                     reason = str(error).split(":")[0]
                     rejected[reason] = rejected.get(reason, 0) + 1
+                except _JpeglibFailed as error:
+                    reason = f"read by decode_jpeg, not by jpeglib ({error})"
+                    rejected[reason] = rejected.get(reason, 0) + 1
             read = len(files) - sum(rejected.values())
             reasons = "; ".join(f"{n} {r}" for r, n in rejected.items()) or "-"
             rows.append([group, len(files), read, differ, reasons])
             total += differ
             _print("  ", rows[-1])
-    _print(format_table(["files", "count", "read", "differ from jpeglib", "rejected (ValueError)"], rows))
+    _print(format_table(["files", "count", "read", "differ from jpeglib", "not compared (why)"], rows))
     _print(f"coefficient mismatches: {total}\n")
     return total
 
