@@ -30,6 +30,7 @@ __all__ = [
     "QUALITY_RANGE",
     "TABLE_RANGE",
     "ValueChecks",
+    "as_table",
     "check_bool",
     "check_choice",
     "check_color",
@@ -163,6 +164,8 @@ def _show(values: list[float]) -> str:
 
 #: Up to this many values of a 1-D tensor are read themselves rather than reduced to their extremes.
 _FEW_VALUES = 256
+#: Integer dtypes with few kernels (no ``aminmax``): their extremes are taken in float64.
+_UNSIGNED_WIDE = tuple(getattr(torch, name) for name in ("uint16", "uint32", "uint64") if hasattr(torch, name))
 
 
 def _extremes(values: list[float]) -> list[float]:
@@ -229,6 +232,8 @@ class ValueChecks:
         (per-sample qualities) are read themselves, with no op at all."""
         if not self.active or tensor.numel() == 0 or not _readable(tensor):
             return
+        if tensor.dtype in _UNSIGNED_WIDE:
+            tensor = tensor.double()
         if tensor.ndim == 1 and tensor.numel() <= _FEW_VALUES:
             self.add(tensor, lambda values: report(_extremes(values)))
             return
@@ -388,7 +393,8 @@ def check_image(
     if not isinstance(image, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(image).__name__}")
     if image.layout != torch.strided or image.is_nested or image.is_quantized:
-        raise TypeError(f"{name} must be a dense (strided) tensor, got layout {image.layout}")
+        kind = "quantized" if image.is_quantized else "nested" if image.is_nested else str(image.layout)
+        raise TypeError(f"{name} must be a dense (strided) tensor, got a {kind} tensor")
     eight_bit = allow_uint8 and image.dtype == torch.uint8
     if not image.is_floating_point() and not eight_bit:
         if allow_uint8:
@@ -519,6 +525,18 @@ def check_quality(
     return torch.full((batch,), max(number, 1.0), dtype=torch.float64, device=device)
 
 
+def as_table(name: str, table: Any, device: torch.device) -> Tensor:
+    """A quantization table given as a tensor (returned as is) or as nested lists or an array (as float32)."""
+    if isinstance(table, (str, bytes)):
+        raise TypeError(f"{name} must be a tensor of shape (8, 8) or (B, 8, 8), got {type(table).__name__}")
+    if isinstance(table, Tensor):
+        return table
+    try:
+        return torch.as_tensor(table, dtype=torch.float32, device=device)
+    except (TypeError, ValueError, RuntimeError, OverflowError) as error:
+        raise TypeError(f"{name} must be a tensor of shape (8, 8) or (B, 8, 8), got {type(table).__name__}") from error
+
+
 def check_table(
     name: str,
     table: Any,
@@ -533,15 +551,7 @@ def check_table(
     """
     if table is None:
         return None
-    if isinstance(table, (str, bytes)):
-        raise TypeError(f"{name} must be a tensor of shape (8, 8) or (B, 8, 8), got {type(table).__name__}")
-    if not isinstance(table, Tensor):
-        try:
-            table = torch.as_tensor(table, dtype=torch.float32, device=device)
-        except (TypeError, ValueError, RuntimeError, OverflowError) as error:
-            raise TypeError(
-                f"{name} must be a tensor of shape (8, 8) or (B, 8, 8), got {type(table).__name__}"
-            ) from error
+    table = as_table(name, table, device)
     _check_real(name, table)
     _check_device(name, table, device)
     flat = table.ndim == 2 or (table.ndim == 3 and table.shape[0] in (1, batch))

@@ -383,6 +383,9 @@ BAD_TABLES = [
     ("string", "annex-k", TypeError),
     ("object", object(), TypeError),
     ("meta", torch.ones(8, 8, device="meta"), ValueError),
+    ("uint16-256", torch.full((8, 8), 256, dtype=torch.uint16), ValueError),  # no aminmax for these dtypes
+    ("uint32-0", torch.zeros(8, 8, dtype=torch.uint32), ValueError),
+    ("uint64-huge", torch.full((8, 8), 2**40, dtype=torch.uint64), ValueError),
 ]
 
 
@@ -392,6 +395,25 @@ BAD_TABLES = [
 def test_bad_tables(entry, name, table, error):
     with pytest.raises(error, match=name):
         CODEC_CALLS[entry](RGB, 50.0, **{name: table})
+
+
+@pytest.mark.parametrize("dtype", [torch.uint16, torch.uint32, torch.uint64])
+def test_unsigned_integer_settings_are_checked_like_other_integers(dtype):
+    """Tables and qualities of PyTorch's limited unsigned dtypes (no ``aminmax``) are checked (they raised
+    NotImplementedError) and code as their int64 values do."""
+    images = torch.rand(300, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    qualities = torch.arange(300) % 100 + 1
+    tables = torch.randint(1, 256, (300, 8, 8), generator=torch.Generator().manual_seed(1))
+    for entry in ("diff_jpeg-ste", "diff_jpeg-exact", "jpeg_file_size"):
+        call = CODEC_CALLS[entry]
+        assert torch.equal(call(images, qualities.to(dtype)), call(images, qualities))
+        assert torch.equal(call(images, qt_y=tables.to(dtype)), call(images, qt_y=tables))
+        with pytest.raises(ValueError, match=r"quality must be finite and in \[0, 100\], got range \[2.0, 101.0\]"):
+            call(images, (qualities + 1).to(dtype))
+        with pytest.raises(ValueError, match=r"qt_y values must be finite and in \[1, 255\], got range \[0.0, 254.0\]"):
+            call(images, qt_y=(tables - 1).to(dtype))
+    samples = (images * 255).to(torch.uint8)
+    assert encode_jpeg(samples, qt_y=tables.to(dtype)) == encode_jpeg(samples, qt_y=tables)
 
 
 @pytest.mark.parametrize("entry", ["diff_jpeg-surrogate", "diff_jpeg-exact", "jpeg_file_size"])

@@ -563,6 +563,13 @@ def _is_file_tensor(data: object) -> bool:
     return isinstance(data, torch.Tensor) and data.dtype == torch.uint8 and data.ndim == 1 and not data.is_meta
 
 
+def _described(value: object) -> str:
+    """What a message says a value is: its type, or a tensor's dtype, shape and device."""
+    if isinstance(value, torch.Tensor):
+        return f"a {value.dtype} tensor of shape {tuple(value.shape)} on {value.device}"
+    return type(value).__name__
+
+
 def decode_jpeg(
     data: bytes | torch.Tensor | Sequence[bytes | torch.Tensor],
     *,
@@ -606,11 +613,16 @@ def decode_jpeg(
         files: list = [data] if single else [] if isinstance(data, (str, torch.Tensor)) else list(data)
     except TypeError:
         files = []
+    data_items = files  # as given, for the message
     files = [f.cpu().numpy().tobytes() if _is_file_tensor(f) else f for f in files]
-    if not files or not all(isinstance(f, (bytes, bytearray, memoryview)) for f in files):
+    bad = next((i for i, f in enumerate(files) if not isinstance(f, (bytes, bytearray, memoryview))), None)
+    if not files or bad is not None:
+        got = _described(data)
+        if bad is not None and isinstance(data, (list, tuple)):
+            got += f" whose data[{bad}] is {_described(data_items[bad])}"
         raise TypeError(
             "data must be bytes (or a 1-D uint8 tensor of a file's bytes, as torchvision.io.read_file gives) "
-            f"or a non-empty sequence of them, got {type(data).__name__}"
+            f"or a non-empty sequence of them, got {got}"
         )
     if not isinstance(dtype, torch.dtype) or dtype not in IMAGE_DTYPES:
         raise TypeError(f"dtype must be float16, bfloat16, float32 or float64, got {dtype!r}")

@@ -10,6 +10,7 @@ from torch import Tensor
 from kornia_diffjpeg._checks import check_bool, check_choice, check_coefficients, entry_point, validation_enabled
 from kornia_diffjpeg.codec.options import Subsampling
 from kornia_diffjpeg.codec.pipeline import JPEGCoefficients, encode_samples_exact
+from kornia_diffjpeg.codec.sampling import SUBSAMPLING_FACTORS
 from kornia_diffjpeg.io.headers import END_OF_IMAGE, WRITERS, header_bytes
 from kornia_diffjpeg.io.lists import by_size
 from kornia_diffjpeg.io.scan import check_codable, scan_bytes
@@ -31,6 +32,7 @@ def coefficients_to_code(
     """The exact coefficients of float or uint8 images (as ``jpeg_encode(mode="exact")``), or the given ones,
     checked."""
     check_bool("optimize", optimize)
+    check_choice("subsampling", subsampling, SUBSAMPLING_FACTORS)  # coefficients have theirs, but no typo passes
     data = image.luma if isinstance(image, JPEGCoefficients) else image
     if isinstance(data, Tensor) and data.is_meta:  # shapes only: there are no bytes to count or write
         raise ValueError("image is on the meta device: a file is made of its values, give a tensor with data")

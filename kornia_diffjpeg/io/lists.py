@@ -7,12 +7,15 @@ put back in the list's order.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import torch
 from torch import Tensor
+
+from kornia_diffjpeg._checks import as_table, check_image
 
 __all__ = ["SizeGroup", "by_size", "size_groups"]
 
@@ -51,6 +54,9 @@ def size_groups(images: Sequence[Any], quality: Any, qt_y: Any, qt_c: Any) -> li
     if len(devices) > 1:
         raise ValueError(f"the images of a list must be on one device, got {', '.join(devices)}")
     count = len(images)
+    device = images[0].device if images else torch.device("cpu")
+    # Tables as nested lists or arrays are tensors here, so that one per image is split like a tensor.
+    qt_y, qt_c = (None if t is None else as_table(name, t, device) for name, t in (("qt_y", qt_y), ("qt_c", qt_c)))
     per_image = {
         "quality": _per_image("quality", quality, count, 1),
         "qt_y": _per_image("qt_y", qt_y, count, 3),
@@ -71,9 +77,9 @@ def size_groups(images: Sequence[Any], quality: Any, qt_y: Any, qt_c: Any) -> li
 
 def _per_image(name: str, value: Any, count: int, ndim: int) -> tuple[Any, bool]:
     """``value`` and whether it holds one setting per image (a tensor of ``ndim`` dims, first ``count``)."""
-    if not isinstance(value, Tensor) or value.ndim < ndim:
+    if not isinstance(value, Tensor) or (value.ndim < ndim and (ndim == 1 or value.shape == (8, 8))):
         return value, False
-    if value.ndim > ndim or value.shape[0] != count:
+    if value.ndim != ndim or value.shape[0] != count:
         shared = "a number" if ndim == 1 else "(8, 8)"
         raise ValueError(
             f"{name} must be {shared} or one per image of the list, ({count}{', 8, 8' if ndim == 3 else ''}), "
@@ -86,6 +92,37 @@ def by_size(
     code: Callable[..., Result], images: Sequence[Any], quality: Any, qt_y: Any, qt_c: Any, *settings: Any
 ) -> list[tuple[list[int], Result]]:
     """``code(batch, quality, qt_y, qt_c, *settings)`` of each batch of one size (see :func:`size_groups`),
-    with the batch's places in the list."""
+    with the batch's places in the list.
+
+    An empty list has its settings checked as an empty batch's are; an image's fault found in a batch is
+    reported with the image's place in the list (``image[i]``) and its own shape.
+    """
     groups = size_groups(images, quality, qt_y, qt_c)
-    return [(group.indices, code(group.images, group.quality, group.qt_y, group.qt_c, *settings)) for group in groups]
+    if not groups:  # no image, but the settings are checked all the same
+        tensors = [v for v in (quality, qt_y, qt_c) if isinstance(v, Tensor)]
+        empty = torch.zeros(0, 3, 8, 8, dtype=torch.uint8, device=tensors[0].device if tensors else None)
+        code(empty, quality, qt_y, qt_c, *settings)
+        return []
+    results = []
+    for group in groups:
+        try:
+            results.append((group.indices, code(group.images, group.quality, group.qt_y, group.qt_c, *settings)))
+        except (TypeError, ValueError) as error:
+            _name_the_image(images, group, error)
+            raise
+    return results
+
+
+def _name_the_image(images: Sequence[Tensor], group: SizeGroup, error: Exception) -> None:
+    """If the batch's ``error`` is its images' fault, raise the error of the first faulty image checked alone,
+    named by its place in the list (failing calls only pay these checks)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the batch has warned already
+        try:
+            check_image(group.images, allow_uint8=True)
+        except (TypeError, ValueError):
+            for i in group.indices:
+                try:
+                    check_image(images[i], name=f"image[{i}]", allow_uint8=True)
+                except (TypeError, ValueError) as named:
+                    raise named from error

@@ -559,3 +559,23 @@ def test_file_bytes_as_uint8_tensors() -> None:
     for bad in (tensors[0].int(), tensors[0][None], tensors[0].to("meta")):
         with pytest.raises(TypeError, match="1-D uint8 tensor"):
             decode_jpeg(bad)
+    strided = torch.zeros(2 * len(files[0]), dtype=torch.uint8)
+    strided[::2] = tensors[0]
+    assert torch.equal(decode_jpeg(strided[::2]).luma, decode_jpeg(files[0]).luma)
+
+
+@pytest.mark.parametrize(
+    ("data", "got"),
+    [
+        ([b"\xff\xd8", 5], "got list whose data[1] is int"),
+        ([torch.zeros(1, 8, dtype=torch.uint8)], "whose data[0] is a torch.uint8 tensor of shape (1, 8) on cpu"),
+        ((torch.zeros(8, dtype=torch.uint8, device="meta"),), "data[0] is a torch.uint8 tensor of shape (8,) on meta"),
+        (torch.zeros(8, dtype=torch.int32), "got a torch.int32 tensor of shape (8,) on cpu"),
+        ({0: b"\xff\xd8"}, "got dict"),
+    ],
+)
+def test_data_that_is_not_files_is_described(data, got: str) -> None:
+    """The message says which item of a sequence is not a file, and what a tensor is (it said "got list")."""
+    with pytest.raises(TypeError, match="data must be bytes") as info:
+        decode_jpeg(data)
+    assert str(info.value).endswith(got), str(info.value)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -333,9 +335,28 @@ def test_lists_of_images_are_checked_image_by_image() -> None:
     good = torch.rand(3, 16, 16)
     bad = torch.rand(3, 8, 24)
     bad[0, 3, 3] = float("nan")
+    nan_third = good.clone()
+    nan_third[1, 2, 2] = float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # quantized tensors are deprecated in recent PyTorch
+        quantized = torch.quantize_per_tensor(good, 0.1, 0, torch.quint8)
     for call in (encode_jpeg, jpeg_file_size):
-        with pytest.raises(ValueError, match="image must be finite"):  # in the second batch too
+        with pytest.raises(ValueError, match=r"image\[1\] must be finite"):  # in the second batch too
             call([good, bad, good], 50.0)
+        # Named by its place in the list, with its own shape, not by its place in its batch of one size
+        # ("sample 1 of 2" before) or the batch's shape.
+        named = [
+            ([good, bad, nan_third], ValueError, r"^image\[2\] must be finite \(images in \[0, 1\]\), got NaN$"),
+            ([good, good[:2]], ValueError, r"image\[1\] must have 1 \(grayscale\) or 3 .*got shape \(2, 16, 16\)"),
+            ([torch.zeros(3, 0, 8, dtype=torch.uint8)], ValueError, r"image\[0\] must have a non-empty spatial size"),
+            ([good, good.short()], TypeError, r"image\[1\] must be float in \[0, 1\] or uint8 .*torch.int16"),
+            ([quantized], TypeError, r"image\[0\] must be a dense \(strided\) tensor, got a quantized tensor"),
+        ]
+        for images, error, message in named:
+            with pytest.raises(error, match=message):
+                call(images, 50.0)
+        with pytest.raises(ValueError, match=r"qt_y must be \(8, 8\) or one per image of the list, \(2, 8, 8\)"):
+            call([good, bad], qt_y=torch.ones(64), qt_c=torch.ones(8, 8))
         with pytest.raises(TypeError, match=r"image\[1\] must be a tensor"):
             call([good, good.numpy()], 50.0)
         with pytest.raises(ValueError, match=r"image\[0\] must have shape \(C, H, W\)"):
@@ -346,6 +367,69 @@ def test_lists_of_images_are_checked_image_by_image() -> None:
             call([good, bad], torch.tensor([50.0, 60.0, 70.0]))
         with pytest.raises(ValueError, match=r"qt_y must be \(8, 8\) or one per image of the list, \(2, 8, 8\)"):
             call([good, good], qt_y=torch.ones(3, 8, 8), qt_c=torch.ones(8, 8))
+
+
+def test_empty_lists_check_their_settings() -> None:
+    """As an empty batch does: no file, but no bad setting passes unseen (an empty list returned [] whatever
+    they were)."""
+    for call in (encode_jpeg, jpeg_file_size):
+        with pytest.raises(TypeError, match="quality must be a number or a tensor, got str"):
+            call([], "75")
+        with pytest.raises(ValueError, match="subsampling must be one of"):
+            call([], 50.0, subsampling="4:1:1")
+        with pytest.raises(TypeError, match="optimize must be a bool"):
+            call([], 50.0, optimize=1)
+        with pytest.raises(ValueError, match=r"qt_y values must be finite and in \[1, 255\]"):
+            call([], 50.0, qt_y=torch.zeros(8, 8))
+        with pytest.raises(ValueError, match=r"quality must be a number or one per image of the list, \(0\)"):
+            call([], torch.tensor([50.0, 60.0]))
+        with pytest.raises(ValueError, match="give a quality"):
+            call([])
+    assert encode_jpeg([], torch.zeros(0), qt_y=torch.ones(8, 8)) == []
+    assert jpeg_file_size((), 50.0).shape == (0,)
+
+
+def test_per_image_tables_as_arrays_in_lists() -> None:
+    """Tables given as arrays or nested lists, one per image of a list of different sizes, are split per image as
+    tensors are (they were taken for one shared table and refused with the shape of a batch of one)."""
+    images = [torch.rand(3, 16, 16), torch.rand(1, 8, 24)]
+    qt_y = np.stack([np.full((8, 8), 3.0), np.full((8, 8), 9.0)])
+    qt_c = np.full((8, 8), 5).tolist()
+    expected = encode_jpeg(images, qt_y=torch.from_numpy(qt_y), qt_c=torch.tensor(qt_c))
+    assert encode_jpeg(images, qt_y=qt_y, qt_c=qt_c) == expected
+    assert encode_jpeg(images, qt_y=qt_y.tolist(), qt_c=qt_c) == expected
+    assert jpeg_file_size(images, qt_y=qt_y, qt_c=qt_c).tolist() == list(map(len, expected))
+    assert expected[1] == encode_jpeg(images[1], qt_y=torch.full((8, 8), 9.0))[0]
+    with pytest.raises(ValueError, match=r"qt_y must be \(8, 8\) or one per image of the list, \(2, 8, 8\)"):
+        encode_jpeg(images, qt_y=np.ones((3, 8, 8)), qt_c=qt_c)
+
+
+def test_non_contiguous_uint8_images_give_the_files_of_their_contiguous_copies() -> None:
+    arrays = [synthetic_photo(seed, 21, 37, 3) for seed in range(2)]
+    batch = torch.stack([_as_uint8_tensor(a) for a in arrays])
+    views = {
+        "channels_last": batch.contiguous(memory_format=torch.channels_last),
+        "flipped": batch.flip(-1),
+        "expanded": batch[:1].expand(3, -1, -1, -1),
+        "broadcast rows": batch[:, :, :1].expand(-1, -1, 21, -1),
+        "strided": batch[:, :, ::2, ::3],
+        "transposed": batch.transpose(-1, -2),
+    }
+    for name, view in views.items():
+        files = [encode_jpeg(image.contiguous(), 60.0)[0] for image in view]
+        assert encode_jpeg(view, 60.0) == files, name
+        assert encode_jpeg(list(view), 60.0) == files, name
+        assert jpeg_file_size(view, 60.0).tolist() == list(map(len, files)), name
+    flipped = batch[0].flip(-1)
+    assert encode_jpeg(flipped, 60.0) == [opencv_encode(np.ascontiguousarray(arrays[0][:, ::-1]), 60)]
+
+
+def test_coefficients_with_a_subsampling_that_is_no_layout() -> None:
+    """Coefficients carry their subsampling, but an argument that names no layout is refused, not ignored."""
+    coefficients = jpeg_encode(torch.rand(3, 16, 16), 50.0, mode="exact")
+    for call in (encode_jpeg, jpeg_file_size):
+        with pytest.raises(ValueError, match="subsampling must be one of"):
+            call(coefficients, subsampling="420")
 
 
 def test_fractional_coefficients_are_rounded_as_the_exact_decoder_rounds_them() -> None:
