@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import functools
 import math
+import os
+import sys
 import threading
 import warnings
 from collections.abc import Callable
@@ -199,6 +201,19 @@ def _nonfinite(low: float, high: float) -> str | None:
     return None
 
 
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning issued by the function calling this one point at the user's
+    line: the first frame outside this package, torch and Kornia (whose AugmentationSequential may call our
+    augmentations), however deep the call came."""
+    packages = (sys.modules[__name__.split(".")[0]], torch, sys.modules.get("kornia"))
+    files = [getattr(package, "__file__", None) for package in packages]
+    folders = tuple(os.path.dirname(file) + os.sep for file in files if isinstance(file, str))
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(folders):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 class ValueChecks:
     """The value checks of one call, reduced on the device and read with one host sync.
 
@@ -296,14 +311,14 @@ class ValueChecks:
                     f"{name} values reach {high:g}: images must be in [0, 1] (values outside are clipped); "
                     "divide 0..255 images by 255",
                     UserWarning,
-                    stacklevel=4,
+                    stacklevel=_caller_stacklevel(),
                 )
             elif low < _SCALE_WARNING[0]:
                 warnings.warn(
                     f"{name} values reach {low:g}: images must be in [0, 1] (values outside are clipped); "
                     "map normalized images back to [0, 1]",
                     UserWarning,
-                    stacklevel=4,
+                    stacklevel=_caller_stacklevel(),
                 )
 
         # The batch's extremes in one pass (aminmax propagates NaN); the failing sample is found only when

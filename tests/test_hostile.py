@@ -16,6 +16,7 @@ import re
 import warnings
 from dataclasses import replace
 
+import kornia
 import numpy as np
 import pytest
 import torch
@@ -1124,3 +1125,20 @@ def test_hypothesis_sides_past_limit(side, axis):
     x = torch.zeros(1).expand(shape)  # no memory: a broadcast view
     with pytest.raises(ValueError, match="image sides must be at most 65500"):
         jpeg_encode(x, 50.0)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda x: diff_jpeg(x, 50.0),
+        lambda x: encode_jpeg(x, 50.0),
+        lambda x: jpeg_file_size(x, 50.0),
+        lambda x: encode_jpeg([x[0], x[0, :, :8]], 50.0),
+        lambda x: DiffJPEG(50.0)(x),
+        lambda x: kornia.augmentation.AugmentationSequential(DiffJPEG(50.0))(x),
+    ],
+)
+def test_scale_warning_points_at_the_callers_line(call):
+    with pytest.warns(UserWarning, match="values reach") as caught:
+        call(RGB * 255.0)
+    assert caught[0].filename == __file__

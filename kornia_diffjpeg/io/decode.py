@@ -16,7 +16,8 @@ from __future__ import annotations
 import functools
 import itertools
 from array import array
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -610,7 +611,9 @@ def decode_jpeg(
     """
     single = isinstance(data, (bytes, bytearray, memoryview)) or _is_file_tensor(data)
     try:
-        files: list = [data] if single else [] if isinstance(data, (str, torch.Tensor)) else list(data)
+        # Strings, tensors that are not files and unordered collections (sets, mappings) are no sequences of files.
+        unordered = isinstance(data, (str, torch.Tensor, AbstractSet, Mapping))
+        files: list = [data] if single else [] if unordered else list(data)
     except TypeError:
         files = []
     data_items = files  # as given, for the message

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import torch
 from torch import Tensor
 
-from kornia_diffjpeg._checks import as_table, check_image
+from kornia_diffjpeg._checks import as_table, check_image, check_quality, check_table
 
 __all__ = ["SizeGroup", "by_size", "size_groups"]
 
@@ -109,8 +109,20 @@ def by_size(
             results.append((group.indices, code(group.images, group.quality, group.qt_y, group.qt_c, *settings)))
         except (TypeError, ValueError) as error:
             _name_the_image(images, group, error)
+            _check_whole_settings(len(images), group.images.device, error, quality, qt_y, qt_c)
             raise
     return results
+
+
+def _check_whole_settings(count: int, device: torch.device, error: Exception, quality: Any, *tables: Any) -> None:
+    """If a batch's ``error`` is a per-image setting's fault, raise the error of the whole list's setting, so
+    that the message gives the range of every image's values, not of one batch's."""
+    try:
+        check_quality(quality, count, device)
+        for name, table in zip(("qt_y", "qt_c"), tables, strict=True):
+            check_table(name, table, count, device)
+    except (TypeError, ValueError) as whole:
+        raise whole from error
 
 
 def _name_the_image(images: Sequence[Tensor], group: SizeGroup, error: Exception) -> None:

@@ -359,7 +359,11 @@ def test_markers_libjpeg_skips(tmp_path: Path) -> None:
     assert torch.equal(decode_jpeg(data).luma, decode_jpeg(gray).luma)
 
 
-@pytest.mark.parametrize("data", [5, None, "image.jpg", [b"\xff\xd8", "x"], [], np.zeros(10, np.uint8)])
+@pytest.mark.parametrize(
+    "data",
+    # sets and mappings hold files in no defined order (a mapping iterates over its keys)
+    [5, None, "image.jpg", [b"\xff\xd8", "x"], [], np.zeros(10, np.uint8), {b"\xff\xd8"}, {b"\xff\xd8": 0}],
+)
 def test_data_must_be_bytes(data) -> None:
     with pytest.raises(TypeError, match="data must be bytes"):
         decode_jpeg(data)

@@ -357,6 +357,12 @@ def test_lists_of_images_are_checked_image_by_image() -> None:
                 call(images, 50.0)
         with pytest.raises(ValueError, match=r"qt_y must be \(8, 8\) or one per image of the list, \(2, 8, 8\)"):
             call([good, bad], qt_y=torch.ones(64), qt_c=torch.ones(8, 8))
+        # Per-image settings out of range are reported with the whole list's range, not one batch's.
+        with pytest.raises(ValueError, match=r"quality must be finite and in \[0, 100\], got range \[50.0, 101.0\]"):
+            call([good, bad], torch.tensor([101.0, 50.0]))
+        tables = torch.stack([torch.full((8, 8), 300.0), torch.full((8, 8), 2.0)])
+        with pytest.raises(ValueError, match=r"qt_y values must be finite and in \[1, 255\], got range \[2.0, 300.0\]"):
+            call([good, bad], qt_y=tables, qt_c=torch.ones(8, 8))
         with pytest.raises(TypeError, match=r"image\[1\] must be a tensor"):
             call([good, good.numpy()], 50.0)
         with pytest.raises(ValueError, match=r"image\[0\] must have shape \(C, H, W\)"):
