@@ -298,6 +298,9 @@ def cuda_section() -> None:
     except ImportError:
         _print("skipped: torchvision is not installed\n")
         return
+    except RuntimeError as error:  # a wheel built for another torch: "operator torchvision::nms does not exist"
+        _print(f"skipped: torchvision does not import with this torch ({str(error).splitlines()[0][:120]})\n")
+        return
     device = torch.device("cuda")
     images = photo_crops(count=64).to(device)
     as_uint8 = [(image * 255).round().byte() for image in images]
