@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -47,10 +48,11 @@ def canonical_codes(bits: Tensor, values: Tensor, symbols: int) -> tuple[Tensor,
     lengths_range = torch.arange(1, _MAX_CODE_LENGTH + 1, device=bits.device)
     ends = bits.cumsum(1)  # first position after the codes of each length
     starts = ends - bits
-    # Canonical first code of each length: first[L] = (first[L-1] + bits[L-1]) << 1.
-    first = torch.zeros_like(bits)
-    for length in range(1, _MAX_CODE_LENGTH):
-        first[:, length] = (first[:, length - 1] + bits[:, length - 1]) << 1
+    # Canonical first code of each length: first[L] = (first[L-1] + bits[L-1]) << 1, that is the sum over
+    # k < L of bits[k] << (L - k): each term shifted to a common scale, summed, shifted back (exact).
+    scale = _MAX_CODE_LENGTH - lengths_range + 1  # 16 - L for L = 0..15
+    shifted = bits << scale
+    first = (shifted.cumsum(1) - shifted) >> scale
     position = torch.arange(count, device=bits.device).expand(tables, count)
     slot = torch.searchsorted(ends, position.contiguous(), right=True).clamp_(max=_MAX_CODE_LENGTH - 1)
     used = position < ends[:, -1:]
@@ -81,41 +83,50 @@ def standard_codes(kind: str, device: torch.device) -> tuple[Tensor, Tensor]:
     return codes.to(device), lengths.to(device)
 
 
-def _huffman_code_sizes(counts: Tensor, merges: int) -> Tensor:
-    """Code sizes of an unlimited Huffman code, merging as libjpeg's ``jpeg_gen_optimal_table``.
+def _huffman_code_sizes(counts: np.ndarray) -> np.ndarray:
+    """Code sizes (T, symbols + 1) of an unlimited Huffman code, merging as libjpeg's ``jpeg_gen_optimal_table``.
 
     A reserved symbol of count 1 is appended (last index) so that no real code is all ones. Each step
     joins the two least frequent trees; among equal counts the higher symbol index goes first, the
-    tree keeping the index of the first. Trees are tracked by the representative of each symbol.
+    tree keeping the index of the first. A symbol's code size is its depth in the final tree: the
+    merges are recorded, then walked back from the root (each merge puts both trees one level deeper).
+
+    NumPy on the host: the merges are sequential (one step per symbol, a handful of tiny operations
+    each), far cheaper there than as thousands of dispatched tensor ops (kernel launches on a GPU).
     """
     tables, symbols = counts.shape
-    freq = torch.cat([counts, torch.ones_like(counts[:, :1])], 1)
-    index = torch.arange(symbols + 1, device=counts.device)
-    tree = index.expand(tables, -1).clone()
-    sizes = torch.zeros_like(freq)
-    never = torch.iinfo(torch.int64).max
-    tie = symbols - index  # smaller for higher indices
-    for _ in range(merges):
-        key = torch.where(freq > 0, freq * (symbols + 1) + tie, never)
-        first = key.argmin(1, keepdim=True)
-        key = key.scatter(1, first, never)
-        second = key.argmin(1, keepdim=True)
-        merging = key.gather(1, second) < never  # False once a table is a single tree
-        second_freq = torch.where(merging, freq.gather(1, second), 0)
-        freq = freq.scatter_add(1, first, second_freq).scatter_add(1, second, -second_freq)
-        in_second = (tree == second) & merging
-        sizes += ((tree == first) & merging) | in_second
-        tree = torch.where(in_second, first, tree)
-    return sizes
+    freq = np.concatenate([counts, np.ones((tables, 1), np.int64)], 1)
+    never = np.iinfo(np.int64).max
+    tie = symbols - np.arange(symbols + 1)  # smaller for higher indices
+    key = np.where(freq > 0, freq * (symbols + 1) + tie, never)
+    rows = np.arange(tables)
+    merges = int((freq > 0).sum(1).max()) - 1  # one fewer than the trees of the largest table
+    history = np.zeros((max(merges, 0), 3, tables), np.int64)  # first, second, merging
+    for step in range(merges):
+        first = key.argmin(1)
+        first_key = key[rows, first]
+        key[rows, first] = never
+        second = key.argmin(1)
+        merging = key[rows, second] < never  # False once a table is a single tree
+        joined = freq[rows, first] + freq[rows, second]
+        freq[rows, first] = np.where(merging, joined, freq[rows, first])
+        key[rows, first] = np.where(merging, joined * (symbols + 1) + tie[first], first_key)
+        key[rows, second] = np.where(merging, never, key[rows, second])
+        history[step] = first, second, merging
+    depth = np.zeros((tables, symbols + 1), np.int64)
+    for first, second, merging in history[::-1]:  # from the root down: both trees of a merge one level deeper
+        deeper = depth[rows, first] + merging
+        depth[rows, second] = np.where(merging, deeper, depth[rows, second])
+        depth[rows, first] = deeper
+    return depth
 
 
-def _limit_lengths(bits: Tensor) -> Tensor:
+def _limit_lengths(bits: np.ndarray) -> np.ndarray:
     """Annex K.3 length limiting to 16 bits: move codes up from each overlong length (rarely needed)."""
-    bits = bits.clone()
+    bits = bits.copy()
     if not bool((bits[:, _MAX_CODE_LENGTH + 1 :] > 0).any()):
         return bits
-    rows = bits.cpu().tolist()
-    for row in rows:
+    for row in bits:
         for i in range(len(row) - 1, _MAX_CODE_LENGTH, -1):
             while row[i] > 0:
                 j = i - 2
@@ -125,11 +136,14 @@ def _limit_lengths(bits: Tensor) -> Tensor:
                 row[i - 1] += 1  # ...one of them takes its place...
                 row[j + 1] += 2  # ...and the other pairs with a leaf moved down from a shorter length
                 row[j] -= 1
-    return torch.tensor(rows, dtype=bits.dtype, device=bits.device)
+    return bits
 
 
 def optimal_bits_and_values(counts: Tensor) -> tuple[Tensor, Tensor]:
     """libjpeg's optimal Huffman tables (``jpeg_gen_optimal_table``) from symbol counts.
+
+    Built on the host with NumPy (the counts are a few kilobytes: one copy, one host sync), returned on
+    the counts' device.
 
     Args:
         counts: (T, symbols) int64 symbol counts of T tables.
@@ -138,19 +152,18 @@ def optimal_bits_and_values(counts: Tensor) -> tuple[Tensor, Tensor]:
         bits (T, 16) and values (T, symbols): the tables as a DHT segment writes them; the number
         of values of each table is ``bits.sum(1)``, the number of symbols with a non-zero count.
     """
-    tables, symbols = counts.shape
-    merges = int((counts > 0).sum(1).max())  # with the reserved symbol: one merge per real symbol (a host sync)
-    sizes = _huffman_code_sizes(counts, merges)
-    longest = max(2 * _MAX_CODE_LENGTH, merges)  # a code size never exceeds the merge count
-    histogram = torch.zeros(tables, longest + 1, dtype=torch.int64, device=counts.device)
-    histogram.scatter_add_(1, sizes, (sizes > 0).long())
+    host = counts.detach().cpu().numpy().astype(np.int64)
+    tables, symbols = host.shape
+    sizes = _huffman_code_sizes(host)
+    longest = max(2 * _MAX_CODE_LENGTH, int(sizes.max(initial=0)))
+    histogram = np.zeros((tables, longest + 1), np.int64)
+    np.add.at(histogram, (np.arange(tables)[:, None], sizes), sizes > 0)
     bits = _limit_lengths(histogram)[:, 1 : _MAX_CODE_LENGTH + 1]
     # Drop the reserved code: one code of the longest length in use.
-    lengths_range = torch.arange(1, _MAX_CODE_LENGTH + 1, device=counts.device)
-    longest_used = torch.where(bits > 0, lengths_range, 0).argmax(1, keepdim=True)
-    bits = bits.scatter_add(1, longest_used, -torch.ones_like(longest_used))
+    longest_used = np.where(bits > 0, np.arange(1, _MAX_CODE_LENGTH + 1), 0).argmax(1)
+    bits[np.arange(tables), longest_used] -= 1
     # Values: real symbols by (unlimited) code size, then symbol; the limited bits assign their lengths.
     real = sizes[:, :symbols]
-    key = real * (symbols + 1) + torch.arange(symbols, device=counts.device)
-    key = torch.where(real > 0, key, torch.iinfo(torch.int64).max)
-    return bits, key.argsort(1)
+    key = np.where(real > 0, real * (symbols + 1) + np.arange(symbols), np.iinfo(np.int64).max)
+    values = key.argsort(1, kind="stable")
+    return torch.from_numpy(bits).to(counts.device), torch.from_numpy(values).to(counts.device)

@@ -177,3 +177,68 @@ def test_bad_inputs() -> None:
         jpeg_file_size(image, -1.0)
     with pytest.raises(ValueError, match="qt_y"):
         jpeg_file_size(image, qt_y=torch.full((8, 8), 300.0), qt_c=torch.ones(8, 8))
+
+
+def _jchuff_optimal_table(freq: list[int]) -> tuple[list[int], list[int]]:
+    """``jpeg_gen_optimal_table`` of libjpeg's jchuff.c, step by step in plain Python: bits[1..16] and the
+    symbols in code order."""
+    freq = [*freq, 1]  # the reserved symbol, so that no code is all ones
+    size, others = [0] * len(freq), [-1] * len(freq)
+    while True:
+        live = [i for i, f in enumerate(freq) if f]
+        if len(live) < 2:
+            break
+        c1 = min(live, key=lambda i: (freq[i], -i))  # smallest count, the larger symbol among ties
+        c2 = min((i for i in live if i != c1), key=lambda i: (freq[i], -i))
+        freq[c1] += freq[c2]
+        freq[c2] = 0
+        for chain in (c1, c2):
+            node = chain
+            size[node] += 1
+            while others[node] >= 0:
+                node = others[node]
+                size[node] += 1
+        node = c1
+        while others[node] >= 0:
+            node = others[node]
+        others[node] = c2
+    bits = [0] * (max(size) + 1 if max(size) > 32 else 33)
+    for s in size:
+        if s:
+            bits[s] += 1
+    for i in range(len(bits) - 1, 16, -1):  # limit the code lengths to 16 bits
+        while bits[i] > 0:
+            j = i - 2
+            while bits[j] == 0:
+                j -= 1
+            bits[i] -= 2
+            bits[i - 1] += 1
+            bits[j + 1] += 2
+            bits[j] -= 1
+    i = 16
+    while bits[i] == 0:
+        i -= 1
+    bits[i] -= 1  # the reserved code
+    order = [s for length in range(1, max(size) + 1) for s in range(len(freq) - 1) if size[s] == length]
+    return bits[1:17], order
+
+
+@pytest.mark.parametrize("symbols", [12, 256])
+def test_optimal_tables_follow_libjpegs_construction(symbols: int) -> None:
+    """Against jchuff.c's algorithm written plainly: ties (all counts equal), a single symbol, counts over
+    six orders of magnitude, Fibonacci chains past 16 bits."""
+    rng = np.random.default_rng(7)
+    rows = [np.full(symbols, 3), np.eye(1, symbols, symbols - 1, dtype=np.int64)[0] * 9]
+    rows += [(rng.random(symbols) < 0.4) * rng.integers(1, 10**6, symbols) for _ in range(20)]
+    rows += [rng.integers(0, 3, symbols) for _ in range(10)]
+    fibonacci = [1, 2]
+    while len(fibonacci) < min(symbols, 30):
+        fibonacci.append(fibonacci[-1] + fibonacci[-2])
+    rows.append(np.pad(fibonacci, (0, symbols - len(fibonacci))))
+    rows = [row if row.any() else np.eye(1, symbols, 0, dtype=np.int64)[0] for row in rows]
+    counts = torch.from_numpy(np.stack(rows).astype(np.int64))
+    bits, values = optimal_bits_and_values(counts)
+    for row, table_bits, table_values in zip(rows, bits.tolist(), values.tolist(), strict=True):
+        expected_bits, expected_order = _jchuff_optimal_table(row.tolist())
+        assert table_bits == expected_bits
+        assert table_values[: sum(expected_bits)] == expected_order
