@@ -6,7 +6,9 @@ Kornia's ``jpeg_codec_differentiable``:
 
 1. Deterministic figures, per call (they do not depend on the machine's load):
 
-   * dispatched aten ops, forward (no grad) and forward+backward, counted with a ``TorchDispatchMode``;
+   * dispatched aten ops, forward (no grad) and forward+backward, counted with a ``TorchDispatchMode``, as
+     one call over the batch (as on a GPU), and as run on the CPU, where a forward that records no gradient
+     runs in steps of a few images (``kornia_diffjpeg.codec.steps``: each step dispatches its own ops);
    * kernel-level ops: the same without views and metadata ops (each one a kernel launch on a GPU);
    * host syncs (``.item()``, ``bool(tensor)``, ``linalg`` error checks) and host-to-device copies
      (tensors built from Python data, copies from the CPU to another device), counted after a warm-up call;
@@ -37,8 +39,9 @@ Run:   python benchmarks/speed.py                   (figures, then timings; minu
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 
 import torch
@@ -50,6 +53,7 @@ from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]
 
 import kornia_diffjpeg
 from kornia_diffjpeg import ModeName, diff_jpeg
+from kornia_diffjpeg.codec import steps
 from kornia_diffjpeg.codec.dct import blockify, dct_matrix, unblockify
 from testing.datasets import load_photos
 from testing.reference import opencv_jpeg, to_uint8
@@ -178,15 +182,29 @@ def saved_bytes(fn: Callable[[], object]) -> int:
     return sum(storages.values())
 
 
+@contextlib.contextmanager
+def one_call() -> Iterator[None]:
+    """The codec's forwards as one call over the batch, as on a GPU: on the CPU a forward that records no
+    gradient runs in steps of a few images (``kornia_diffjpeg.codec.steps``), each step its own ops."""
+    saved = steps.STEP_SAMPLES
+    steps.STEP_SAMPLES = 1 << 62
+    try:
+        yield
+    finally:
+        steps.STEP_SAMPLES = saved
+
+
 def figures(rows: dict[str, Codec], image: torch.Tensor, quality: torch.Tensor, learnable: bool) -> list[list]:
     device = image.device
     table = []
     for name, codec in tqdm(rows.items(), desc="figures", leave=False):
         q = quality.detach().clone().requires_grad_(learnable)
-        forward, both = count_ops(step(codec, image, q, False)), count_ops(step(codec, image, q, True))
+        with one_call():
+            forward, both = count_ops(step(codec, image, q, False)), count_ops(step(codec, image, q, True))
+        stepped = [count_ops(step(codec, image, q, backward)).aten for backward in (False, True)]
         saved = saved_bytes(partial(codec, image.detach().clone().requires_grad_(True), q))
         peak = peak_memory_bytes(step(codec, image, q, True), device) / 2**20
-        row = [name, forward.aten, both.aten, forward.kernels, both.kernels, forward.syncs, both.syncs]
+        row = [name, forward.aten, both.aten, *stepped, forward.kernels, both.kernels, forward.syncs, both.syncs]
         row += [forward.host_to_device, both.host_to_device, saved / image.nbytes, peak]
         table.append(row)
         tqdm.write(f"  {name}: {row[1:]}")
@@ -197,6 +215,8 @@ FIGURE_HEADER = [
     "codec",
     "aten ops fwd",
     "aten fwd+bwd",
+    "aten fwd, CPU steps",
+    "aten fwd+bwd, CPU steps",
     "kernels fwd",
     "kernels fwd+bwd",
     "syncs fwd",

@@ -7,6 +7,7 @@ clip -> [0, 1]
 
 from __future__ import annotations
 
+import functools
 import operator
 from dataclasses import dataclass
 from typing import Optional
@@ -44,6 +45,7 @@ from kornia_diffjpeg.codec.sampling import (
     pad_to_multiple,
     upsample_chroma_smooth,
 )
+from kornia_diffjpeg.codec.steps import forward_in_steps, runs_in_steps
 from kornia_diffjpeg.codec.surrogates import (
     RoundingSurrogate,
     resolve_rounding,
@@ -380,6 +382,32 @@ def _checked_settings(
     return quality_, qt_y_, qt_c_
 
 
+#: Checked encoder inputs: (N, C, H, W) images, the mode's operations, per-sample qualities and tables, color.
+_CheckedInputs = tuple[Tensor, Mode, Optional[Tensor], Optional[Tensor], Optional[Tensor], Color]  # noqa: UP045
+
+
+def _checked_encoder_inputs(  # noqa: PLR0913 (the encoder's arguments)
+    image: Tensor,
+    quality: float | Tensor | None,
+    qt_y: Tensor | None,
+    qt_c: Tensor | None,
+    mode: ModeName,
+    subsampling: Subsampling,
+    rounding: str | RoundingSurrogate,
+    color: Color,
+) -> _CheckedInputs:
+    """Every argument of :func:`jpeg_encode` checked, its values read with one host sync."""
+    checks = ValueChecks()
+    batched = check_image(image, checks)
+    check_choice("subsampling", subsampling, SUBSAMPLING_FACTORS)
+    ops = _mode_ops(mode, rounding)
+    quality_, qt_y_, qt_c_ = _checked_settings(image, batched, quality, qt_y, qt_c, checks)
+    color_ = check_color(color, batched.device, checks)
+    _check_exact_color(mode, color_)
+    checks.run()
+    return batched, ops, quality_, qt_y_, qt_c_, color_
+
+
 @without_autocast  # float16 or bfloat16 products would change the coded values
 def encode_samples_exact(
     image: Tensor,
@@ -464,16 +492,11 @@ def jpeg_encode(
         >>> coefficients.luma.shape, coefficients.chroma.shape
         (torch.Size([2, 1, 4, 6, 64]), torch.Size([2, 2, 2, 3, 64]))
     """
-    checks = ValueChecks()  # the values of every argument, read with one host sync
-    batched = check_image(image, checks)
-    check_choice("subsampling", subsampling, SUBSAMPLING_FACTORS)
-    ops = _mode_ops(mode, rounding)
+    batched, ops, quality_, qt_y_, qt_c_, color_ = _checked_encoder_inputs(
+        image, quality, qt_y, qt_c, mode, subsampling, rounding, color
+    )
     batch, channels, height, width = batched.shape
     device = batched.device
-    quality_, qt_y_, qt_c_ = _checked_settings(image, batched, quality, qt_y, qt_c, checks)
-    color_ = check_color(color, device, checks)
-    _check_exact_color(mode, color_)
-    checks.run()
     dtype = _compute_dtype(batched.dtype)
     smooth: _Coded | None = None  # the smooth (or straight-through) face
     if mode != "exact" or _needs_grad(batched, quality_, qt_y_, qt_c_):
@@ -570,6 +593,12 @@ def diff_jpeg(
     ):
         settings = {"qt_y": qt_y, "qt_c": qt_c, "subsampling": subsampling, "rounding": rounding, "color": color}
         return secant_codec(diff_jpeg, image, quality, mode=mode, **settings)
+    if mode != "exact" and runs_in_steps(image, quality, qt_y, qt_c, color):  # the exact face has steps of its own
+        batched, _, quality_, qt_y_, qt_c_, color_ = _checked_encoder_inputs(
+            image, quality, qt_y, qt_c, mode, subsampling, rounding, color
+        )
+        step = functools.partial(diff_jpeg, mode=mode, subsampling=subsampling, rounding=rounding, color=color_)
+        return forward_in_steps(step, batched, quality_, qt_y_, qt_c_).reshape(image.shape)
 
     def encoded(mode: ModeName) -> JPEGCoefficients:
         return jpeg_encode(
