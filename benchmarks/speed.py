@@ -187,7 +187,7 @@ def one_call() -> Iterator[None]:
     """The codec's forwards as one call over the batch, as on a GPU: on the CPU a forward that records no
     gradient runs in steps of a few images (``kornia_diffjpeg.codec.steps``), each step its own ops."""
     saved = steps.STEP_SAMPLES
-    steps.STEP_SAMPLES = 1 << 62
+    steps.STEP_SAMPLES = None
     try:
         yield
     finally:

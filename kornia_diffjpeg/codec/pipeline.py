@@ -578,7 +578,8 @@ def diff_jpeg(
     and device. In ``"surrogate"`` mode values exceed [0, 1] by 1e-3 of the overshoot before clipping
     (soft clip; measured below 1.2e-3); in
     ``"ste"`` and ``"exact"`` modes they lie exactly in [0, 1]. On the CPU, a forward that records no
-    gradient codes a large batch in steps of a few images (faster: see :mod:`~kornia_diffjpeg.codec.steps`).
+    gradient codes a large batch in steps of a few images (faster with the default allocator: see
+    :mod:`~kornia_diffjpeg.codec.steps`).
 
     Example:
         >>> image = torch.rand(2, 3, 37, 51, requires_grad=True)

@@ -1,17 +1,22 @@
 """The smooth codec's forward in steps of a few whole images, on the CPU, when it records no gradient.
 
-Every stage of the codec is a pass over the batch, and on the CPU a pass over a batch larger than the
-caches reads and writes main memory: the surrogate forward of 16x3x224x224 images waited on memory
-more than it computed. Coded a few images at a time, each step's temporaries stay in the caches from
-the first stage to the last (measured in ``docs/speed.md``: about 2x faster with 1 thread).
+Every stage of the codec writes a fresh full-size buffer, and glibc's allocator (PyTorch's default on
+Linux) hands large freed buffers back to the system, so every call pages its buffers in again: the
+surrogate forward of 16x3x224x224 images spent most of its time in page faults. Coded a few images
+at a time, the steps' buffers are small and reused from step to step: in loops of calls, 2.5x faster
+with 1 thread and 2.1x with 2 (``docs/speed.md``). With an allocator that keeps freed memory
+(jemalloc, tcmalloc, or glibc's ``MALLOC_TRIM_THRESHOLD_`` and ``MALLOC_MMAP_THRESHOLD_``) one call
+pages nothing in and is the faster one (by about 10% with 1 thread, up to 40% with 2): set
+:data:`STEP_SAMPLES` to ``None`` there.
 
 Images are coded independently, so the steps give one call's values, up to how the matrix products
-round: a product over fewer images may take another kernel and round a sum differently by an ulp,
-as coding the same images in batches of other sizes does (in 3 of 120 random shapes, one value moved
-by 1.2e-7). Only forwards that record no gradient take steps: with a graph, the saved tensors and the
-backward span the whole batch anyway, and steps measured slower there. The exact mode codes in steps
-of its own (:data:`~kornia_diffjpeg.codec.exact.CHUNK_SAMPLES`); other devices, where each step costs
-kernel launches, and traced calls (``torch.compile``, ``torch.func``) run the batch in one call.
+round: a product over fewer images may take another kernel and round a sum by an ulp, as coding the
+same images in batches of other sizes does (in 3 of 120 random (shape, step) configurations, one value
+moved by 1.2e-7). Only forwards that record no gradient take steps: with a graph, the saved tensors
+and the backward span the whole batch anyway, and steps measured no faster there. The exact mode
+codes in steps of its own (:data:`~kornia_diffjpeg.codec.exact.CHUNK_SAMPLES`); other devices, where
+each step costs kernel launches, and traced calls (``torch.compile``, ``torch.func``) run the batch in
+one call.
 """
 
 from __future__ import annotations
@@ -26,9 +31,9 @@ from kornia_diffjpeg.codec.tracing import is_traced
 
 __all__ = ["STEP_SAMPLES", "forward_in_steps", "runs_in_steps"]
 
-#: Samples (pixels x channels) coded per step: a few 224x224 RGB images, whose temporaries (a few
-#: float32 copies of the step) fit the caches of a server core.
-STEP_SAMPLES = 1 << 19
+#: Samples (pixels x channels) coded per step (three 224x224 RGB images; smaller steps measured faster
+#: down to this); None codes every batch in one call.
+STEP_SAMPLES: int | None = 1 << 19
 
 
 def _samples_per_image(image: Tensor) -> int:
@@ -36,6 +41,8 @@ def _samples_per_image(image: Tensor) -> int:
 
 
 def _step_images(image: Tensor) -> int:
+    if STEP_SAMPLES is None:
+        return image.numel()  # at least the batch: one call
     return max(1, STEP_SAMPLES // max(_samples_per_image(image), 1))
 
 

@@ -52,7 +52,7 @@ def assert_one_calls_values(stepped: torch.Tensor, whole: torch.Tensor) -> None:
 
 def _in_one_call(call):  # noqa: ANN001, ANN202
     saved = steps.STEP_SAMPLES
-    steps.STEP_SAMPLES = 1 << 40
+    steps.STEP_SAMPLES = None
     try:
         return call()
     finally:
@@ -149,3 +149,11 @@ def test_augmentation_forward_takes_steps(two_image_steps: list[int]) -> None:
         whole = _in_one_call(lambda: augmentation(images))
     assert two_image_steps == [2, 2, 1]
     assert_one_calls_values(stepped, whole)
+
+
+def test_no_steps_when_switched_off(two_image_steps: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """``STEP_SAMPLES = None``: every batch in one call (for allocators that keep freed memory)."""
+    monkeypatch.setattr(steps, "STEP_SAMPLES", None)
+    with torch.no_grad():
+        diff_jpeg(_crops(7), 50.0)
+    assert two_image_steps == []
