@@ -6,8 +6,8 @@ surrogate forward of 16x3x224x224 images spent most of its time in page faults. 
 at a time, the steps' buffers are small and reused from step to step: in loops of calls, 2.5x faster
 with 1 thread and 2.1x with 2 (``docs/speed.md``). With an allocator that keeps freed memory
 (jemalloc, tcmalloc, or glibc's ``MALLOC_TRIM_THRESHOLD_`` and ``MALLOC_MMAP_THRESHOLD_``) one call
-pages nothing in and is the faster one (by about 10% with 1 thread, up to 40% with 2): set
-:data:`STEP_SAMPLES` to ``None`` there.
+pages nothing in and is as fast or faster (the steps measured up to 12% slower with 1 thread, 25-54%
+with 2): set :data:`STEP_SAMPLES` to ``None`` there.
 
 Images are coded independently, so the steps give one call's values, up to how the matrix products
 round: a product over fewer images may take another kernel and round a sum by an ulp, as coding the
