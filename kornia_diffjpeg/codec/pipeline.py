@@ -54,6 +54,7 @@ from kornia_diffjpeg.codec.surrogates import (
     straight_through_fresh,
 )
 from kornia_diffjpeg.codec.tables import annex_k_stacked, given_table, quality_scaled_table, standard_quality_tables
+from kornia_diffjpeg.codec.tracing import records_gradient
 
 __all__ = [
     "MODES",
@@ -121,10 +122,6 @@ def _mode_ops(mode: ModeName, rounding: str | RoundingSurrogate) -> Mode:
     if mode == "ste":
         return STE(surrogate)
     return Surrogate(surrogate)  # "exact" takes its gradients from the smooth face
-
-
-def _needs_grad(*tensors: Tensor | None) -> bool:
-    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
 
 
 def _check_exact_color(mode: ModeName, color: Color) -> None:
@@ -395,10 +392,12 @@ def _checked_encoder_inputs(  # noqa: PLR0913 (the encoder's arguments)
     subsampling: Subsampling,
     rounding: str | RoundingSurrogate,
     color: Color,
+    allow_uint8: bool = False,
 ) -> _CheckedInputs:
-    """Every argument of :func:`jpeg_encode` checked, its values read with one host sync."""
+    """Every argument of :func:`jpeg_encode` checked, its values read with one host sync (``allow_uint8``:
+    8-bit images too, for the exact face)."""
     checks = ValueChecks()
-    batched = check_image(image, checks)
+    batched = check_image(image, checks, allow_uint8=allow_uint8)
     check_choice("subsampling", subsampling, SUBSAMPLING_FACTORS)
     ops = _mode_ops(mode, rounding)
     quality_, qt_y_, qt_c_ = _checked_settings(image, batched, quality, qt_y, qt_c, checks)
@@ -432,11 +431,9 @@ def encode_samples_exact(
     if not isinstance(image, Tensor) or image.is_floating_point():
         with torch.no_grad():
             return jpeg_encode(image, quality, qt_y=qt_y, qt_c=qt_c, mode="exact", subsampling=subsampling)
-    checks = ValueChecks()
-    batched = check_image(image, checks, allow_uint8=True)
-    check_choice("subsampling", subsampling, SUBSAMPLING_FACTORS)
-    quality_, qt_y_, qt_c_ = _checked_settings(image, batched, quality, qt_y, qt_c, checks)
-    checks.run()
+    batched, _, quality_, qt_y_, qt_c_, _ = _checked_encoder_inputs(
+        image, quality, qt_y, qt_c, "exact", subsampling, "dithered", None, allow_uint8=True
+    )
     height, width = batched.shape[-2:]
     luma, chroma, qt_y_int, qt_c_int = _exact_coded(batched, quality_, qt_y_, qt_c_, subsampling, torch.float32)
     return JPEGCoefficients(luma, chroma, qt_y_int, qt_c_int, subsampling, (height, width), tuple(image.shape[:-3]))
@@ -499,7 +496,7 @@ def jpeg_encode(
     device = batched.device
     dtype = _compute_dtype(batched.dtype)
     smooth: _Coded | None = None  # the smooth (or straight-through) face
-    if mode != "exact" or _needs_grad(batched, quality_, qt_y_, qt_c_):
+    if mode != "exact" or records_gradient(batched, quality_, qt_y_, qt_c_):
         tables = _resolve_tables(quality_, qt_y_, qt_c_, channels, batch, ops, dtype, device)
         coded = _encode(batched.to(dtype), *tables, subsampling, ops, _color_or_default(color_, dtype, device))
         smooth = (*coded, *tables)
@@ -546,7 +543,7 @@ def jpeg_decode(
     c = coefficients
     if mode == "exact":  # 8-bit samples / 255 in float32 at least (then in the images' dtype, as encoded)
         image = _decode_exact(c, _compute_dtype(dtype))
-        if _needs_grad(c.luma, c.chroma, c.qt_y, c.qt_c):
+        if records_gradient(c.luma, c.chroma, c.qt_y, c.qt_c):
             image = straight_through_fresh(image, _decode(c, ops, _color_or_default(None, dtype, c.luma.device)))
     else:
         image = _decode(c, ops, _color_or_default(color_, dtype, c.luma.device))
@@ -590,9 +587,7 @@ def diff_jpeg(
         (torch.Size([2, 3, 37, 51]), True)
     """
     check_quality_gradient(quality_gradient)
-    if quality_gradient == "finite_difference" and _needs_grad(
-        *(t for t in (quality, qt_y, qt_c) if isinstance(t, Tensor))
-    ):
+    if quality_gradient == "finite_difference" and records_gradient(quality, qt_y, qt_c):
         settings = {"qt_y": qt_y, "qt_c": qt_c, "subsampling": subsampling, "rounding": rounding, "color": color}
         return secant_codec(diff_jpeg, image, quality, mode=mode, **settings)
     if mode != "exact" and runs_in_steps(image, quality, qt_y, qt_c, color):  # the exact face has steps of its own
@@ -613,7 +608,7 @@ def diff_jpeg(
     # exact encode and decode would differentiate the decoder at the exact coefficients instead).
     with torch.no_grad():
         exact = _decode_own_exact(encoded("exact"))
-    if not _needs_grad(*(t for t in (image, quality, qt_y, qt_c) if isinstance(t, Tensor))):
+    if not records_gradient(image, quality, qt_y, qt_c):
         return exact
     smooth = diff_jpeg(
         image,

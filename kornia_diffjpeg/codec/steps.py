@@ -24,10 +24,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import torch
 from torch import Tensor
 
-from kornia_diffjpeg.codec.tracing import is_traced
+from kornia_diffjpeg.codec.tracing import is_traced, records_gradient
 
 __all__ = ["STEP_SAMPLES", "forward_in_steps", "runs_in_steps"]
 
@@ -46,11 +45,6 @@ def _step_images(image: Tensor) -> int:
     return max(1, STEP_SAMPLES // max(_samples_per_image(image), 1))
 
 
-def _records_gradient(values: tuple[Any, ...]) -> bool:
-    tensors = [v for value in values for v in (value if isinstance(value, tuple) else (value,))]
-    return torch.is_grad_enabled() and any(isinstance(t, Tensor) and t.requires_grad for t in tensors)
-
-
 def runs_in_steps(image: Any, *settings: Any) -> bool:
     """Whether a forward of ``image`` with ``settings`` (qualities, tables, color) runs in steps: float
     images on the CPU, more than a step of them, no gradient recorded, not traced."""
@@ -59,7 +53,7 @@ def runs_in_steps(image: Any, *settings: Any) -> bool:
     if image.device.type != "cpu" or image.numel() == 0 or is_traced(image):
         return False
     images = image.numel() // _samples_per_image(image)
-    return images > _step_images(image) and not _records_gradient((image, *settings))
+    return images > _step_images(image) and not records_gradient(image, *settings)
 
 
 def forward_in_steps(
@@ -71,9 +65,6 @@ def forward_in_steps(
     step = _step_images(images)
     for start in range(0, images.shape[0], step):
         part = slice(start, start + step)
-
-        def sliced(setting: Tensor | None, part: slice = part) -> Tensor | None:
-            return None if setting is None else setting[part]
-
-        out[part] = codec(images[part], sliced(quality), qt_y=sliced(qt_y), qt_c=sliced(qt_c))
+        quality_, qt_y_, qt_c_ = (None if setting is None else setting[part] for setting in (quality, qt_y, qt_c))
+        out[part] = codec(images[part], quality_, qt_y=qt_y_, qt_c=qt_c_)
     return out

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from kornia_diffjpeg._autograd import FusedFunction
-from kornia_diffjpeg.codec.tracing import is_traced
+from kornia_diffjpeg.codec.tracing import is_traced, records_gradient
 
 __all__ = [
     "DITHER_SCALE",
@@ -95,7 +95,7 @@ class _PolynomialRound(FusedFunction):
     def backward(ctx, grad: Tensor):  # noqa: ANN001, ANN205
         (x,) = ctx.saved_tensors
         residual = x - round_half_away(x)
-        if _recorded(x, grad):  # differentiated itself: no in-place steps
+        if records_gradient(x, grad):  # differentiated itself: no in-place steps
             return grad * (3.0 * residual.square()), None
         return grad * residual.square_().mul_(3.0), None
 
@@ -144,7 +144,7 @@ def dithered_round_slope(x: Tensor, step: Tensor | float) -> Tensor:
     """
     # exp(-z**2) with z = distance / (sqrt(2) sigma), normalized by 1 / (sqrt(2 pi) sigma).
     step = torch.as_tensor(step, dtype=x.dtype, device=x.device)
-    if _recorded(x, step):  # differentiated itself (a gradient of a gradient): no in-place steps
+    if records_gradient(x, step):  # differentiated itself (a gradient of a gradient): no in-place steps
         return _dithered_slope_functional(x, step)
     scale = step.mul(1.0 / (math.sqrt(2.0) * DITHER_SCALE)).clamp_(min=1.0 / (math.sqrt(2.0) * _MAX_DITHER))
     # To the nearest boundary, in [0, 1/2]: the boundaries are symmetric about 0, so | |frac(x)| - 1/2 |
@@ -165,11 +165,6 @@ def _dithered_slope_functional(x: Tensor, step: Tensor) -> Tensor:
     nearest = torch.exp(-torch.clamp((distance * scale).square(), max=_MAX_EXPONENT))
     following = torch.exp(-torch.clamp(((1.0 - distance) * scale).square(), max=_MAX_EXPONENT))
     return (nearest + following) * (scale * (1.0 / math.sqrt(math.pi)))
-
-
-def _recorded(*tensors: Tensor) -> bool:
-    """Whether autograd records ops on any of ``tensors`` here (in a backward pass: ``create_graph=True``)."""
-    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
 
 
 def dithered_round(x: Tensor, step: Tensor | float = 1.0) -> Tensor:
@@ -405,7 +400,7 @@ class _RoundedClip(FusedFunction):
             return grad * factor, None, None, None, None, None, None, None
         scaled = grad * ctx.slope
         # Selected in place (one full-size buffer instead of two) unless traced or differentiated itself.
-        functional = is_traced(grad) or _recorded(grad)
+        functional = is_traced(grad) or records_gradient(grad)
         selected = torch.where(clipped, scaled, grad) if functional else torch.where(clipped, scaled, grad, out=scaled)
         return selected, None, None, None, None, None, None, None
 
