@@ -3,7 +3,7 @@
 The codec calls these operations at exactly the places where libjpeg-turbo rounds, floors or
 clips. Which value comes out, and which gradient flows back, is the mode's decision (``g`` is the
 rounding surrogate; the default, ``"dithered"``, has the value ``round(x) + (x - round(x))**3`` and
-as its derivative the slope of rounding averaged over a dither of two gray levels, which depends on
+as its derivative the slope of rounding averaged over a dither of three gray levels, which depends on
 the quantization step: see :func:`~kornia_diffjpeg.codec.surrogates.dithered_round`):
 
 ==============  ==================================  ===================================  ==========

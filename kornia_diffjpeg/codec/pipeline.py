@@ -473,7 +473,7 @@ def jpeg_encode(
         subsampling: ``"4:2:0"``, ``"4:2:2"`` or ``"4:4:4"``.
         rounding: rounding surrogate of the quantizer: ``"dithered"`` (default: the cubic
             ``round(x) + (x - round(x))**3`` forward, backward the slope of rounding averaged over
-            a dither of two gray levels on the coefficients, so a coarse step passes gradient only
+            a dither of three gray levels on the coefficients, so a coarse step passes gradient only
             near its rounding boundaries; see :func:`~kornia_diffjpeg.codec.surrogates.dithered_round`),
             ``"polynomial"`` (the cubic with its own derivative ``3 (x - round(x))**2``, the default
             up to 0.2), ``"linear"``, ``"sigmoid"``, ``"tanh"``, ``"fourier"`` or a callable

@@ -209,8 +209,8 @@ class TestDitheredRound:
         assert abs(float(dithered_round_slope(x, step).mean()) - 1.0) < 1e-4
 
     def test_coarse_steps_pass_gradient_near_boundaries(self):
-        x = torch.tensor([0.0, 0.3, 0.45, 0.49, 0.5, 1.0], dtype=torch.float64)
-        slope = dithered_round_slope(x, 255.0)  # sigma = 2/255 of a step
+        x = torch.tensor([0.0, 0.3, 0.4, 0.49, 0.5, 1.0], dtype=torch.float64)
+        slope = dithered_round_slope(x, 255.0)  # sigma = 3/255 of a step
         assert slope[[0, 1, 2, 5]].max() < 1e-6 and slope[3] > 1.0 and slope[4] == slope.max()
         assert slope[2] > 0  # the tails keep a direction
         fine = dithered_round_slope(x, 1.0)  # sigma capped at 1/4: 0.43 midway, 1.6 at a boundary
