@@ -48,6 +48,8 @@ of foolbox's 20 ImageNet photos at 224 px; for the attacks, photos 11-20 are hel
 Run:   python benchmarks/gradients.py           (about 40 min on 2 quiet CPU cores)
        python benchmarks/gradients.py --sections 4   (only the attacks; --sections takes any of 1-6)
        python benchmarks/gradients.py --quick   (2 crops, 10 recovery steps, one attack budget on 2 photos)
+       python benchmarks/gradients.py --sections 4 --views 6 --attack-codecs "ours surrogate;kornia 0.9"
+           --dither-scales 2,2.5,3.5   (the comparison of the dithered rounding's noise scales)
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ from kornia.enhance import jpeg_codec_differentiable
 from tqdm import tqdm
 
 from kornia_diffjpeg import attacks, diff_jpeg
-from kornia_diffjpeg.codec import annex_k_tables
+from kornia_diffjpeg.codec import annex_k_tables, surrogates
 from kornia_diffjpeg.codec.quality_gradient import QUALITY_WINDOW
 from kornia_diffjpeg.codec.tables import libjpeg_table
 from testing.datasets import COLOR_PHOTOS, imagenet_photos, photo_crops
@@ -92,6 +94,20 @@ RECOVERY_CODECS = ("ours surrogate", "ours ste", "ours exact", "ours surrogate, 
 def _ours(mode: str, quality_gradient: str = "finite_difference", rounding: str = "dithered") -> Codec:
     def codec(images, quality):
         return diff_jpeg(images, quality, mode=mode, quality_gradient=quality_gradient, rounding=rounding)
+
+    return codec
+
+
+def _ours_dithered(dither_scale: float) -> Codec:
+    """The surrogate mode with another scale of the dithered rounding's noise (its backward keeps the scale
+    its forward ran with)."""
+
+    def codec(images, quality):
+        default, surrogates.DITHER_SCALE = surrogates.DITHER_SCALE, dither_scale
+        try:
+            return diff_jpeg(images, quality)
+        finally:
+            surrogates.DITHER_SCALE = default
 
     return codec
 
@@ -493,6 +509,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, str]:
     parser.add_argument("--attacks", default="ifgsm,pgd", help="ifgsm, pgd or both (comma-separated)")
     parser.add_argument("--views", type=int, default=VIEWS, help="views per photo in the attacks, 1..6")
     parser.add_argument(
+        "--dither-scales",
+        default="",
+        help="also attack through the surrogate mode with these scales of the dithered rounding's noise "
+        "(comma-separated gray levels, e.g. 2,2.5,3.5; the default is kornia_diffjpeg.codec.surrogates.DITHER_SCALE)",
+    )
+    parser.add_argument(
         "--sections", default="123456", help="which sections to run, e.g. 4 or 1235 (default: all, 123456)"
     )
     args = parser.parse_args(argv)
@@ -543,6 +565,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, str]:
         splits = attack_splits(model, device, quick, args.views)
         budgets = BUDGETS[:1] if quick else BUDGETS
         methods, kinds = args.attack_codecs.split(";"), args.attacks.split(",")
+        for scale in filter(None, args.dither_scales.split(",")):
+            name = f"ours surrogate, dither {float(scale):g}"
+            CODECS[name] = _ours_dithered(float(scale))
+            methods.insert(-1 if methods[-1] == "kornia 0.9" else len(methods), name)
         unknown = [m for m in methods if m not in CODECS]
         if unknown:
             parser.error(f"--attack-codecs: unknown {unknown}; choose among {list(CODECS)}")

@@ -46,8 +46,8 @@ CLIP_SLOPE = 1e-3
 
 #: Standard deviation, on the 0..255 scale of the DCT coefficients, of the Gaussian noise whose
 #: expectation :func:`dithered_round`'s gradient takes: about the change a perturbation of a few gray
-#: levels makes to a coefficient. 3 beat 2 (the value up to 0.3) in the attacks at eps 2/255 on both
-#: tuning sets, and tied it at eps 1/255 (docs/gradients.md).
+#: levels makes to a coefficient. 3 beat 2 (the first choice) in the attacks at eps 2/255 on both tuning
+#: sets and tied it at eps 1/255 (docs/gradients.md). A backward uses the value its forward ran with.
 DITHER_SCALE = 3.0
 
 # The noise in quantization steps is capped here: the two nearest boundaries then carry the comb's
@@ -110,7 +110,7 @@ class _DitheredRound(FusedFunction):
     whose mean over a step is 1: a coarse step (low quality) passes gradient mostly to the coefficients
     that a small change can move across a boundary, as the real quantizer does, and a fine step passes
     it to all of them. Its tails never reach zero (within float range), so every coefficient keeps a
-    direction. Saves its input and the (small) steps.
+    direction. Saves its input and the (small) steps, and the noise's scale when the forward ran.
     """
 
     generate_vmap_rule = True
@@ -123,18 +123,19 @@ class _DitheredRound(FusedFunction):
     def setup_context(ctx, inputs, output) -> None:  # noqa: ANN001
         if ctx.needs_input_grad[0]:
             ctx.save_for_backward(inputs[0], inputs[1])
+            ctx.dither_scale = DITHER_SCALE
 
     @staticmethod
     def backward(ctx, grad: Tensor):  # noqa: ANN001, ANN205
         x, step = ctx.saved_tensors
-        return grad * dithered_round_slope(x, step), None, None
+        return grad * dithered_round_slope(x, step, ctx.dither_scale), None, None
 
 
-def dithered_round_slope(x: Tensor, step: Tensor | float) -> Tensor:
-    """``d/dx E[round(x + n)]``, ``n ~ N(0, sigma**2)``, ``sigma = min(DITHER_SCALE / step, 1/4)`` steps.
+def dithered_round_slope(x: Tensor, step: Tensor | float, dither_scale: float | None = None) -> Tensor:
+    """``d/dx E[round(x + n)]``, ``n ~ N(0, sigma**2)``, ``sigma = min(dither_scale / step, 1/4)`` steps.
 
     A comb of Gaussian densities on the rounding boundaries; the two nearest to ``x`` carry its mass
-    (the others add under 6e-4).
+    (the others add under 6e-4). ``dither_scale`` defaults to :data:`DITHER_SCALE`.
 
     Example:
         >>> slope = dithered_round_slope(torch.tensor([0.0, 0.4, 0.49, 0.5]), 255.0)  # sigma = 0.0118
@@ -145,9 +146,10 @@ def dithered_round_slope(x: Tensor, step: Tensor | float) -> Tensor:
     """
     # exp(-z**2) with z = distance / (sqrt(2) sigma), normalized by 1 / (sqrt(2 pi) sigma).
     step = torch.as_tensor(step, dtype=x.dtype, device=x.device)
+    dither_scale = DITHER_SCALE if dither_scale is None else dither_scale
     if records_gradient(x, step):  # differentiated itself (a gradient of a gradient): no in-place steps
-        return _dithered_slope_functional(x, step)
-    scale = step.mul(1.0 / (math.sqrt(2.0) * DITHER_SCALE)).clamp_(min=1.0 / (math.sqrt(2.0) * _MAX_DITHER))
+        return _dithered_slope_functional(x, step, dither_scale)
+    scale = step.mul(1.0 / (math.sqrt(2.0) * dither_scale)).clamp_(min=1.0 / (math.sqrt(2.0) * _MAX_DITHER))
     # To the nearest boundary, in [0, 1/2]: the boundaries are symmetric about 0, so | |frac(x)| - 1/2 |
     # (torch.remainder is 10x slower on CPUs).
     distance = torch.frac(x).abs_().sub_(0.5).abs_()
@@ -159,9 +161,9 @@ def dithered_round_slope(x: Tensor, step: Tensor | float) -> Tensor:
     return nearest.add_(following).mul_(scale.mul(1.0 / math.sqrt(math.pi)))
 
 
-def _dithered_slope_functional(x: Tensor, step: Tensor) -> Tensor:
+def _dithered_slope_functional(x: Tensor, step: Tensor, dither_scale: float) -> Tensor:
     """:func:`dithered_round_slope` by out-of-place steps (the same values), so that autograd can differentiate it."""
-    scale = torch.clamp(step * (1.0 / (math.sqrt(2.0) * DITHER_SCALE)), min=1.0 / (math.sqrt(2.0) * _MAX_DITHER))
+    scale = torch.clamp(step * (1.0 / (math.sqrt(2.0) * dither_scale)), min=1.0 / (math.sqrt(2.0) * _MAX_DITHER))
     distance = (torch.frac(x).abs() - 0.5).abs()
     nearest = torch.exp(-torch.clamp((distance * scale).square(), max=_MAX_EXPONENT))
     following = torch.exp(-torch.clamp(((1.0 - distance) * scale).square(), max=_MAX_EXPONENT))

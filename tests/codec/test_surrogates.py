@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from torch.autograd import gradcheck
 
 from kornia_diffjpeg._autograd import FusedFunction
-from kornia_diffjpeg.codec import ROUNDING_SURROGATES
+from kornia_diffjpeg.codec import ROUNDING_SURROGATES, surrogates
 from kornia_diffjpeg.codec.surrogates import (
     CLIP_SLOPE,
     DITHER_SCALE,
@@ -222,6 +222,16 @@ class TestDitheredRound:
         step = torch.full_like(x, 7.0)
         assert torch.equal(dithered_round(x, step), polynomial_round(x))
         assert torch.equal(dithered_round_straight_through(x, step), round_half_away(x))
+
+    def test_backward_uses_the_scale_of_its_forward(self, monkeypatch):
+        x = torch.tensor([0.2, 0.45, 0.49], dtype=torch.float64, requires_grad=True)
+        step = torch.full_like(x, 40.0)
+        monkeypatch.setattr(surrogates, "DITHER_SCALE", 5.0)
+        coded = dithered_round(x, step)
+        monkeypatch.setattr(surrogates, "DITHER_SCALE", 1.0)
+        coded.sum().backward()
+        torch.testing.assert_close(x.grad, dithered_round_slope(x.detach(), step, 5.0))
+        assert not torch.allclose(x.grad, dithered_round_slope(x.detach(), step))
 
     def test_backward_per_entry_steps(self):
         x = torch.tensor([[0.2, 0.49], [0.2, 0.49]], dtype=torch.float64, requires_grad=True)
