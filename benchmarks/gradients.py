@@ -565,9 +565,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, str]:
         splits = attack_splits(model, device, quick, args.views)
         budgets = BUDGETS[:1] if quick else BUDGETS
         methods, kinds = args.attack_codecs.split(";"), args.attacks.split(",")
-        for scale in filter(None, args.dither_scales.split(",")):
-            name = f"ours surrogate, dither {float(scale):g}"
-            CODECS[name] = _ours_dithered(float(scale))
+        for text in filter(None, args.dither_scales.split(",")):
+            try:
+                scale = float(text)
+            except ValueError:
+                parser.error(f"--dither-scales: {text!r} is not a number")
+            if not 0.0 < scale < float("inf"):
+                parser.error(f"--dither-scales: {text!r} is not a positive finite number")
+            name = f"ours surrogate, dither {scale:g}"
+            CODECS[name] = _ours_dithered(scale)
             methods.insert(-1 if methods[-1] == "kornia 0.9" else len(methods), name)
         unknown = [m for m in methods if m not in CODECS]
         if unknown:

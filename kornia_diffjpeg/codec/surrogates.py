@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from kornia_diffjpeg._autograd import FusedFunction
+from kornia_diffjpeg._checks import check_number
 from kornia_diffjpeg.codec.tracing import is_traced, records_gradient
 
 __all__ = [
@@ -123,12 +124,19 @@ class _DitheredRound(FusedFunction):
     def setup_context(ctx, inputs, output) -> None:  # noqa: ANN001
         if ctx.needs_input_grad[0]:
             ctx.save_for_backward(inputs[0], inputs[1])
-            ctx.dither_scale = DITHER_SCALE
+            ctx.dither_scale = _checked_dither_scale("kornia_diffjpeg.codec.surrogates.DITHER_SCALE", DITHER_SCALE)
 
     @staticmethod
     def backward(ctx, grad: Tensor):  # noqa: ANN001, ANN205
         x, step = ctx.saved_tensors
         return grad * dithered_round_slope(x, step, ctx.dither_scale), None, None
+
+
+def _checked_dither_scale(name: str, value: object) -> float:
+    scale = check_number(name, value, 0.0)
+    if scale == 0.0:
+        raise ValueError(f"{name} must be > 0 (the noise's standard deviation in gray levels), got {value!r}")
+    return scale
 
 
 def dithered_round_slope(x: Tensor, step: Tensor | float, dither_scale: float | None = None) -> Tensor:
@@ -146,7 +154,7 @@ def dithered_round_slope(x: Tensor, step: Tensor | float, dither_scale: float | 
     """
     # exp(-z**2) with z = distance / (sqrt(2) sigma), normalized by 1 / (sqrt(2 pi) sigma).
     step = torch.as_tensor(step, dtype=x.dtype, device=x.device)
-    dither_scale = DITHER_SCALE if dither_scale is None else dither_scale
+    dither_scale = DITHER_SCALE if dither_scale is None else _checked_dither_scale("dither_scale", dither_scale)
     if records_gradient(x, step):  # differentiated itself (a gradient of a gradient): no in-place steps
         return _dithered_slope_functional(x, step, dither_scale)
     scale = step.mul(1.0 / (math.sqrt(2.0) * dither_scale)).clamp_(min=1.0 / (math.sqrt(2.0) * _MAX_DITHER))

@@ -233,6 +233,17 @@ class TestDitheredRound:
         torch.testing.assert_close(x.grad, dithered_round_slope(x.detach(), step, 5.0))
         assert not torch.allclose(x.grad, dithered_round_slope(x.detach(), step))
 
+    @pytest.mark.parametrize("scale", [0.0, -1.0, float("nan"), float("inf")])
+    def test_invalid_scales_are_refused(self, scale, monkeypatch):
+        x = torch.tensor([0.2, 0.49], requires_grad=True)
+        with pytest.raises(ValueError, match="dither_scale"):
+            dithered_round_slope(x.detach(), 8.0, scale)
+        monkeypatch.setattr(surrogates, "DITHER_SCALE", scale)
+        with pytest.raises(ValueError, match="DITHER_SCALE"):
+            dithered_round(x, torch.tensor(8.0))
+        with pytest.raises(TypeError, match="dither_scale"):
+            dithered_round_slope(x.detach(), 8.0, "3")
+
     def test_backward_per_entry_steps(self):
         x = torch.tensor([[0.2, 0.49], [0.2, 0.49]], dtype=torch.float64, requires_grad=True)
         step = torch.tensor([[1.0, 1.0], [200.0, 200.0]], dtype=torch.float64)
