@@ -45,7 +45,7 @@ of foolbox's 20 ImageNet photos at 224 px; for the attacks, photos 11-20 are hel
 6. Plot: loss vs quality of one held-out crop against its real JPEG at q* = 23, with each codec's
    -dL/dq as arrows: benchmarks/results/gradients_quality.png.
 
-Run:   python benchmarks/gradients.py           (about 40 min on 2 quiet CPU cores)
+Run:   python benchmarks/gradients.py           (about 45 min on 2 quiet CPU cores)
        python benchmarks/gradients.py --sections 4   (only the attacks; --sections takes any of 1-6)
        python benchmarks/gradients.py --quick   (2 crops, 10 recovery steps, one attack budget on 2 photos)
        python benchmarks/gradients.py --sections 4 --views 6 --attack-codecs "ours surrogate;kornia 0.9"
