@@ -60,6 +60,12 @@ TABLE_RANGE = (1.0, 255.0)
 IMAGE_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 #: Above this maximum (or below this minimum) an image is most likely on another scale: warn.
 _SCALE_WARNING = (-0.5, 2.0)
+#: Largest magnitude of an image value: far beyond any other scale (0..65535), and small enough that the codec's
+#: float32 arithmetic cannot overflow (finite images near float32's limit were coded to NaN).
+_LARGEST_PIXEL = 1e6
+#: Largest magnitude of a coefficient decoded by the smooth face: above what any accepted image is coded to,
+#: below what the float32 dequantization and inverse transforms overflow with (to NaN).
+_LARGEST_COEFFICIENT = 1e20
 
 _VALIDATION = True
 
@@ -306,6 +312,11 @@ class ValueChecks:
             low, high = values
             if _nonfinite(low, high) is not None:
                 _raise_nonfinite_sample(name, image)
+            if max(-low, high) > _LARGEST_PIXEL:
+                raise ValueError(
+                    f"{name} values must lie in [-{_LARGEST_PIXEL:g}, {_LARGEST_PIXEL:g}] (images are in [0, 1]; "
+                    f"larger values would overflow the codec's arithmetic), got range [{low}, {high}]"
+                )
             if high > _SCALE_WARNING[1]:
                 warnings.warn(
                     f"{name} values reach {high:g}: images must be in [0, 1] (values outside are clipped); "
@@ -595,8 +606,15 @@ def check_color(color: Any, device: torch.device, checks: ValueChecks | None = N
             "color must be a matrix of shape (3, 3) and an offset of shape (3,), "
             f"got {tuple(matrix.shape)} and {tuple(offset.shape)}"
         )
-    if not (matrix.is_floating_point() and offset.is_floating_point()):
-        raise TypeError(f"color matrix and offset must be floating point, got {matrix.dtype} and {offset.dtype}")
+    if matrix.dtype not in IMAGE_DTYPES or offset.dtype not in IMAGE_DTYPES:  # float8 has no kernels to check or code
+        raise TypeError(
+            "color matrix and offset must be floating point (float16, bfloat16, float32 or float64), "
+            f"got {matrix.dtype} and {offset.dtype}"
+        )
+    if matrix.layout != torch.strided or offset.layout != torch.strided:
+        raise TypeError(
+            f"color matrix and offset must be dense (strided) tensors, got {matrix.layout} and {offset.layout}"
+        )
     _check_device("color matrix", matrix, device)
     _check_device("color offset", offset, device)
     checks, now = _run_now(checks)
@@ -647,7 +665,8 @@ def check_coefficients(
 
     The blocks' grid must be the one ``image_size`` and ``subsampling`` give, the tables (B, 8, 8), all of
     one floating dtype and device, ``batch_shape`` must hold B images; values must be finite, tables
-    in [1, 255], and for exact decoding coefficients within JPEG's 16-bit range.
+    in [1, 255], coefficients within JPEG's 16-bit range for exact decoding (else within +-1e20, where the
+    float arithmetic cannot overflow).
     """
     from kornia_diffjpeg.codec.pipeline import JPEGCoefficients  # the codec imports this module
     from kornia_diffjpeg.codec.sampling import SUBSAMPLING_FACTORS, ceil_div
@@ -709,7 +728,7 @@ def check_coefficients(
     if math.prod(shape) != batch:
         raise ValueError(f"{name}.batch_shape {shape} must hold the {batch} images of the blocks")
     checks, now = _run_now(checks)
-    bound = 32767.0 if exact else math.inf  # libjpeg's coefficients are 16-bit
+    bound = 32767.0 if exact else _LARGEST_COEFFICIENT  # libjpeg's coefficients are 16-bit
     checks.finite(f"{name}.luma", luma, bound)
     if c.chroma is not None and c.qt_c is not None:
         checks.finite(f"{name}.chroma", c.chroma, bound)

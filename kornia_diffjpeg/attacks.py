@@ -73,6 +73,8 @@ def _check_coded(coded: Any) -> None:
     """What ``jpeg`` returns must be a tensor of images (the model takes them; any shape the model takes)."""
     if not isinstance(coded, Tensor):
         raise TypeError(f"jpeg must return a tensor of images, got {type(coded).__name__}")
+    if coded.is_inference():  # autograd cannot record the model on it (a RuntimeError deep in the model)
+        raise ValueError("jpeg must return images autograd can differentiate, got an inference tensor (inference_mode)")
 
 
 def _check_logits(logits: Any, batch: int, largest_label: int | None) -> None:
@@ -146,9 +148,29 @@ def _sign_steps(
     largest_label: int | None,
 ) -> Tensor:
     adversarial = start
+    # sign(NaN) is 0: a NaN gradient (NaN logits, a jpeg whose backward gives NaN) would silently skip its step.
+    # The steps with one are counted on the device and read once, after the last step.
+    checks = ValueChecks()
+    nan_steps = None
     for _ in range(steps):
         gradient = _loss_gradient(model, adversarial, labels, jpeg, largest_label)
+        if checks.active:
+            with torch.no_grad():
+                has_nan = torch.isnan(gradient).any()
+            nan_steps = has_nan.long() if nan_steps is None else nan_steps + has_nan
         adversarial = _project(adversarial + size * gradient.sign(), images, eps)
+    if nan_steps is not None:
+        culprit = "model" if jpeg is None else "model(jpeg(images))"
+
+        def report(values: list[float]) -> None:
+            if values[0] > 0:
+                raise ValueError(
+                    f"{culprit} must have a loss gradient w.r.t. the images without NaN (the attacks follow its sign), "
+                    f"got NaN in {int(values[0])} of {steps} steps: check the model's logits and jpeg's backward"
+                )
+
+        checks.add(nan_steps.reshape(1), report)
+        checks.run()
     return adversarial.detach()
 
 

@@ -247,3 +247,56 @@ def test_generator_on_another_device_is_named():
     images, labels = torch.rand(1, 3, 16, 16, device="cuda"), torch.tensor([0], device="cuda")
     with pytest.raises(ValueError, match="generator is on cpu but images are on cuda"):
         attacks.pgd(tiny_model().cuda(), images, labels, 0.01, steps=1, generator=torch.Generator())
+
+
+@pytest.mark.parametrize("name", ATTACKS)
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"model": lambda x: tiny_model()(x) * float("nan")}, r"model must have a loss gradient w\.r\.t\. the images"),
+        ({"model": lambda x: tiny_model()(x) * float("inf")}, r"model must have a loss gradient w\.r\.t\. the images"),
+        ({"jpeg": lambda x: x * float("nan")}, r"model\(jpeg\(images\)\) must have a loss gradient .* without NaN"),
+    ],
+)
+def test_nan_gradients_are_reported(name, kwargs, match):
+    """sign(NaN) is 0: NaN logits or a jpeg whose gradient is NaN silently returned the images unperturbed."""
+    images, labels = photos()
+    with pytest.raises(ValueError, match=match):
+        ATTACKS[name](**{"model": tiny_model(), "images": images, "labels": labels, "eps": 8 / 255, **kwargs})
+
+
+def test_nan_gradient_at_a_later_step_is_counted():
+    calls = []
+
+    def jpeg(x):
+        calls.append(None)
+        return x * float("nan") if len(calls) == 2 else x
+
+    images, labels = photos()
+    with pytest.raises(ValueError, match="got NaN in 1 of 3 steps"):
+        attacks.ifgsm(tiny_model(), images, labels, 8 / 255, jpeg, steps=3)
+
+
+def test_logits_of_minus_infinity_for_other_classes_still_attack():
+    """A masked class (-inf logit) gives a finite gradient: not refused."""
+    images, labels = photos()
+    model = tiny_model()
+    mask = torch.arange(5) == 4
+
+    def masked(x):
+        return model(x).masked_fill(mask, float("-inf"))
+
+    adversarial = attacks.pgd(masked, images, labels, 8 / 255, steps=2, generator=torch.Generator().manual_seed(0))
+    assert loss(masked, adversarial, labels) > loss(masked, images, labels)
+
+
+def test_jpeg_returning_an_inference_tensor_is_named():
+    """Was a RuntimeError from deep inside the model (inference tensors cannot be saved for backward)."""
+
+    def jpeg(x):
+        with torch.inference_mode():
+            return x.clone()
+
+    images, labels = photos()
+    with pytest.raises(ValueError, match="jpeg must return images autograd can differentiate"):
+        attacks.fgsm(tiny_model(), images, labels, 8 / 255, jpeg)

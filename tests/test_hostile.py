@@ -1142,3 +1142,129 @@ def test_scale_warning_points_at_the_callers_line(call):
     with pytest.warns(UserWarning, match="values reach") as caught:
         call(RGB * 255.0)
     assert caught[0].filename == __file__
+
+
+# ---------------------------------------------------------------------------------------------
+# Codec audit: inputs that crashed deep inside, or gave NaN from finite values.
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_coefficients_decode_in_float32(mode, dtype):
+    # linalg.inv has no half kernels: hand-converted blocks and tables failed in the smooth face's decoder.
+    coded = jpeg_encode(image(2, 3, 20, 28), 60.0, mode="exact")
+    half = replace(coded, luma=coded.luma.to(dtype), chroma=coded.chroma.to(dtype), qt_y=coded.qt_y.to(dtype))
+    half = replace(half, qt_c=coded.qt_c.to(dtype))
+    torch.testing.assert_close(jpeg_decode(half, mode=mode), jpeg_decode(coded, mode=mode), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    "color",
+    [
+        pytest.param((jfif_color()[0].to(torch.float8_e4m3fn), jfif_color()[1]), id="float8"),
+        pytest.param((jfif_color()[0].to_sparse(), jfif_color()[1]), id="sparse"),
+    ],
+)
+@pytest.mark.parametrize(
+    "call", [lambda c: diff_jpeg(RGB, 50.0, color=c), lambda c: jpeg_decode(_coefficients(), color=c)]
+)
+def test_color_of_unsupported_dtype_or_layout(call, color):
+    with pytest.raises(TypeError, match="color matrix and offset"):
+        call(color)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("value", "dtype"),
+    [(3.4e38, torch.float32), (-3.0e38, torch.bfloat16), (1e300, torch.float64), (1e7, torch.float32)],
+)
+def test_finite_images_too_large_to_code_are_rejected(mode, value, dtype):
+    # They were coded to NaN (the 0..255 scaling and the transforms overflow) in the smooth face.
+    x = torch.full((1, 3, 8, 8), value, dtype=dtype)
+    with pytest.raises(ValueError, match=r"image values must lie in \[-1e\+06, 1e\+06\]"):
+        diff_jpeg(x, 50.0, mode=mode)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_largest_accepted_images_code_to_finite_values_and_gradients(mode):
+    x = (image(2, 3, 16, 16) * 2e6 - 1e6).requires_grad_()
+    quality = torch.tensor([0.0, 100.0], requires_grad=True)
+    with pytest.warns(UserWarning, match="values reach"):
+        coded = diff_jpeg(x, quality, mode=mode)
+    gradients = torch.autograd.grad(coded.sum(), (x, quality))
+    assert all(bool(torch.isfinite(t).all()) for t in (coded, *gradients))
+
+
+@pytest.mark.parametrize("mode", ["surrogate", "ste"])
+def test_coefficients_too_large_to_decode_are_rejected(mode):
+    coded = _coefficients()
+    with pytest.raises(ValueError, match=r"coefficients.luma must lie in \[-1e\+20, 1e\+20\]"):
+        jpeg_decode(replace(coded, luma=torch.full_like(coded.luma, -3e38)), mode=mode)  # NaN before
+
+
+@pytest.mark.parametrize("quality", [NAN, 150.0, 1e30])
+def test_unchecked_quality_gives_no_index_error(quality):
+    # Unread values (validation off, torch.func, torch.compile) indexed the table cache out of bounds: an
+    # IndexError on the CPU, a device-side assert on CUDA.
+    qualities = torch.tensor([50.0, quality])
+    with set_validation(False):
+        coded = diff_jpeg(RGB, qualities)
+    assert torch.isfinite(coded[0]).all()
+    vmapped = torch.func.vmap(lambda q: diff_jpeg(RGB[:1], q))(qualities)
+    assert vmapped.shape == (2, 1, 3, 16, 16)
+
+
+def test_vmap_over_tables_of_one_image_exact():
+    # The exact face wrote the vmapped tables' batched results into buffers of the unbatched image.
+    tables = torch.stack([torch.full((8, 8), 4.0), TABLE, torch.full((8, 8), 40.0)])
+    x = RGB[:1]
+    vmapped = torch.func.vmap(lambda t: diff_jpeg(x, qt_y=t, qt_c=t, mode="exact"))(tables)
+    assert torch.equal(vmapped, torch.stack([diff_jpeg(x, qt_y=t, qt_c=t, mode="exact") for t in tables]))
+    coded = jpeg_encode(x, 50.0, mode="exact")
+    decode = lambda t: jpeg_decode(replace(coded, qt_y=t[None], qt_c=t[None]), mode="exact")  # noqa: E731
+    assert torch.equal(torch.func.vmap(decode)(tables), torch.stack([decode(t) for t in tables]))
+
+
+def _surrogate_calls():
+    from kornia_diffjpeg.codec import surrogates
+
+    calls = {f"rounding-{name}": function for name, function in surrogates.ROUNDING_SURROGATES.items()}
+    calls["differentiable_clip"] = lambda x: surrogates.differentiable_clip(x, 0.0, 1.0)
+    calls["dithered_round_slope"] = lambda x: surrogates.dithered_round_slope(x, 4.0)
+    calls["rounded_clip"] = lambda x: surrogates.rounded_clip(x, "polynomial", 0.0, 255.0, True)
+    return [pytest.param(call, id=name) for name, call in calls.items()]
+
+
+@pytest.mark.parametrize("call", _surrogate_calls())
+@pytest.mark.parametrize("x", [torch.arange(4), torch.ones(3, dtype=torch.bool), [0.5, 1.5], 0.5, None])
+def test_surrogates_take_floating_point_tensors(call, x):
+    with pytest.raises(TypeError, match="x must be a floating-point tensor"):
+        call(x)
+
+
+def test_dithered_round_step_must_broadcast_to_x():
+    from kornia_diffjpeg.codec.surrogates import dithered_round, dithered_round_slope
+
+    x = torch.linspace(-3.0, 3.0, 13, requires_grad=True)
+    for call in (dithered_round, dithered_round_slope):
+        with pytest.raises(ValueError, match="step must be broadcastable"):
+            call(x, torch.ones(5))  # failed in the backward pass only
+        with pytest.raises(TypeError, match="step must be a number"):
+            call(x, "4")
+
+
+def test_color_conversions_check_their_arguments():
+    from kornia_diffjpeg.codec import rgb_to_ycbcr, ycbcr_to_rgb
+
+    matrix, offset = jfif_color()
+    x = RGB * 255.0
+    for call in (rgb_to_ycbcr, ycbcr_to_rgb):
+        with pytest.raises(ValueError, match=r"must have shape \(B, 3, H, W\)"):
+            call(x[:, :1], matrix, offset)
+        with pytest.raises(TypeError, match="one dtype"):
+            call(x, matrix.double(), offset)
+        with pytest.raises(ValueError, match="matrix and offset must have shapes"):
+            call(x, matrix[:2], offset)
+    with pytest.raises(TypeError, match="dtype must be a floating-point"):
+        jfif_color(torch.int64)  # truncated the constants to integers

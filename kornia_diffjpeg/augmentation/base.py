@@ -8,7 +8,7 @@ import torch
 from kornia.augmentation import IntensityAugmentationBase2D
 from torch import Tensor, nn
 
-from kornia_diffjpeg._checks import ValueChecks, check_bool, check_choice, check_image, entry_point
+from kornia_diffjpeg._checks import IMAGE_DTYPES, ValueChecks, check_bool, check_choice, check_image, entry_point
 from kornia_diffjpeg.augmentation.params import (
     TABLE_BOUNDS,
     bounded,
@@ -23,10 +23,16 @@ from kornia_diffjpeg.codec.sampling import SUBSAMPLING_FACTORS
 __all__ = ["JPEGAugmentationBase"]
 
 
-def _check_readable(name: str, value: Tensor, device: torch.device) -> None:
-    """A replayed parameter on the meta device has no values to code an input that has some."""
+#: Draws and gates a call reads from its parameters: a replay's, or Kornia's keyword overrides of them.
+_READ_PARAMS = ("batch_prob", "quality_u")
+#: Dtypes a gate ``batch_prob`` may have (Kornia's own are float, or bool when it fills a missing one).
+_GATE_DTYPES = (torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, *IMAGE_DTYPES)
+
+
+def _check_readable(name: str, value: Tensor, device: torch.device, fix: str = "replay parameters with data") -> None:
+    """A parameter (or setting) on the meta device has no values to code an input that has some."""
     if value.is_meta and device.type != "meta":
-        raise ValueError(f"{name} is on the meta device but the input is on {device}: replay parameters with data")
+        raise ValueError(f"{name} is on the meta device but the input is on {device}: {fix}")
 
 
 class JPEGAugmentationBase(IntensityAugmentationBase2D):
@@ -87,30 +93,52 @@ class JPEGAugmentationBase(IntensityAugmentationBase2D):
             raise ValueError(f"input image must have shape (B, C, H, W), (C, H, W) or (H, W), got {tuple(input.shape)}")
         image = input.unsqueeze(0) if isinstance(input, Tensor) and input.ndim == 2 else input
         batched = check_image(image, checks, name="input image")
+        # A module moved with .to("meta") (or built under torch.device("meta")) has no settings to code with.
+        move = "move the module with .to(input.device)"
+        if torch.device(self.device).type == "meta" and batched.device.type != "meta":  # its random draws
+            raise ValueError(
+                f"{type(self).__name__} is on the meta device but the input is on {batched.device}: {move}"
+            )
+        for name, setting in (*self.named_parameters(recurse=False), *self.named_buffers(recurse=False)):
+            _check_readable(name, setting, batched.device, move)
         for name, parameter in self.named_parameters(recurse=False):
             checks.finite(name, parameter)  # a diverged optimizer step leaves NaN settings
+        # Kornia writes keyword arguments over the parameters (``aug(x, quality_u=u)``): check them like a replay's.
+        overrides = {key: kwargs[key] for key in _READ_PARAMS if key in kwargs}
         if params is not None:  # a replay: the stored draws must be draws, one per sample of this input
             if not isinstance(params, dict):
                 raise TypeError(f"params must be a dict of tensors (e.g. aug._params), got {type(params).__name__}")
-            self.check_params(params, batched.shape[0], batched.device, checks)
+            self.check_params({**params, **overrides}, batched.shape[0], batched.device, checks)
+        elif overrides:  # over a fresh draw: only the overrides to check
+            self.check_params(overrides, batched.shape[0], batched.device, checks, complete=False)
         checks.run()
         return super().forward(input, params, **kwargs)
 
-    def check_params(self, params: dict[str, Any], batch: int, device: torch.device, checks: ValueChecks) -> None:
+    def check_params(
+        self, params: dict[str, Any], batch: int, device: torch.device, checks: ValueChecks, complete: bool = True
+    ) -> None:
         """Check the parameters of a replay (``params=``) against an input of ``batch`` samples on ``device``.
 
-        The gate ``batch_prob`` (read when ``p < 1``) must hold one value per sample; draws ``quality_u``, where
-        given, must be floating-point values in [0, 1], one per sample or one for all.
+        The gate ``batch_prob`` (read when ``p < 1``) must hold one value per sample, bool or in [0, 1]; draws
+        ``quality_u``, where given, must be floating-point values in [0, 1], one per sample or one for all.
+        ``complete`` is False for keyword overrides of a fresh draw (the rest is drawn).
         """
         gate = params.get("batch_prob")
         if gate is not None and not (self.p == 1.0 and self.p_batch == 1.0):
             if not isinstance(gate, Tensor):
                 raise TypeError(f"params['batch_prob'] must be a tensor of gates, got {type(gate).__name__}")
+            if gate.dtype not in _GATE_DTYPES or gate.layout != torch.strided:
+                raise TypeError(
+                    "params['batch_prob'] must be a dense bool, integer or floating-point tensor of gates, "
+                    f"got dtype {gate.dtype}, layout {gate.layout}"
+                )
             if gate.shape != (batch,):
                 raise ValueError(
                     f"params['batch_prob'] must have shape ({batch},), a gate per input sample, got {tuple(gate.shape)}"
                 )
             _check_readable("params['batch_prob']", gate, device)
+            if gate.dtype != torch.bool:  # a NaN gate would silently skip its sample (NaN > 0.5 is False)
+                checks.within("params['batch_prob']", gate, 0.0, 1.0)
         draws = params.get("quality_u")
         if draws is None:
             return

@@ -95,7 +95,8 @@ def parse_quality_range(quality: Any) -> tuple[float, float]:
             _readable_setting("quality", quality)
         quality = quality.reshape(-1).tolist()
         quality = quality[0] if len(quality) == 1 else quality
-    if isinstance(quality, Sequence) and not isinstance(quality, str):
+    # Text and bytes are sequences too: b"2Z" would read as the pair (50, 90).
+    if isinstance(quality, Sequence) and not isinstance(quality, (str, bytes, bytearray, memoryview)):
         if len(quality) != 2:
             raise ValueError(f"quality must be a number or a (lo, hi) pair, got a sequence of length {len(quality)}")
         low, high = (_as_number("quality", q) for q in quality)

@@ -112,13 +112,15 @@ class RandomDiffJPEG(JPEGAugmentationBase):
         params["quality"] = self.qualities(params["quality_u"]).detach()
         return params
 
-    def check_params(self, params: dict[str, Any], batch: int, device: torch.device, checks: ValueChecks) -> None:
-        if "quality_u" not in params:
+    def check_params(
+        self, params: dict[str, Any], batch: int, device: torch.device, checks: ValueChecks, complete: bool = True
+    ) -> None:
+        if complete and "quality_u" not in params:
             raise ValueError(
                 "params must hold 'quality_u', the draws of a RandomDiffJPEG call (aug._params), "
                 f"got keys {sorted(params)}"
             )
-        super().check_params(params, batch, device, checks)
+        super().check_params(params, batch, device, checks, complete)
 
     def sample_qualities(self, params: dict[str, Tensor], batch: int, device: torch.device) -> Tensor:
         draws = params["quality_u"].to(device)

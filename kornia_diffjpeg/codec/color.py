@@ -35,6 +35,8 @@ def jfif_color(dtype: torch.dtype = torch.float32, device: torch.device | str | 
         >>> matrix.shape, offset.tolist()
         (torch.Size([3, 3]), [0.0, 128.0, 128.0])
     """
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:  # integers would truncate the constants
+        raise TypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
     return (
         torch.tensor(JFIF_RGB_TO_YCBCR, dtype=dtype, device=device),
         torch.tensor(JFIF_OFFSET, dtype=dtype, device=device),
@@ -90,11 +92,33 @@ def _affine_per_pixel(image: Tensor, matrix: Tensor, offset: Tensor) -> Tensor:
     return out.view(batch, 3, height, width)
 
 
+def _check_affine(name: str, image: object, matrix: object, offset: object) -> None:
+    """Form checks of the conversions' arguments (no data read), so that a mistake is not a matmul's error."""
+    tensors = {name: image, "matrix": matrix, "offset": offset}
+    for key, value in tensors.items():
+        if not isinstance(value, Tensor) or not value.is_floating_point():
+            got = f"dtype {value.dtype}" if isinstance(value, Tensor) else type(value).__name__
+            raise TypeError(f"{key} must be a floating-point tensor, got {got}")
+    assert isinstance(image, Tensor) and isinstance(matrix, Tensor) and isinstance(offset, Tensor)
+    if image.ndim != 4 or image.shape[1] != 3:
+        raise ValueError(f"{name} must have shape (B, 3, H, W), got {tuple(image.shape)}")
+    if tuple(matrix.shape) != (3, 3) or tuple(offset.shape) != (3,):
+        raise ValueError(
+            f"matrix and offset must have shapes (3, 3) and (3,), got {tuple(matrix.shape)} and {tuple(offset.shape)}"
+        )
+    if not image.dtype == matrix.dtype == offset.dtype:
+        raise TypeError(
+            f"{name}, matrix and offset must have one dtype, got {image.dtype}, {matrix.dtype} and {offset.dtype}"
+        )
+
+
 def rgb_to_ycbcr(rgb: Tensor, matrix: Tensor, offset: Tensor) -> Tensor:
     """(B, 3, H, W) RGB in 0..255 to YCbCr: ``matrix @ rgb + offset`` per pixel."""
+    _check_affine("rgb", rgb, matrix, offset)
     return _affine_per_pixel(rgb, matrix, offset)
 
 
 def ycbcr_to_rgb(ycbcr: Tensor, matrix: Tensor, offset: Tensor) -> Tensor:
     """Invert :func:`rgb_to_ycbcr`; the inverse is derived from ``matrix`` so gradients reach it."""
+    _check_affine("ycbcr", ycbcr, matrix, offset)
     return _affine_per_pixel(ycbcr, *color_inverse(matrix, offset))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
 import torch
@@ -332,6 +332,13 @@ def _restore_shape(image: Tensor, coefficients: JPEGCoefficients) -> Tensor:
     return image if image.shape == shape else image.reshape(shape)
 
 
+def _converted(coefficients: JPEGCoefficients, dtype: torch.dtype) -> JPEGCoefficients:
+    """The blocks and tables of ``coefficients`` as ``dtype`` (differentiably); the image dtype is kept."""
+    c = coefficients
+    chroma, qt_c = (None if t is None else t.to(dtype) for t in (c.chroma, c.qt_c))
+    return replace(c, luma=c.luma.to(dtype), chroma=chroma, qt_y=c.qt_y.to(dtype), qt_c=qt_c)
+
+
 def _decode_own_exact(coefficients: JPEGCoefficients) -> Tensor:
     """``jpeg_decode(coefficients, mode="exact")`` of the exact encoder's own output: its coefficients and
     tables are integers in range already, so they are neither checked nor rounded again (nor converted:
@@ -541,6 +548,9 @@ def jpeg_decode(
     _check_exact_color(mode, color_)
     checks.run()
     c = coefficients
+    if dtype != _compute_dtype(dtype):  # half-precision blocks are decoded in float32, as images are encoded
+        c = _converted(c, _compute_dtype(dtype))
+        dtype = c.luma.dtype
     if mode == "exact":  # 8-bit samples / 255 in float32 at least (then in the images' dtype, as encoded)
         image = _decode_exact(c, _compute_dtype(dtype))
         if records_gradient(c.luma, c.chroma, c.qt_y, c.qt_c):

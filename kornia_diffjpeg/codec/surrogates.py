@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from numbers import Real
 
 import torch
 from torch import Tensor
 
 from kornia_diffjpeg._autograd import FusedFunction
-from kornia_diffjpeg._checks import check_number
+from kornia_diffjpeg._checks import IMAGE_DTYPES, check_number
 from kornia_diffjpeg.codec.tracing import is_traced, records_gradient
 
 __all__ = [
@@ -58,6 +59,24 @@ _MAX_DITHER = 0.25
 
 #: Largest ``z**2`` whose ``exp(-z**2)`` is taken: beyond it the Gaussian's value there (1.05e-20) is kept.
 _MAX_EXPONENT = 46.0
+
+
+def _check_input(x: object, name: str = "x") -> None:
+    """A surrogate's input must be a floating-point tensor (integer ones fail deep inside torch's kernels)."""
+    if not isinstance(x, Tensor) or x.dtype not in IMAGE_DTYPES:
+        got = f"dtype {x.dtype}" if isinstance(x, Tensor) else type(x).__name__
+        raise TypeError(f"{name} must be a floating-point tensor (float16, bfloat16, float32 or float64), got {got}")
+
+
+def _step_tensor(x: Tensor, step: object) -> Tensor:
+    """The quantization step as a tensor of ``x``'s dtype and device, broadcastable to ``x`` (a step of another
+    shape would fail in the backward pass only)."""
+    if isinstance(step, bool) or not isinstance(step, (Real, Tensor)):
+        raise TypeError(f"step must be a number or a real tensor, got {type(step).__name__}")
+    step = torch.as_tensor(step, dtype=x.dtype, device=x.device)
+    if step.ndim > x.ndim or any(s not in (1, n) for s, n in zip(step.shape[::-1], x.shape[::-1], strict=False)):
+        raise ValueError(f"step must be broadcastable to x's shape {tuple(x.shape)}, got shape {tuple(step.shape)}")
+    return step
 
 
 def round_half_away(x: Tensor) -> Tensor:
@@ -153,7 +172,8 @@ def dithered_round_slope(x: Tensor, step: Tensor | float, dither_scale: float | 
         [0.43, 0.99, 1.6]
     """
     # exp(-z**2) with z = distance / (sqrt(2) sigma), normalized by 1 / (sqrt(2 pi) sigma).
-    step = torch.as_tensor(step, dtype=x.dtype, device=x.device)
+    _check_input(x)
+    step = _step_tensor(x, step)
     dither_scale = DITHER_SCALE if dither_scale is None else _checked_dither_scale("dither_scale", dither_scale)
     if records_gradient(x, step):  # differentiated itself (a gradient of a gradient): no in-place steps
         return _dithered_slope_functional(x, step, dither_scale)
@@ -192,8 +212,8 @@ def dithered_round(x: Tensor, step: Tensor | float = 1.0) -> Tensor:
         >>> [round(v, 1) for v in x.grad.tolist()]  # the x next to a boundary gets the gradient
         [0.0, 12.6]
     """
-    step = torch.as_tensor(step, dtype=x.dtype, device=x.device)
-    return _DitheredRound.apply(x, step, False)
+    _check_input(x)
+    return _DitheredRound.apply(x, _step_tensor(x, step), False)
 
 
 def dithered_round_straight_through(x: Tensor, step: Tensor) -> Tensor:
@@ -269,23 +289,27 @@ def polynomial_round(x: Tensor) -> Tensor:
         >>> polynomial_round(torch.tensor([0.25, 1.5, -2.0]))
         tensor([ 0.0156,  1.8750, -2.0000])
     """
+    _check_input(x)
     return _PolynomialRound.apply(x, False)
 
 
 def linear_round(x: Tensor) -> Tensor:
     """Rounding with a constant slope of 0.1 between the integers: ``round(x) + 0.1 (x - round(x))``."""
+    _check_input(x)
     nearest = round_half_away(x).detach()
     return nearest + 0.1 * (x - nearest)
 
 
 def sigmoid_round(x: Tensor, steepness: float = 60.0) -> Tensor:
     """Logistic step between consecutive integers: ``floor(x) + sigmoid(k (frac(x) - 1/2))``."""
+    _check_input(x)
     base = torch.floor(x).detach()
     return base + torch.sigmoid(steepness * (x - base - 0.5))
 
 
 def tanh_round(x: Tensor, steepness: float = 10.0) -> Tensor:
     """A tanh step between consecutive integers, normalized so it is continuous at the integers."""
+    _check_input(x)
     base = torch.floor(x).detach()
     half = math.tanh(steepness / 2.0)
     return base + 0.5 + 0.5 * torch.tanh(steepness * (x - base - 0.5)) / half
@@ -293,6 +317,7 @@ def tanh_round(x: Tensor, steepness: float = 10.0) -> Tensor:
 
 def fourier_round(x: Tensor, terms: int = 10) -> Tensor:
     """Truncated Fourier series of the sawtooth: ``x - sum_k (-1)^(k+1) sin(2 pi k x) / (k pi)``."""
+    _check_input(x)
     sawtooth = torch.zeros_like(x)
     for k in range(1, terms + 1):
         sawtooth = sawtooth + ((-1.0) ** (k + 1) / (k * math.pi)) * torch.sin(2.0 * math.pi * k * x)
@@ -428,6 +453,7 @@ def rounded_clip(
 ) -> Tensor:
     """``clip(round(x), low, high) / divisor`` (``kind``: ``"polynomial"``, ``"half_up"``, ``"floor"`` or
     ``"none"``; soft or hard clip) with the soft clip's gradient over ``divisor``."""
+    _check_input(x)
     return _rounded_clip(x, kind, low, high, slope, soft, divisor)
 
 
@@ -438,9 +464,11 @@ def differentiable_clip(x: Tensor, low: float, high: float, slope: float = CLIP_
         >>> [round(v, 3) for v in differentiable_clip(torch.tensor([-10.0, 0.5, 265.0]), 0.0, 255.0).tolist()]
         [-0.01, 0.5, 255.01]
     """
+    _check_input(x)
     return _rounded_clip(x, "none", low, high, slope, True, 1.0)
 
 
 def clip_straight_through(x: Tensor, low: float, high: float, slope: float = CLIP_SLOPE) -> Tensor:
     """Hard clip forward, the soft clip's gradient (1 inside, ``slope`` outside) backward."""
+    _check_input(x)
     return _rounded_clip(x, "none", low, high, slope, False, 1.0)

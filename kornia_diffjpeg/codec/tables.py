@@ -12,10 +12,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from kornia_diffjpeg._checks import QUALITY_RANGE, ValueChecks, check_real_tensor
+from kornia_diffjpeg._checks import QUALITY_RANGE, ValueChecks, check_real_tensor, validation_enabled
 from kornia_diffjpeg.codec.constants import cached
 from kornia_diffjpeg.codec.modes import Mode
 from kornia_diffjpeg.codec.surrogates import differentiable_clip, straight_through
+from kornia_diffjpeg.codec.tracing import is_traced
 
 __all__ = [
     "standard_tables",
@@ -145,6 +146,10 @@ def standard_quality_tables(quality: Tensor, ops: Mode) -> Tensor:
     detached = quality.detach() if quality.requires_grad else quality
     if ops.interpolates_tables:  # qualities are >= 1: truncation is flooring, frac the weight
         index = detached.long()
+        if not validation_enabled() or is_traced(detached):
+            # Values no check read (validation off, torch.func, torch.compile) are kept in the table's range: a
+            # NaN or too large quality gives NaN or quality 100's tables, not an index error (a device assert).
+            index = index.clamp(0, 100)
         lower, upper = _interpolation_ends(dtype, device)
         forward = torch.lerp(lower[index], upper[index], detached.frac().view(-1, 1, 1, 1))
     else:

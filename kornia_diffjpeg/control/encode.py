@@ -77,6 +77,8 @@ def encode_with_control(
         qt_y, qt_c = control(batched, target_bytes)
     finally:
         control.train(training)
+    if batched.is_meta:  # the control runs there (its device checked), but a file is made of values
+        raise ValueError("image is on the meta device: a file is made of its values, give a tensor with data")
     if validation_enabled() and not bool(torch.isfinite(torch.stack((qt_y, qt_c))).all()):
         raise ValueError("control predicted non-finite tables: its parameters hold NaN or inf")
     if fit_size:

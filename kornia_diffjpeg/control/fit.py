@@ -81,7 +81,8 @@ def fit_tables_to_size(
     def fits(log2_scale: Tensor) -> Tensor:
         luma, chroma = tables_at(log2_scale)
         sizes = jpeg_file_size(image, qt_y=luma.to(image.dtype), qt_c=chroma.to(image.dtype), subsampling=subsampling)
-        return sizes.to(target_bytes.dtype) <= target_bytes
+        # In float64, where both are exact: a float16 or bfloat16 target would round 1540 bytes to 1536.
+        return sizes.double() <= target_bytes.double()
 
     # Invariant: ``high`` fits (or is the coarsest scale), ``low`` does not (or is the finest scale).
     low = torch.full_like(target_bytes, _LOG2_SCALE_RANGE[0], dtype=image.dtype)

@@ -44,6 +44,8 @@ def pseudo_label_cross_entropy(output: Tensor, reference: Tensor) -> Tensor:
             f"output and reference must be logits of the same shape (B, K) (or (B, K, ...) per pixel), "
             f"got {tuple(output.shape)} and {tuple(reference.shape)}"
         )
+    if output.numel() == 0:  # a mean over no sample (NaN), or an argmax over no class
+        raise ValueError(f"output must hold at least one sample and one class, got shape {tuple(output.shape)}")
     return F.cross_entropy(output, reference.argmax(1))
 
 
@@ -120,7 +122,7 @@ def codec_control_loss(
         table_weight: weight of the table regularizer.
         condition_margin: relative distance under the target where the condition term starts.
         size_margin: relative distance under the target below which the size regularizer acts.
-        table_std: target mean standard deviation of the tables' entries.
+        table_std: target mean standard deviation of the tables' entries, in [0, 255].
 
     Returns:
         A :class:`ControlLoss` (total and the unweighted terms).
@@ -138,6 +140,10 @@ def codec_control_loss(
     target_bytes = _check_sizes("target_bytes", target_bytes, batch, checks)
     if target_bytes.device != device:
         raise ValueError(f"target_bytes is on {target_bytes.device} but predicted_bytes is on {device}")
+    if target_bytes.dtype != predicted_bytes.dtype:  # compared in predicted's dtype: 1e300 in float64 is inf in float32
+        checks.positive(
+            f"target_bytes (in predicted_bytes' dtype, {predicted_bytes.dtype})", target_bytes.to(predicted_bytes.dtype)
+        )
     qt_y, qt_c = _check_table("qt_y", qt_y, batch, checks, device), _check_table("qt_c", qt_c, batch, checks, device)
     if not callable(performance_loss):
         raise TypeError(f"performance_loss must be callable, got {type(performance_loss).__name__}")
@@ -146,9 +152,10 @@ def codec_control_loss(
         ("performance_weight", performance_weight),
         ("size_weight", size_weight),
         ("table_weight", table_weight),
-        ("table_std", table_std),
     ):
-        check_number(name, weight, 0.0)
+        # Below the largest number of the loss's dtype (float32 for half sizes): an overflowing weight times 0 is NaN.
+        check_number(name, weight, 0.0, torch.finfo(torch.promote_types(predicted_bytes.dtype, torch.float32)).max)
+    check_number("table_std", table_std, 0.0, TABLE_RANGE[1])  # entries in [1, 255] spread less; no half overflow
     condition_margin = check_number("condition_margin", condition_margin, 0.0, 1.0)
     size_margin = check_number("size_margin", size_margin, 0.0, 1.0)
     if not (0 <= condition_margin <= size_margin < 1):
@@ -160,6 +167,11 @@ def codec_control_loss(
     condition = F.relu(log_size - log_target - torch.log10(torch.tensor(1.0 - condition_margin))).mean()
     size_regularizer = F.relu(log_target + torch.log10(torch.tensor(1.0 - size_margin)) - log_size).mean()
     performance = performance_loss(output, pseudo_label)
+    if not isinstance(performance, Tensor) or not performance.is_floating_point() or performance.ndim != 0:
+        got = type(performance).__name__
+        if isinstance(performance, Tensor):
+            got = f"shape {tuple(performance.shape)}, dtype {performance.dtype}"
+        raise TypeError(f"performance_loss must return a 0-d floating-point tensor (the loss), got {got}")
     table_regularizer = torch.stack([(qt.flatten(1).std(1).mean() - table_std).abs() for qt in (qt_y, qt_c)]).sum()
     total = (
         condition_weight * condition

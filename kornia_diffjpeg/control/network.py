@@ -36,6 +36,13 @@ def dct_statistics(image: Tensor) -> Tensor:
         >>> dct_statistics(torch.rand(2, 3, 20, 24)).shape
         torch.Size([2, 6, 8, 8])
     """
+    if not isinstance(image, Tensor) or not image.is_floating_point():  # form only: the values are the caller's
+        got = image.dtype if isinstance(image, Tensor) else type(image).__name__
+        raise TypeError(f"image must be a floating-point tensor of RGB images (B, 3, H, W), got {got}")
+    if image.ndim != 4 or image.shape[1] != 3 or 0 in image.shape[-2:]:
+        raise ValueError(f"image must be RGB images (B, 3, H, W) with H, W >= 1, got shape {tuple(image.shape)}")
+    dtype = image.dtype
+    image = image.to(torch.promote_types(dtype, torch.float32))  # a photo's DC variance (~1e6) overflows float16
     matrix, offset = jfif_color(image.dtype, image.device)
     ycbcr = rgb_to_ycbcr(image * 255.0, matrix, offset) - 128.0
     pad_h, pad_w = -image.shape[-2] % 8, -image.shape[-1] % 8
@@ -44,7 +51,7 @@ def dct_statistics(image: Tensor) -> Tensor:
     coefficients = block_dct(blockify(ycbcr)).flatten(2, 3)  # (B, 3, blocks, 64)
     mean_abs = coefficients.abs().mean(2).log1p()
     log_std = coefficients.var(2, unbiased=False).add(1e-2).log().mul(0.5)
-    return torch.cat([mean_abs, log_std], 1).unflatten(-1, (8, 8))
+    return torch.cat([mean_abs, log_std], 1).unflatten(-1, (8, 8)).to(dtype)
 
 
 def small_backbone(width: int = 32) -> nn.Sequential:
@@ -53,6 +60,7 @@ def small_backbone(width: int = 32) -> nn.Sequential:
     The patch stem keeps it cheap; the fine detail the tables act on reaches the head through
     :func:`dct_statistics` instead.
     """
+    width = check_int("width", width, 1, 1 << 16)
     layers: list[nn.Module] = [nn.Conv2d(3, width, 4, 4, bias=False), nn.BatchNorm2d(width), nn.SiLU()]
     for channels, out in ((width, 2 * width), (2 * width, 2 * width)):
         layers += [nn.Conv2d(channels, out, 3, 2, 1, bias=False), nn.BatchNorm2d(out), nn.SiLU()]
@@ -178,11 +186,15 @@ class CodecControl(nn.Module):
 
     def check_in_dtype(self, target_bytes: Tensor, checks: ValueChecks) -> None:
         """Add to ``checks`` that the (checked) targets and ``size_range`` stay positive and finite in the network's
-        dtype: 70000 bytes overflow a ``.half()`` control, 1e300 in float64 a float32 one (NaN tables otherwise)."""
+        dtype: 70000 bytes overflow a ``.half()`` control, 1e300 in float64 a float32 one (NaN tables otherwise), and
+        a narrow ``size_range`` such as (1000, 1010) has no log10 width left in bfloat16."""
         dtype = self.stem.weight.dtype
         if target_bytes.dtype != dtype:
             checks.positive(f"target_bytes (in the control's dtype, {dtype})", target_bytes.to(dtype))
         checks.positive("size_range (in the control's dtype)", self.size_range)
+        # The condition divides by the log10 width, which rounds to 0 for a narrow range in bfloat16 or float16.
+        low, high = self.size_range.log10().unbind()
+        checks.positive(f"size_range (log10 high - log10 low, in {self.size_range.dtype})", (high - low).reshape(1))
 
     def forward(self, image: Tensor, target_bytes: Tensor) -> tuple[Tensor, Tensor]:
         """Tables (qt_y, qt_c), each (B, 8, 8) in [1, 255], for images (B, 3, H, W) and targets (B,) in bytes.

@@ -13,7 +13,11 @@ _FLOAT32_RANGE = (torch.finfo(torch.float32).tiny, torch.finfo(torch.float32).ma
 
 
 def binned_target_sizes(
-    batch: int, low: float, high: float, generator: torch.Generator | None = None, device: torch.device | None = None
+    batch: int,
+    low: float,
+    high: float,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | int | None = None,
 ) -> Tensor:
     """Target sizes in bytes (batch,), one drawn log-uniformly from each of ``batch`` equal bins of
     [log low, log high], in random order: every batch covers the whole range.
@@ -34,6 +38,13 @@ def binned_target_sizes(
         )
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    if device is not None:  # Tensor.to takes a number as a dtype: device=5.5 would give float64 sizes
+        if isinstance(device, bool) or not isinstance(device, (torch.device, str, int)):
+            raise TypeError(f"device must be a torch.device, a str, an int or None, got {type(device).__name__}")
+        try:
+            device = torch.device(device)
+        except RuntimeError as error:
+            raise ValueError(f"device must name a device, got {device!r}: {error}") from error
     offsets = torch.rand(batch, generator=generator) + torch.arange(batch)
     offsets = offsets[torch.randperm(batch, generator=generator)] / batch
     low_t, high_t = torch.tensor(low).log(), torch.tensor(high).log()

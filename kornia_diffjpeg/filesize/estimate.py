@@ -172,6 +172,8 @@ def entropy_coded_cost(coefficients: JPEGCoefficients) -> Tensor:
 
     The bit count is exact (before byte stuffing and padding) when the coefficients are integers.
     """
+    if not isinstance(coefficients, JPEGCoefficients):
+        raise TypeError(f"coefficients must be JPEGCoefficients (from jpeg_encode), got {type(coefficients).__name__}")
     c = coefficients
     if c.chroma is None:
         return _component_cost(c.luma[:, 0], True, (1, 1))
@@ -200,6 +202,8 @@ def _estimate(
     qt_c_ = check_table("qt_c", qt_c, batch, device, leading, checks)
     for name, value in (("ff_scale", ff_scale), ("stuffing", stuffing)):
         if isinstance(value, nn.Parameter):  # DiffJPEGFileSize's: a diverged optimizer step leaves NaN
+            if value.is_meta and not batched.is_meta:  # no value to move to the images' device
+                raise ValueError(f"{name} is on the meta device but image is on {device}; move the module there")
             checks.finite(name, value.reshape(1))
     checks.run()
     if batch == 0:  # no image: no size

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from kornia_diffjpeg._checks import ValueChecks, check_coefficients, check_int, check_number
+from kornia_diffjpeg._checks import ValueChecks, check_coefficients, check_int, check_number, check_real_tensor
 from kornia_diffjpeg.codec.pipeline import JPEGCoefficients
 from kornia_diffjpeg.codec.sampling import SUBSAMPLING_FACTORS
 from kornia_diffjpeg.filesize.exact import header_size
@@ -27,6 +27,14 @@ __all__ = [
     "block_features",
     "file_size_loss",
 ]
+
+
+def _check_heads(dim: int, heads: int, mlp_ratio: int) -> None:
+    """Widths of an attention block: ``dim`` split evenly into ``heads``."""
+    dim, heads = check_int("dim", dim, 1, 1 << 16), check_int("heads", heads, 1, 1 << 16)
+    check_int("mlp_ratio", mlp_ratio, 1, 1 << 10)
+    if dim % heads:
+        raise ValueError(f"dim must be a multiple of heads ({heads}), got {dim}")
 
 
 class _FeedForward(nn.Sequential):
@@ -47,6 +55,7 @@ class XCABlock(nn.Module):
 
     def __init__(self, dim: int, heads: int = 4, mlp_ratio: int = 2) -> None:
         super().__init__()
+        _check_heads(dim, heads, mlp_ratio)
         self.heads = heads
         self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.qkv = nn.Linear(dim, 3 * dim)
@@ -78,6 +87,7 @@ class ClassAttentionBlock(nn.Module):
 
     def __init__(self, dim: int, heads: int = 4, mlp_ratio: int = 2) -> None:
         super().__init__()
+        _check_heads(dim, heads, mlp_ratio)
         self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.attention = nn.MultiheadAttention(dim, heads, batch_first=True)
         self.mlp = _FeedForward(dim, mlp_ratio)
@@ -94,6 +104,9 @@ def _sinusoidal(positions: Tensor, dim: int) -> Tensor:
     angles = positions[:, None].float() * frequencies
     return torch.cat((angles.sin(), angles.cos()), dim=-1)
 
+
+#: The largest size (and coefficient range, halved) a float16 regressor holds.
+_FLOAT16_MAX = torch.finfo(torch.float16).max
 
 #: Zigzag index (1..63) of each AC coefficient in natural order, for the end-of-block position.
 _AC_ZIGZAG_INDEX = torch.tensor([ZIGZAG.index(i) for i in range(1, 64)], dtype=torch.float32)
@@ -119,6 +132,9 @@ def block_features(blocks: Tensor) -> Tensor:
         >>> block_features(torch.zeros(2, 3, 4, 64)).shape
         torch.Size([2, 12, 4])
     """
+    check_real_tensor("blocks", blocks)
+    if blocks.ndim < 3 or blocks.shape[-1] != 64:
+        raise ValueError(f"blocks must have shape (..., rows, cols, 64), got {tuple(blocks.shape)}")
     values = blocks.flatten(-3, -2)
     ac = values[..., 1:].abs()
     # The polynomial rounding surrogate keeps zeros below 0.125 and non-zeros above 0.875.
@@ -129,6 +145,14 @@ def block_features(blocks: Tensor) -> Tensor:
     return torch.stack(
         (nonzero.sum(-1), torch.log2(1.0 + ac).sum(-1), torch.log2(1.0 + dc_difference.abs()), last), dim=-1
     )
+
+
+def _refuse_float16_overflow(largest: list[float]) -> None:
+    if largest[0] == math.inf:
+        raise ValueError(
+            f"coefficients make a file larger than a float16 regressor can give ({_FLOAT16_MAX:g} bytes); "
+            "run it in float32 or bfloat16"
+        )
 
 
 class JPEGFileSizeRegressor(nn.Module):
@@ -198,7 +222,8 @@ class JPEGFileSizeRegressor(nn.Module):
 
     def forward(self, coefficients: JPEGCoefficients) -> Tensor:
         """Estimated sizes in bytes (B,) of the files these coefficients make."""
-        check_coefficients(coefficients)
+        checks = ValueChecks()  # the coefficients' values, and their range in the model's dtype: read once
+        check_coefficients(coefficients, checks)
         c = coefficients
         dtype, device = self.head.weight.dtype, c.luma.device
         if device != self.head.weight.device:
@@ -214,6 +239,11 @@ class JPEGFileSizeRegressor(nn.Module):
                 c.batch_shape,
                 c.dtype,
             )
+        if dtype == torch.float16:  # DC differences of blocks must stay finite: |y| at most half of 65504
+            for name, blocks in (("luma", c.luma), ("chroma", c.chroma)):
+                if blocks is not None:
+                    checks.finite(f"coefficients.{name} (in the regressor's dtype, float16)", blocks, _FLOAT16_MAX / 2)
+        checks.run()
         if c.luma.shape[0] == 0:  # no image: no size
             return c.luma.new_zeros(0)
         parts = [self._tokens(c.luma[:, 0], c.qt_y, torch.tensor(0, device=device), (1, 1))]
@@ -233,7 +263,12 @@ class JPEGFileSizeRegressor(nn.Module):
         for block in self.class_blocks:
             cls = block(cls, tokens)
         per_block = prior * F.softplus(self.head(self.norm(cls[:, 0]))).squeeze(-1)
-        return header_size(c.channels) + per_block * tokens.shape[1]
+        size = header_size(c.channels) + per_block * tokens.shape[1]
+        if dtype == torch.float16:  # a 256x256 photo at quality 100 makes more bytes than it holds
+            overflow = ValueChecks()
+            overflow.add(size.detach().amax().reshape(1), _refuse_float16_overflow)
+            overflow.run()
+        return size
 
 
 def file_size_loss(predicted: Tensor, target: Tensor, correlation_weight: float = 0.1) -> Tensor:
@@ -257,7 +292,9 @@ def file_size_loss(predicted: Tensor, target: Tensor, correlation_weight: float 
         raise ValueError(f"target is on {target.device} but predicted is on {predicted.device}")
     if target.dtype != predicted.dtype:  # compared in predicted's dtype: 1e300 in float64 is inf in float32
         checks.positive(f"target (in predicted's dtype, {predicted.dtype})", target.to(predicted.dtype))
-    check_number("correlation_weight", correlation_weight, 0.0)
+    # Below the largest number of the loss's dtype (float32 for half sizes): overflowing, times 1 - 1 it is NaN.
+    largest = torch.finfo(torch.promote_types(predicted.dtype, torch.float32)).max
+    check_number("correlation_weight", correlation_weight, 0.0, largest)
     checks.run()
     log_predicted, log_target = predicted.log(), target.to(predicted).log()
     loss = (log_predicted - log_target).abs().mean()

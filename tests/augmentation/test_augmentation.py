@@ -600,3 +600,86 @@ def _ddp_worker(rank: int, world_size: int, directory: str) -> None:
         dist.barrier()
     finally:
         dist.destroy_process_group()
+
+
+# --------------------------------------------------------------------------------------------------
+# Hostile inputs: bytes ranges, keyword overrides, gates, modules on the meta device
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("quality", [b"2Z", bytearray(b"2Z")])
+def test_bytes_are_not_a_quality_range(quality):
+    """Bytes are a sequence of ints: b"2Z" was silently taken as the range (50, 90)."""
+    with pytest.raises(TypeError, match=r"quality must be a number or a \(lo, hi\) pair of numbers, got byte"):
+        RandomDiffJPEG(quality)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"quality_u": torch.full((4,), 5.0)}, ValueError, r"params\['quality_u'\] must be finite and in \[0, 1\]"),
+        ({"quality_u": torch.full((4,), -5.0)}, ValueError, r"params\['quality_u'\] must be finite and in \[0, 1\]"),
+        ({"quality_u": "low"}, TypeError, r"params\['quality_u'\] must be a floating-point tensor"),
+        ({"batch_prob": torch.ones(3)}, ValueError, r"params\['batch_prob'\] must have shape \(4,\)"),
+        ({"batch_prob": torch.ones(4, dtype=torch.complex64)}, TypeError, r"params\['batch_prob'\] must be a dense"),
+    ],
+)
+def test_keyword_overrides_of_the_draws_are_checked(kwargs, error, match):
+    """Kornia writes forward's keyword arguments over the parameters: they were used unchecked (IndexError,
+    AttributeError, NotImplementedError, or draws of -5 silently coded at quality 1)."""
+    aug, images = RandomDiffJPEG((20, 60), p=0.5), torch.rand(4, 3, 8, 8)
+    with pytest.raises(error, match=match):
+        aug(images, **kwargs)
+    aug(images)
+    with pytest.raises(error, match=match):  # over a replay too
+        aug(images, params=dict(aug._params), **kwargs)
+
+
+def test_valid_keyword_override_of_the_draws_codes_at_their_qualities():
+    images = torch.rand(4, 3, 8, 8)
+    out = RandomDiffJPEG((20, 60), p=1.0)(images, quality_u=torch.full((4,), 0.5))
+    torch.testing.assert_close(out, diff_jpeg(images, 40.0), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    ("gate", "error", "match"),
+    [
+        (torch.ones(4, dtype=torch.complex64), TypeError, r"params\['batch_prob'\] must be a dense bool, integer"),
+        (torch.tensor([1.0, 0.0, float("nan"), 1.0]), ValueError, r"params\['batch_prob'\] must be finite"),
+        (torch.tensor([1.0, 0.0, 2.0, 1.0]), ValueError, r"params\['batch_prob'\] must be finite and in \[0, 1\]"),
+    ],
+)
+def test_replayed_gates_must_be_gates(gate, error, match):
+    """A complex gate raised NotImplementedError from torch; a NaN gate silently left its sample uncoded."""
+    aug, images = RandomDiffJPEG((20, 60), p=0.5), torch.rand(4, 3, 8, 8)
+    aug(images)
+    with pytest.raises(error, match=match):
+        aug(images, params={**aug._params, "batch_prob": gate})
+
+
+def test_bool_and_integer_gates_select_like_float_gates():
+    aug, images = RandomDiffJPEG((20, 60), p=0.5), torch.rand(4, 3, 8, 8)
+    aug(images)
+    gate = torch.tensor([1.0, 0.0, 0.0, 1.0])
+    expected = aug(images, params={**aug._params, "batch_prob": gate})
+    for other in (gate.bool(), gate.long(), gate.to(torch.uint8)):
+        torch.testing.assert_close(aug(images, params={**aug._params, "batch_prob": other}), expected, rtol=0, atol=0)
+
+
+def _meta_built() -> nn.Module:
+    with torch.device("meta"):  # learnable settings on meta, the random draws on the CPU
+        return RandomDiffJPEG((20, 60), p=0.0, learnable=True)
+
+
+@pytest.mark.parametrize(
+    ("make", "name"),
+    [
+        (lambda: DiffJPEG(50.0, learnable=True).to("meta"), "DiffJPEG"),  # was NotImplementedError
+        (lambda: DiffJPEG(50.0, p=0.0).to("meta"), "DiffJPEG"),  # was NotImplementedError in Kornia
+        (lambda: RandomDiffJPEG((20, 60), p=1.0).to("meta"), "RandomDiffJPEG"),  # was NotImplementedError
+        (_meta_built, "low_logit"),  # nothing selected: silently returned the input
+    ],
+)
+def test_module_on_the_meta_device_with_an_input_with_data_is_named(make, name):
+    with pytest.raises(ValueError, match=rf"{name} is on the meta device but the input is on cpu: move the module"):
+        make()(torch.rand(2, 3, 8, 8))

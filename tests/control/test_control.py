@@ -390,3 +390,90 @@ def test_float8_tables_and_target_range_are_named():
     for low, high in ((1e-300, 1e300), (1e-46, 1.0), (1.0, 1e39)):  # NaN or inf sizes before
         with pytest.raises(ValueError, match="float32's range"):
             binned_target_sizes(4, low, high)
+
+
+def test_fit_with_half_precision_targets_never_exceeds_them(control):
+    """Sizes were compared in the targets' dtype: in bfloat16 a 1540-byte file fitted a 1536-byte target."""
+    images = photos(1, 40, 40).expand(32, -1, -1, -1)
+    targets = torch.arange(1024.0, 1280.0, 8.0).to(torch.bfloat16)  # exact in bfloat16, 8 bytes apart
+    files = encode_with_control(control, images, targets, fit_size=True)
+    sizes = [len(file) for file in files]
+    assert all(size <= target for size, target in zip(sizes, targets.tolist(), strict=True)), sizes
+
+
+def test_encode_with_control_on_meta_is_refused(control):
+    meta = photos(2).to("meta")
+    with pytest.raises(ValueError, match="image is on the meta device"):  # RuntimeError (.item()) before
+        encode_with_control(control.to("meta"), meta, 900.0)
+
+
+def test_control_loss_reads_targets_and_weights_in_the_loss_dtype():
+    """NaN or inf losses before: targets that leave predicted's dtype, weights past it, a non-scalar performance."""
+    tables = torch.full((2, 8, 8), 10.0)
+    logits = torch.randn(2, 5)
+    predicted = torch.tensor([900.0, 1200.0])
+    for target in (torch.tensor([1e300, 1.0], dtype=torch.float64), torch.tensor([1e-320, 1.0], dtype=torch.float64)):
+        with pytest.raises(ValueError, match=r"target_bytes \(in predicted_bytes' dtype, torch.float32\)"):
+            codec_control_loss(predicted, target, logits, logits, tables, tables)
+    with pytest.raises(ValueError, match=r"target_bytes \(in predicted_bytes' dtype, torch.float16\)"):
+        codec_control_loss(predicted.half(), torch.tensor([1e6, 1e6]), logits, logits, tables, tables)
+    with pytest.raises(ValueError, match="condition_weight"):
+        codec_control_loss(
+            torch.tensor([900.0, 900.0]), predicted, logits, logits, tables, tables, condition_weight=1e39
+        )
+    with pytest.raises(ValueError, match="table_std"):
+        codec_control_loss(predicted, predicted, logits, logits, tables, tables, table_std=1e39)
+    for performance in (lambda output, label: output, lambda output, label: "loss"):
+        with pytest.raises(TypeError, match="performance_loss must return a 0-d floating-point tensor"):
+            codec_control_loss(predicted, predicted, logits, logits, tables, tables, performance_loss=performance)
+    terms = codec_control_loss(predicted.double(), predicted, logits, logits, tables, tables, condition_weight=1e39)
+    assert all(bool(torch.isfinite(term)) for term in terms)
+
+
+def test_pseudo_label_cross_entropy_needs_samples_and_classes():
+    from kornia_diffjpeg.control import pseudo_label_cross_entropy
+
+    for shape in ((0, 5), (2, 0), (2, 5, 0, 4)):  # NaN (mean over nothing) or IndexError (argmax) before
+        logits = torch.randn(shape)
+        with pytest.raises(ValueError, match="output must hold at least one sample and one class"):
+            pseudo_label_cross_entropy(logits, logits)
+
+
+def test_size_range_without_width_in_the_control_dtype_is_refused():
+    """(1000, 1010) has one log10 in bfloat16: the condition divided by 0 and every table was NaN."""
+    control = CodecControl(size_range=(1000.0, 1010.0), width=8, blocks=1).bfloat16().eval()
+    images = photos(2)
+    with pytest.raises(ValueError, match=r"size_range \(log10 high - log10 low, in torch.bfloat16\)"):
+        control(images, 1005.0)
+    with pytest.raises(ValueError, match="size_range"):  # "its parameters hold NaN or inf" before
+        encode_with_control(control, images, 1005.0)
+
+
+def test_half_control_on_photos_gives_finite_tables():
+    """The DCT statistics were computed in float16, where a photo's DC variance (~1e6) is inf: NaN tables."""
+    images = photos(2)
+    assert bool(torch.isfinite(dct_statistics(images.half())).all())
+    torch.testing.assert_close(dct_statistics(images.half()).float(), dct_statistics(images), atol=0.01, rtol=0.01)
+    control = CodecControl(size_range=(1000.0, 1010.0), width=8, blocks=1).half().eval()  # float16 tells them apart
+    qt_y, qt_c = control(images, 1005.0)
+    assert bool(torch.isfinite(torch.stack((qt_y, qt_c))).all())
+    assert len(encode_with_control(control, images, 1005.0)) == 2  # "its parameters hold NaN or inf" before
+
+
+def test_helper_arguments_are_named():
+    from kornia_diffjpeg.control.network import small_backbone
+
+    with pytest.raises(TypeError, match="device must be"):  # float64 sizes on the CPU before (a number is a dtype)
+        binned_target_sizes(4, 1000.0, 2000.0, device=5.5)
+    with pytest.raises(ValueError, match="device must name a device"):  # RuntimeError before
+        binned_target_sizes(4, 1000.0, 2000.0, device="nope")
+    assert binned_target_sizes(4, 1000.0, 2000.0, device="cpu").dtype == torch.float32
+    for width in (-1, 0):  # RuntimeError, or a backbone of no channel, before
+        with pytest.raises(ValueError, match="width must be an int"):
+            small_backbone(width)
+    with pytest.raises(ValueError, match=r"image must be RGB images \(B, 3, H, W\)"):
+        dct_statistics(torch.rand(1, 1, 8, 8))  # RuntimeError before
+    with pytest.raises(ValueError, match="H, W >= 1"):
+        dct_statistics(torch.rand(1, 3, 0, 0))  # NaN statistics before
+    with pytest.raises(TypeError, match="floating-point"):
+        dct_statistics(torch.zeros(1, 3, 8, 8, dtype=torch.int64))  # RuntimeError before

@@ -269,3 +269,65 @@ def test_bad_settings_targets_devices_and_helper_arguments_are_named():
         standard_codes("xx", torch.device("cpu"))
     with pytest.raises(TypeError, match="luma must be a bool"):
         huffman_codes("yes", ac=True)  # any truthy value chose a table silently
+
+
+def test_module_on_meta_with_real_images_is_named():
+    """Its calibration had no value to move to the images' device: NotImplementedError before."""
+    with pytest.raises(ValueError, match="ff_scale is on the meta device but image is on cpu"):
+        DiffJPEGFileSize().to("meta")(torch.rand(1, 3, 16, 16), 50.0)
+    meta = DiffJPEGFileSize().to("meta")(torch.rand(1, 3, 16, 16, device="meta"), 50.0)
+    assert meta.shape == (1,) and meta.is_meta  # shapes only, as the function gives
+
+
+def test_entropy_coded_cost_takes_coefficients():
+    from kornia_diffjpeg.filesize.estimate import entropy_coded_cost
+
+    with pytest.raises(TypeError, match="coefficients must be JPEGCoefficients"):  # AttributeError before
+        entropy_coded_cost(torch.rand(1, 3, 16, 16))
+
+
+def test_half_regressor_refuses_what_float16_cannot_hold():
+    """A float16 regressor returned inf for a file past 65504 bytes, and NaN for coefficients past its range."""
+    from dataclasses import replace
+
+    from kornia_diffjpeg import jpeg_encode, jpeg_file_size
+    from kornia_diffjpeg.filesize import JPEGFileSizeRegressor
+
+    image = torch.rand(1, 3, 256, 256, generator=torch.Generator().manual_seed(0))
+    assert int(jpeg_file_size(image, 100.0)) > 65504  # the real file: more bytes than float16 holds
+    coefficients = jpeg_encode(image, 100.0)
+    regressor = JPEGFileSizeRegressor(dim=16, depth=1, heads=2)
+    assert bool(torch.isfinite(regressor(coefficients)).all())
+    with pytest.raises(ValueError, match="coefficients make a file larger than a float16 regressor can give"):
+        regressor.half()(coefficients)
+    small = jpeg_encode(torch.rand(1, 3, 16, 16), 50.0)
+    large = replace(small, luma=small.luma.clone().fill_(40000.0))  # finite in float32, beyond float16 differences
+    with pytest.raises(ValueError, match=r"coefficients.luma \(in the regressor's dtype, float16\)"):
+        regressor(large)
+    assert regressor(small).dtype == torch.float16
+
+
+def test_attention_blocks_and_block_features_check_their_arguments():
+    """The building blocks split dim into heads (RuntimeError, AssertionError or ZeroDivisionError before)."""
+    from kornia_diffjpeg.filesize.regressor import ClassAttentionBlock, XCABlock, block_features
+
+    for block in (XCABlock, ClassAttentionBlock):
+        with pytest.raises(ValueError, match="dim must be a multiple of heads"):
+            block(32, heads=5)
+        with pytest.raises(ValueError, match="heads must be an int"):
+            block(32, heads=0)
+    with pytest.raises(TypeError, match="blocks must be a real-valued tensor"):  # AttributeError before
+        block_features(None)
+    for shape in ((64,), (2, 3, 4, 63)):  # IndexError, RuntimeError before
+        with pytest.raises(ValueError, match=r"blocks must have shape \(\.\.\., rows, cols, 64\)"):
+            block_features(torch.zeros(shape))
+
+
+def test_correlation_weight_past_the_loss_dtype_is_refused():
+    """1e39 is inf in float32: times a correlation of 1 (rounded) the loss was -inf or NaN."""
+    from kornia_diffjpeg.filesize import file_size_loss
+
+    sizes = torch.tensor([500.0, 600.0])
+    with pytest.raises(ValueError, match="correlation_weight"):
+        file_size_loss(sizes, sizes, 1e39)
+    assert bool(torch.isfinite(file_size_loss(sizes.double(), sizes.double(), 1e39)))
