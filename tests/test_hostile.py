@@ -1268,3 +1268,47 @@ def test_color_conversions_check_their_arguments():
             call(x, matrix[:2], offset)
     with pytest.raises(TypeError, match="dtype must be a floating-point"):
         jfif_color(torch.int64)  # truncated the constants to integers
+
+
+@pytest.mark.parametrize(
+    ("settings", "error", "match"),
+    [
+        ({"kind": "nearest"}, ValueError, "kind must be one of"),  # silently did no rounding
+        ({"low": float("nan")}, ValueError, "low must be"),  # NaN output
+        ({"high": float("nan")}, ValueError, "high must be"),
+        ({"low": 2.0, "high": 1.0}, ValueError, "low must be <= high"),
+        ({"slope": -1.0}, ValueError, "slope must be"),
+        ({"slope": "0.1"}, TypeError, "slope must be"),
+        ({"divisor": 0.0}, ValueError, "divisor must be"),  # inf output
+        ({"divisor": float("inf")}, ValueError, "divisor must be"),
+    ],
+)
+def test_public_clips_check_their_settings(settings, error, match):
+    from kornia_diffjpeg.codec.surrogates import clip_straight_through, differentiable_clip, rounded_clip
+
+    x = torch.linspace(-2.0, 300.0, 7)
+    full = {"kind": "polynomial", "low": 0.0, "high": 255.0, "soft": True, "divisor": 1.0, "slope": 1e-3, **settings}
+    with pytest.raises(error, match=match):
+        rounded_clip(x, **full)
+    if not {"kind", "divisor"} & set(settings):
+        clip = {key: full[key] for key in ("low", "high", "slope")}
+        for call in (differentiable_clip, clip_straight_through):
+            with pytest.raises(error, match=match):
+                call(x, **clip)
+
+
+def test_public_clips_accept_their_documented_range():
+    from kornia_diffjpeg.codec.surrogates import differentiable_clip, rounded_clip
+
+    x = torch.tensor([-10.0, 0.4, 0.6, 265.0])
+    expected = torch.tensor([0.0, 0.0, 1.0, 255.0]) / 255.0
+    assert torch.equal(rounded_clip(x, "half_up", 0.0, 255.0, False, 255.0, 0.0), expected)
+    assert differentiable_clip(x, 1.0, 1.0, 1.0).tolist() == x.tolist()  # slope 1: no clip at all
+
+
+@pytest.mark.parametrize("channels", [0, 2, 4, True, "3"])
+def test_header_size_takes_the_layouts_of_a_file(channels):
+    from kornia_diffjpeg.filesize.exact import header_size
+
+    with pytest.raises(ValueError, match="channels must be 1"):
+        header_size(channels)  # 0 and 2 gave sizes of files that cannot exist, "3" a TypeError deep inside

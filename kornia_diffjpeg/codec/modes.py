@@ -28,15 +28,14 @@ import torch
 from torch import Tensor
 
 from kornia_diffjpeg.codec.surrogates import (
+    CLIP_SLOPE,
     RoundingSurrogate,
-    clip_straight_through,
-    differentiable_clip,
+    _rounded_clip,
     dithered_round,
     dithered_round_straight_through,
     polynomial_round,
     polynomial_round_straight_through,
     round_half_away,
-    rounded_clip,
     rounded_sample,
     straight_through,
 )
@@ -131,12 +130,12 @@ class Surrogate(Mode):
         return self.round_sample(x)
 
     def clip(self, x: Tensor, low: float, high: float) -> Tensor:
-        return differentiable_clip(x, low, high)
+        return _rounded_clip(x, "none", low, high, CLIP_SLOPE, True, 1.0)  # constants: unchecked
 
     def round_clip(self, x: Tensor, low: float, high: float, divisor: float = 1.0) -> Tensor:
         if self.fused:
-            return rounded_clip(x, "polynomial", low, high, True, divisor)
-        return rounded_clip(self.round_sample(x), "none", low, high, True, divisor)
+            return _rounded_clip(x, "polynomial", low, high, CLIP_SLOPE, True, divisor)
+        return _rounded_clip(self.round_sample(x), "none", low, high, CLIP_SLOPE, True, divisor)
 
 
 class STE(Mode):
@@ -167,10 +166,10 @@ class STE(Mode):
         return rounded_sample(x, "floor")
 
     def clip(self, x: Tensor, low: float, high: float) -> Tensor:
-        return clip_straight_through(x, low, high)
+        return _rounded_clip(x, "none", low, high, CLIP_SLOPE, False, 1.0)
 
     def round_clip(self, x: Tensor, low: float, high: float, divisor: float = 1.0) -> Tensor:
-        return rounded_clip(x, "half_up", low, high, False, divisor)
+        return _rounded_clip(x, "half_up", low, high, CLIP_SLOPE, False, divisor)
 
 
 class Exact(Mode):

@@ -151,10 +151,17 @@ class _DitheredRound(FusedFunction):
         return grad * dithered_round_slope(x, step, ctx.dither_scale), None, None
 
 
+#: Smallest noise scale (gray levels): below it the comb's peak (about ``step / scale``) overflows towards inf.
+_MIN_DITHER_SCALE = 1e-3
+
+
 def _checked_dither_scale(name: str, value: object) -> float:
     scale = check_number(name, value, 0.0)
-    if scale == 0.0:
-        raise ValueError(f"{name} must be > 0 (the noise's standard deviation in gray levels), got {value!r}")
+    if scale < _MIN_DITHER_SCALE:
+        raise ValueError(
+            f"{name} must be >= {_MIN_DITHER_SCALE:g} (the noise's standard deviation in gray levels; a smaller one "
+            f"gives infinite or NaN gradients), got {value!r}"
+        )
     return scale
 
 
@@ -448,13 +455,32 @@ def _rounded_clip(  # noqa: PLR0913
     return _RoundedClip.apply(x, kind, low, high, slope, soft, divisor, needs_mask)[0]
 
 
+#: What :func:`rounded_clip` rounds by.
+_ROUNDING_KINDS = ("polynomial", "half_up", "floor", "none")
+
+
+def _check_clip(low: object, high: object, slope: object, divisor: object = 1.0, kind: object = "none") -> None:
+    """The public clips' settings (the codec calls :func:`_rounded_clip` with its constants directly)."""
+    if torch.compiler.is_compiling():  # Dynamo traces numbers as symbols: checked when the call runs eagerly
+        return
+    if kind not in _ROUNDING_KINDS:
+        raise ValueError(f"kind must be one of {_ROUNDING_KINDS}, got {kind!r}")
+    if check_number("low", low) > check_number("high", high):
+        raise ValueError(f"low must be <= high, got {low!r} and {high!r}")
+    check_number("slope", slope, 0.0, 1.0)
+    if check_number("divisor", divisor) == 0.0:
+        raise ValueError("divisor must be a finite non-zero number, got 0")
+
+
 def rounded_clip(
     x: Tensor, kind: str, low: float, high: float, soft: bool, divisor: float = 1.0, slope: float = CLIP_SLOPE
 ) -> Tensor:
     """``clip(round(x), low, high) / divisor`` (``kind``: ``"polynomial"``, ``"half_up"``, ``"floor"`` or
-    ``"none"``; soft or hard clip) with the soft clip's gradient over ``divisor``."""
+    ``"none"``; soft or hard clip, ``slope`` in [0, 1] outside the bounds) with the soft clip's gradient over
+    ``divisor``."""
     _check_input(x)
-    return _rounded_clip(x, kind, low, high, slope, soft, divisor)
+    _check_clip(low, high, slope, divisor, kind)
+    return _rounded_clip(x, kind, low, high, slope, bool(soft), divisor)
 
 
 def differentiable_clip(x: Tensor, low: float, high: float, slope: float = CLIP_SLOPE) -> Tensor:
@@ -465,10 +491,12 @@ def differentiable_clip(x: Tensor, low: float, high: float, slope: float = CLIP_
         [-0.01, 0.5, 255.01]
     """
     _check_input(x)
+    _check_clip(low, high, slope)
     return _rounded_clip(x, "none", low, high, slope, True, 1.0)
 
 
 def clip_straight_through(x: Tensor, low: float, high: float, slope: float = CLIP_SLOPE) -> Tensor:
     """Hard clip forward, the soft clip's gradient (1 inside, ``slope`` outside) backward."""
     _check_input(x)
+    _check_clip(low, high, slope)
     return _rounded_clip(x, "none", low, high, slope, False, 1.0)

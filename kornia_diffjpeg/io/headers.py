@@ -39,6 +39,8 @@ def header_size(channels: int, dht_values: Tensor | int | None = None) -> Tensor
         >>> header_size(3), header_size(1)
         (625, 330)
     """
+    if isinstance(channels, bool) or channels not in (1, 3):  # the layouts a baseline JFIF file of ours holds
+        raise ValueError(f"channels must be 1 (grayscale) or 3 (YCbCr), got {channels!r}")
     tables = 1 if channels == 1 else 2
     if dht_values is None:
         dht_values = tables * (DC_SYMBOLS + MAX_AC_SYMBOLS)

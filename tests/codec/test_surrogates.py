@@ -233,7 +233,7 @@ class TestDitheredRound:
         torch.testing.assert_close(x.grad, dithered_round_slope(x.detach(), step, 5.0))
         assert not torch.allclose(x.grad, dithered_round_slope(x.detach(), step))
 
-    @pytest.mark.parametrize("scale", [0.0, -1.0, float("nan"), float("inf")])
+    @pytest.mark.parametrize("scale", [0.0, -1.0, float("nan"), float("inf"), 1e-300, 1e-4])
     def test_invalid_scales_are_refused(self, scale, monkeypatch):
         x = torch.tensor([0.2, 0.49], requires_grad=True)
         with pytest.raises(ValueError, match="dither_scale"):
@@ -243,6 +243,12 @@ class TestDitheredRound:
             dithered_round(x, torch.tensor(8.0))
         with pytest.raises(TypeError, match="dither_scale"):
             dithered_round_slope(x.detach(), 8.0, "3")
+
+    def test_smallest_scale_gives_finite_slopes(self):
+        # At a boundary (distance 0) the comb peaks at about step / scale: 1e-300 gave inf * 0 = NaN there.
+        x = torch.tensor([0.0, 0.5, 0.4999, 1.5], requires_grad=True)
+        slope = dithered_round_slope(x.detach(), 255.0, surrogates._MIN_DITHER_SCALE)
+        assert torch.isfinite(slope).all() and slope[1] > 1e4
 
     def test_backward_per_entry_steps(self):
         x = torch.tensor([[0.2, 0.49], [0.2, 0.49]], dtype=torch.float64, requires_grad=True)
