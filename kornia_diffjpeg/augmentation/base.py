@@ -25,6 +25,9 @@ __all__ = ["JPEGAugmentationBase"]
 
 #: Draws and gates a call reads from its parameters: a replay's, or Kornia's keyword overrides of them.
 _READ_PARAMS = ("batch_prob", "quality_u")
+#: The codec's arguments a call could be thought to take (Kornia stores unknown keywords unread; its containers
+#: pass their own, such as ``data_keys``, so only these are refused).
+_CODEC_SETTINGS = ("quality", "qt_y", "qt_c", "color", "rounding")
 #: Dtypes a gate ``batch_prob`` may have (Kornia's own are float, or bool when it fills a missing one).
 _GATE_DTYPES = (torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, *IMAGE_DTYPES)
 
@@ -105,6 +108,12 @@ class JPEGAugmentationBase(IntensityAugmentationBase2D):
             checks.finite(name, parameter)  # a diverged optimizer step leaves NaN settings
         # Kornia writes keyword arguments over the parameters (``aug(x, quality_u=u)``): check them like a replay's.
         overrides = {key: kwargs[key] for key in _READ_PARAMS if key in kwargs}
+        unread = sorted(key for key in kwargs if key in _CODEC_SETTINGS)
+        if unread:  # Kornia would store them unread: aug(x, quality=30) was coded at the module's quality
+            raise TypeError(
+                f"{type(self).__name__} does not read the keyword arguments {unread}: they are settings of the module; "
+                f"keywords override its flags {sorted(self.flags)} or its draws {list(_READ_PARAMS)}"
+            )
         if params is not None:  # a replay: the stored draws must be draws, one per sample of this input
             if not isinstance(params, dict):
                 raise TypeError(f"params must be a dict of tensors (e.g. aug._params), got {type(params).__name__}")

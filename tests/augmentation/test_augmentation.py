@@ -683,3 +683,19 @@ def _meta_built() -> nn.Module:
 def test_module_on_the_meta_device_with_an_input_with_data_is_named(make, name):
     with pytest.raises(ValueError, match=rf"{name} is on the meta device but the input is on cpu: move the module"):
         make()(torch.rand(2, 3, 8, 8))
+
+
+@pytest.mark.parametrize("aug", [DiffJPEG(50.0, p=1.0), RandomDiffJPEG((10.0, 90.0), p=1.0)], ids=["fixed", "random"])
+@pytest.mark.parametrize("keyword", ["quality", "qt_y", "qt_c", "color", "rounding"])
+def test_keywords_the_augmentation_does_not_read_are_refused(aug, keyword):
+    # Kornia stored them unread: aug(x, quality=5.0) was coded at the module's quality, silently.
+    with pytest.raises(TypeError, match=f"does not read the keyword arguments \\['{keyword}'\\]"):
+        aug(torch.rand(2, 3, 16, 16), **{keyword: torch.tensor([5.0, 5.0])})
+
+
+def test_keywords_kornia_reads_are_taken():
+    x = torch.rand(2, 3, 16, 16)
+    aug = DiffJPEG(50.0, p=1.0)
+    assert torch.equal(aug(x, mode="exact"), diff_jpeg(x, 50.0, mode="exact"))  # a flag override
+    coded = RandomDiffJPEG((10.0, 90.0), p=1.0)(x, quality_u=torch.zeros(2), save_kwargs=True)
+    assert torch.equal(coded, diff_jpeg(x, 10.0))  # a draw override: the range's low end
