@@ -17,6 +17,7 @@ Sections, in order:
   ``jpeg_file_size`` of the float images and of the same images as uint8 (what ``cv2.imencode`` and
   ``torchvision.io.encode_jpeg`` take) against a loop of ``cv2.imencode`` (interleaved medians, ratios), their peak
   memory against the input's bytes and against the exact codec's forward (``diff_jpeg(mode="exact")``),
+  a floor (the uint8 batch converted to float32 in one call: one pass any unchunked torch coder makes),
   the dispatched aten ops of ``jpeg_file_size``; ``decode_jpeg`` against loops of ``cv2.imdecode``
   and ``jpeglib.read_dct`` (images per second).
 * CUDA: images per second of ``encode_jpeg`` against ``torchvision.io.encode_jpeg`` on the GPU
@@ -231,6 +232,8 @@ def speed_section(args: argparse.Namespace) -> dict[str, float]:
         "encode_jpeg (uint8)": lambda: encode_jpeg(samples, quality),
         "jpeg_file_size (uint8)": lambda: jpeg_file_size(samples, quality),
         f"cv2.imencode x {count}": lambda: [cv2.imencode(".jpg", a, params) for a in bgr],
+        # A floor for any torch encoder: one pass over the batch, in one call (as an unchunked coder reads it).
+        "floor: the uint8 batch to float32": samples.float,
     }
     decoders = {
         "decode_jpeg": lambda: decode_jpeg(files),
