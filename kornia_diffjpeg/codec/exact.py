@@ -337,7 +337,7 @@ def _reconstruct_exact(blocks: Tensor, table: Tensor, size: tuple[int, int]) -> 
     matrix1, bias1, matrix2, bias2 = _inverse_passes(blocks.device)
     table = table.reshape(batch, 1, 1, 8, 1, 8).to(torch.float64)
     as_planes = blocks.unflatten(-1, (8, 8)).transpose(3, 4)
-    if _any_traced(blocks, table):  # no out=
+    if is_traced(blocks, table):  # no out=
         planes = torch.mul(as_planes, table).contiguous()
     else:
         planes = blocks.new_empty((batch, channels, rows, 8, cols, 8), dtype=torch.float64)
@@ -394,7 +394,7 @@ def encode_exact(
     if channels == 3 and qt_c is None:
         raise ValueError("qt_c is required for RGB samples")
     factor_w, factor_h = SUBSAMPLING_FACTORS[subsampling] if channels == 3 else (1, 1)
-    if _any_traced(image, qt_y, qt_c):
+    if is_traced(image, qt_y, qt_c):
         return _encode_whole(image, qt_y, qt_c, subsampling, dtype)
     luma = image.new_empty((batch, 1, ceil_div(height, 8), ceil_div(width, 8), 64), dtype=dtype)
     chroma_rows, chroma_cols = ceil_div(ceil_div(height, factor_h), 8), ceil_div(ceil_div(width, factor_w), 8)
@@ -412,12 +412,6 @@ def encode_exact(
             chroma_out = chroma[images, :, rows.start // (8 * factor_h) : ceil_div(ceil_div(rows.stop, factor_h), 8)]
             _code_planes(downsample_chroma(planes_c, subsampling, _INTEGER_OPS), qt_c[images], dtype, chroma_out)
     return luma, chroma
-
-
-def _any_traced(*tensors: Tensor | None) -> bool:
-    """Whether any tensor is traced (:func:`is_traced`): tables vmapped over unbatched images must take the
-    functional path too (a batched result cannot be written into an unbatched buffer)."""
-    return any(t is not None and is_traced(t) for t in tensors)
 
 
 def _write_samples(samples: Tensor, out: Tensor | None, dtype: torch.dtype | None) -> Tensor:
@@ -460,7 +454,7 @@ def decode_exact(
         raise ValueError("qt_c is required with chroma coefficients")
     batch, channels = luma.shape[0], 1 if chroma is None else 3
     height, width = image_size
-    whole = _any_traced(luma, qt_y, qt_c)
+    whole = is_traced(luma, qt_y, qt_c)
     out = None if whole else luma.new_empty((batch, channels, height, width), dtype=dtype or torch.int32)
     group = batch if whole else max(1, _chunk_samples(luma.device) // (channels * height * width))
     written = out

@@ -30,6 +30,7 @@ from torch import Tensor
 from kornia_diffjpeg.codec.surrogates import (
     CLIP_SLOPE,
     RoundingSurrogate,
+    _dithered_round,
     _rounded_clip,
     dithered_round,
     dithered_round_straight_through,
@@ -110,7 +111,7 @@ class Surrogate(Mode):
 
     def quantize_round(self, x: Tensor, step: Tensor) -> Tensor:
         if self.rounding is dithered_round:
-            return dithered_round(x, step)
+            return _dithered_round(x, step, False)  # the codec's own coefficients and tables: unchecked
         return self.rounding(x)
 
     def round_sample(self, x: Tensor) -> Tensor:

@@ -551,8 +551,8 @@ def jpeg_decode(
     if dtype != _compute_dtype(dtype):  # half-precision blocks are decoded in float32, as images are encoded
         c = _converted(c, _compute_dtype(dtype))
         dtype = c.luma.dtype
-    if mode == "exact":  # 8-bit samples / 255 in float32 at least (then in the images' dtype, as encoded)
-        image = _decode_exact(c, _compute_dtype(dtype))
+    if mode == "exact":  # 8-bit samples / 255 in float32 or float64 (then in the images' dtype, as encoded)
+        image = _decode_exact(c, dtype)
         if records_gradient(c.luma, c.chroma, c.qt_y, c.qt_c):
             image = straight_through_fresh(image, _decode(c, ops, _color_or_default(None, dtype, c.luma.device)))
     else:

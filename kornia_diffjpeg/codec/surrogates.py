@@ -148,7 +148,7 @@ class _DitheredRound(FusedFunction):
     @staticmethod
     def backward(ctx, grad: Tensor):  # noqa: ANN001, ANN205
         x, step = ctx.saved_tensors
-        return grad * dithered_round_slope(x, step, ctx.dither_scale), None, None
+        return grad * _dithered_slope(x, step, ctx.dither_scale), None, None  # all three checked in forward
 
 
 #: Smallest noise scale (gray levels): below it the comb's peak (about ``step / scale``) overflows towards inf.
@@ -178,10 +178,15 @@ def dithered_round_slope(x: Tensor, step: Tensor | float, dither_scale: float | 
         >>> [round(v, 2) for v in dithered_round_slope(torch.tensor([0.0, 0.25, 0.5]), 4.0).tolist()]
         [0.43, 0.99, 1.6]
     """
-    # exp(-z**2) with z = distance / (sqrt(2) sigma), normalized by 1 / (sqrt(2 pi) sigma).
     _check_input(x)
     step = _step_tensor(x, step)
     dither_scale = DITHER_SCALE if dither_scale is None else _checked_dither_scale("dither_scale", dither_scale)
+    return _dithered_slope(x, step, dither_scale)
+
+
+def _dithered_slope(x: Tensor, step: Tensor, dither_scale: float) -> Tensor:
+    """:func:`dithered_round_slope` of checked arguments (``step`` a tensor of ``x``'s dtype and device)."""
+    # exp(-z**2) with z = distance / (sqrt(2) sigma), normalized by 1 / (sqrt(2 pi) sigma).
     if records_gradient(x, step):  # differentiated itself (a gradient of a gradient): no in-place steps
         return _dithered_slope_functional(x, step, dither_scale)
     scale = step.mul(1.0 / (math.sqrt(2.0) * dither_scale)).clamp_(min=1.0 / (math.sqrt(2.0) * _MAX_DITHER))
@@ -220,12 +225,18 @@ def dithered_round(x: Tensor, step: Tensor | float = 1.0) -> Tensor:
         [0.0, 12.6]
     """
     _check_input(x)
-    return _DitheredRound.apply(x, _step_tensor(x, step), False)
+    return _dithered_round(x, _step_tensor(x, step), False)
+
+
+def _dithered_round(x: Tensor, step: Tensor, straight: bool) -> Tensor:
+    """:func:`dithered_round` (or, ``straight``, its straight-through form) of checked arguments: the codec's
+    modes call it with its coefficients and tables directly."""
+    return _DitheredRound.apply(x, step, straight)
 
 
 def dithered_round_straight_through(x: Tensor, step: Tensor) -> Tensor:
     """``round(x)`` (halves away from zero) forward, :func:`dithered_round`'s gradient backward."""
-    return _DitheredRound.apply(x, step, True)
+    return _dithered_round(x, step, True)
 
 
 def polynomial_round_straight_through(x: Tensor) -> Tensor:

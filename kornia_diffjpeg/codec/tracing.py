@@ -12,10 +12,13 @@ from torch import Tensor
 __all__ = ["is_traced", "records_gradient"]
 
 
-def is_traced(tensor: Tensor) -> bool:
-    """True under ``torch.compile`` (which fuses the ops itself) and for tensors of ``torch.func``
-    transforms (``vmap``, ``grad``), whose batched values cannot be written into a plain tensor."""
-    return torch.compiler.is_compiling() or torch._C._functorch.is_functorch_wrapped_tensor(tensor)
+def is_traced(*tensors: Tensor | None) -> bool:
+    """True under ``torch.compile`` (which fuses the ops itself) and when any of ``tensors`` (None skipped)
+    belongs to a ``torch.func`` transform (``vmap``, ``grad``): its batched values cannot be written into a
+    plain tensor, such as a buffer of the unbatched images when only the tables are vmapped."""
+    if torch.compiler.is_compiling():
+        return True
+    return any(t is not None and torch._C._functorch.is_functorch_wrapped_tensor(t) for t in tensors)
 
 
 def records_gradient(*values: Any) -> bool:
